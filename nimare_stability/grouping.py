@@ -1,0 +1,77 @@
+"""Resolve ``groups`` and ``strata`` to one label per analysis.
+
+A spec is ``"study"`` (the Studyset study of each analysis), a metadata or annotation column
+name, or a mapping from analysis id to label.
+"""
+
+from collections.abc import Mapping
+
+import numpy as np
+from nimare.meta.cbma.base import CBMAEstimator
+
+
+def analysis_labels(spec, parameter, ids, estimator, collection):
+    """Return one label per id in ``ids``, or None when ``spec`` is None.
+
+    Parameters
+    ----------
+    spec : None, str or mapping
+    parameter : str
+        ``"groups"`` or ``"strata"``, for error messages.
+    ids : sequence of str
+        Analysis ids, in the estimator's order.
+    estimator : fitted NiMARE estimator
+    collection : :class:`~nimare.nimads.Studyset`
+        The collection the estimator was fit on.
+
+    Returns
+    -------
+    ndarray of object or None
+    """
+    if spec is None:
+        return None
+    if isinstance(spec, Mapping):
+        lookup = dict(spec)
+    elif isinstance(spec, str):
+        lookup = _column_lookup(spec, parameter, estimator, collection)
+    else:
+        raise TypeError(
+            f"{parameter}={spec!r} is not accepted; accepted: None, 'study', a metadata or "
+            "annotation column name, or a mapping from analysis id to label."
+        )
+    missing = [id_ for id_ in ids if _is_missing(lookup.get(id_))]
+    if missing:
+        raise ValueError(
+            f"{parameter}={_short(spec)} gives no label for {len(missing)} analyses "
+            f"(e.g. {', '.join(map(str, missing[:5]))}); every analysis needs one."
+        )
+    return np.array([lookup[id_] for id_ in ids], dtype=object)
+
+
+def _column_lookup(column, parameter, estimator, collection):
+    if column == "study" and isinstance(estimator, CBMAEstimator):
+        frame = estimator.inputs_["coordinates"][["id", "study_id"]]
+        return dict(zip(frame["id"], frame["study_id"]))
+    column = "study_id" if column == "study" else column
+    frames = [collection.metadata, collection.annotations_df]
+    for frame in frames:
+        if column in frame.columns and column != "id":
+            return _hashable(dict(zip(frame["id"], frame[column])))
+    available = sorted({c for frame in frames for c in frame.columns} - {"id"})
+    raise ValueError(
+        f"{parameter}={column!r} is neither 'study' nor a metadata or annotation column; "
+        f"available columns: {', '.join(available)}."
+    )
+
+
+def _hashable(lookup):
+    """Lists (e.g. ``sample_sizes``) become tuples, so they can label a group."""
+    return {k: tuple(v) if isinstance(v, (list, np.ndarray)) else v for k, v in lookup.items()}
+
+
+def _is_missing(label):
+    return label is None or (isinstance(label, float) and np.isnan(label))
+
+
+def _short(spec):
+    return repr(spec) if isinstance(spec, str) else f"<mapping of {len(spec)} ids>"

@@ -1,0 +1,101 @@
+"""The support rule: ONE function decides which voxels of a map count, for the baseline and
+for every replicate.
+
+1. p < ``alpha``, p read from the target's own family (``p_`` sibling, else ``logp_``, else
+   the z map with NiMARE's tail); or, when ``target_threshold`` is given, |z| > threshold.
+2. Clusters smaller than ``cluster_threshold`` voxels are dropped (face connectivity, as
+   nilearn's ``get_clusters_table``).
+3. Signs are kept: positive and negative support are separate.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage, stats
+
+from nimare_stability import targets
+
+#: Face connectivity, as nilearn and NiMARE's Jackknife label clusters.
+FACES = ndimage.generate_binary_structure(3, 1)
+
+#: p values within float32 rounding of alpha count as equal to alpha (not significant):
+#: NiMARE stores logp as float32, so a Monte Carlo p of exactly 0.05 reads back as 0.04999999.
+_P_RTOL = 1e-5
+
+
+@dataclass(frozen=True)
+class Support:
+    """Signed support of one map: +1, −1 or 0 per in-mask voxel, and its cluster count."""
+
+    signs: np.ndarray
+    n_clusters: int
+
+
+@dataclass(frozen=True)
+class SupportRule:
+    """The support rule of one run.
+
+    Parameters
+    ----------
+    target_image : str
+        Map to judge.
+    tail : {"one", "two"}
+        Tail of the p values behind the target's z map (used only when p must be derived
+        from z).
+    mask : (X, Y, Z) bool ndarray
+        In-mask voxels, in the order of the maps' values.
+    alpha : float
+    target_threshold : float or None
+    cluster_threshold : int or None
+    """
+
+    target_image: str
+    tail: str
+    mask: np.ndarray
+    alpha: float = 0.05
+    target_threshold: float = None
+    cluster_threshold: int = None
+
+    def __call__(self, maps):
+        """Return the :class:`Support` of a result's ``maps`` (name -> 1D array)."""
+        z = self._z(maps)
+        if self.target_threshold is not None:
+            signs = np.sign(z) * (np.abs(z) > self.target_threshold)
+        else:
+            signs = np.where(z < 0, -1, 1) * (self._p(maps, z) < self.alpha * (1 - _P_RTOL))
+        return self._drop_small_clusters(signs.astype(np.int8))
+
+    def _z(self, maps):
+        name = targets.sibling(self.target_image, "z")
+        if name in maps:
+            return np.asarray(maps[name], dtype=np.float64)
+        if self.target_threshold is not None:
+            raise ValueError(
+                f"target_threshold={self.target_threshold} needs a z map, but the result has "
+                f"no {name!r}. Accepted: target_threshold=None (support from p < alpha)."
+            )
+        return np.zeros(len(next(iter(maps.values()))))
+
+    def _p(self, maps, z):
+        for kind in ("p", "logp"):
+            name = targets.sibling(self.target_image, kind)
+            if name in maps:
+                values = np.asarray(maps[name], dtype=np.float64)
+                return values if kind == "p" else 10.0**-values
+        p = stats.norm.sf(np.abs(z) if self.tail == "two" else z)
+        return 2 * p if self.tail == "two" else p
+
+    def _drop_small_clusters(self, signs):
+        volume = np.zeros(self.mask.shape, dtype=np.int8)
+        volume[self.mask] = signs
+        n_clusters = 0
+        for sign in (1, -1):
+            labels, n_labels = ndimage.label(volume == sign, FACES)
+            if not n_labels:
+                continue
+            sizes = np.bincount(labels.ravel())
+            small = sizes < (self.cluster_threshold or 0)
+            small[0] = False
+            volume[small[labels]] = 0
+            n_clusters += int(n_labels - small[1:].sum())
+        return Support(signs=volume[self.mask], n_clusters=n_clusters)

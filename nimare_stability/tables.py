@@ -1,0 +1,84 @@
+"""Stability outputs: the sampling-error map and the summary, cluster, replicate and
+influence tables."""
+
+import numpy as np
+import pandas as pd
+
+
+def sampling_error(stability, n_replicates, n_possible, exhaustive):
+    """Standard error of each voxel's stability.
+
+    0 for exhaustive schedules; for random distinct subsets
+    ``sqrt(s(1 - s) / R * (M - R) / (M - 1))``, with ``M`` the number of possible subsets
+    (no finite-population factor when ``M`` is unknown).
+    """
+    s = np.abs(stability)
+    if exhaustive:
+        return np.zeros_like(s)
+    variance = s * (1 - s) / n_replicates
+    if n_possible is not None and n_possible > 1:
+        variance *= (n_possible - n_replicates) / (n_possible - 1)
+    return np.sqrt(variance)
+
+
+def summary_table(stability, settings):
+    """One-row summary: the run's settings, then counts over the stability map."""
+    s = np.abs(stability)
+    nonzero = s[s > 0]
+    row = dict(settings)
+    row.update(
+        n_voxels_nonzero=int(nonzero.size),
+        n_voxels_ge50=int(np.count_nonzero(s >= 0.5)),
+        n_voxels_ge80=int(np.count_nonzero(s >= 0.8)),
+        mean_nonzero=float(nonzero.mean()) if nonzero.size else 0.0,
+    )
+    return pd.DataFrame([row])
+
+
+def clusters_table(stability, accumulator):
+    """One row per baseline cluster, with the distribution of its voxels' stability."""
+    columns = ["cluster_id", "tail", "peak_x", "peak_y", "peak_z", "n_voxels", "mean",
+               "median", "min", "share_ge50", "share_ge80", "detection_rate", "unstable"]
+    rows = []
+    for column, cluster in enumerate(accumulator.clusters):
+        values = np.clip(cluster.sign * stability[cluster.voxels], 0, None)
+        rows.append(
+            [cluster.cluster_id, cluster.tail, *cluster.peak_xyz, cluster.voxels.size,
+             values.mean(), np.median(values), values.min(), np.mean(values >= 0.5),
+             np.mean(values >= 0.8), accumulator.detected[:, column].mean(), values.mean() < 0.5]
+        )
+    return pd.DataFrame(rows, columns=columns)
+
+
+def replicates_table(schedule, seeds, ids, accumulator):
+    """One row per replicate: its seed, retained and left-out ids, and how it compares."""
+    ids = np.asarray(ids)
+    rows = []
+    for index, (retained, seed) in enumerate(zip(schedule, seeds)):
+        left_out = np.setdiff1d(np.arange(ids.size), retained)
+        rows.append(
+            {
+                "replicate": index,
+                "seed": seed,
+                "retained": ";".join(ids[retained]),
+                "left_out": ";".join(ids[left_out]),
+                "n_support": int(accumulator.n_support[index]),
+                "dice": float(accumulator.dice[index]),
+                "n_clusters": int(accumulator.n_clusters[index]),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def influence_table(row_name, row_labels, accumulator):
+    """Leave-one(-group)-out influence: 1 where a cluster vanished without that row.
+
+    Columns are named as Jackknife's ``_tab-counts`` columns (``"PositiveTail 1"``), so
+    the two tables join on them.
+    """
+    table = pd.DataFrame(
+        (~accumulator.detected).astype(np.int64),
+        columns=[cluster.label for cluster in accumulator.clusters],
+    )
+    table.insert(0, row_name, list(row_labels))
+    return table

@@ -1,0 +1,51 @@
+"""Shared fixtures: NiMARE's bundled pain studyset, fit and corrected once per session."""
+
+import gc
+import os
+
+import pytest
+from nimare.correct import FDRCorrector, FWECorrector
+from nimare.meta.cbma import ALE
+from nimare.nimads import Studyset
+from nimare.utils import get_resource_path
+
+#: Monte Carlo iterations for every corrected fixture (DESIGN section 9: 100-200).
+N_ITERS = 100
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _cheap_garbage_collections():
+    """nilearn forces ``gc.collect()`` per image; freezing the session's heap keeps it cheap."""
+    gc.freeze()
+    yield
+    gc.unfreeze()
+
+
+@pytest.fixture(scope="session")
+def n_iters():
+    """The Monte Carlo iteration count the tests use."""
+    return N_ITERS
+
+
+@pytest.fixture(scope="session")
+def pain():
+    """NiMARE's bundled pain studyset: 21 analyses, one per study."""
+    return Studyset(os.path.join(get_resource_path(), "nidm_pain_studyset.json"))
+
+
+@pytest.fixture(scope="session")
+def pain_ale(pain):
+    """Uncorrected ALE result on pain."""
+    return ALE(random_state=7).fit(pain)
+
+
+@pytest.fixture(scope="session")
+def pain_montecarlo(pain_ale, n_iters):
+    """ALE on pain corrected by Monte Carlo FWE."""
+    return FWECorrector(method="montecarlo", n_iters=n_iters).transform(pain_ale)
+
+
+@pytest.fixture(scope="session")
+def pain_fdr(pain_ale):
+    """ALE on pain corrected by FDR (two-tailed z maps)."""
+    return FDRCorrector(method="indep", alpha=0.05).transform(pain_ale)
