@@ -49,3 +49,11 @@ def pain_montecarlo(pain_ale, n_iters):
 def pain_fdr(pain_ale):
     """ALE on pain corrected by FDR (two-tailed z maps)."""
     return FDRCorrector(method="indep", alpha=0.05).transform(pain_ale)
+
+
+@pytest.fixture(scope="session")
+def ibma_studyset(tmp_path_factory):
+    """Simulated image studyset: 12 analyses from 6 studies (two analyses per study)."""
+    from simulated import make_ibma_studyset
+
+    return make_ibma_studyset(tmp_path_factory.mktemp("ibma"), n_analyses=12, n_studies=6)

@@ -1,6 +1,5 @@
 """The simulated image studyset is something IBMA estimators can fit."""
 
-import gc
 
 import numpy as np
 import pytest
@@ -17,19 +16,6 @@ pytestmark = pytest.mark.filterwarnings(
 
 N_ANALYSES = 12
 N_STUDIES = 5
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _cheap_gc():
-    """Freeze the heap for this module.
-
-    nilearn calls ``gc.collect()`` twice per image it loads; under pytest the heap
-    is large enough that this, not the arithmetic, dominates an IBMA fit (~0.1 s a
-    call). Frozen objects are skipped by the collector, so each call becomes free.
-    """
-    gc.freeze()
-    yield
-    gc.unfreeze()
 
 
 @pytest.fixture(scope="module")
