@@ -44,7 +44,8 @@ def peak_map_name(target_image):
     """Return the uncorrected map a corrected target derives from (``z`` for most)."""
     name = re.sub(r"_corr-[A-Za-z]+_method-[A-Za-z]+", "", target_image)
     name = name.replace("_level-cluster", "").replace("_level-voxel", "")
-    return re.sub(r"_desc-(size|mass)(?=_|$)", "", name)
+    name = re.sub(r"_desc-(size|mass)(?=_|$)", "", name)
+    return re.sub(r"(_desc-\w+?)(Size|Mass)(?=_|$)", r"\1", name)
 
 
 def baseline_clusters(result, target_image, support, mask):

@@ -7,10 +7,9 @@ name, or a mapping from analysis id to label.
 from collections.abc import Mapping
 
 import numpy as np
-from nimare.meta.cbma.base import CBMAEstimator
 
 
-def analysis_labels(spec, parameter, ids, estimator, collection):
+def analysis_labels(spec, parameter, analyses):
     """Return one label per id in ``ids``, or None when ``spec`` is None.
 
     Parameters
@@ -18,11 +17,7 @@ def analysis_labels(spec, parameter, ids, estimator, collection):
     spec : None, str or mapping
     parameter : str
         ``"groups"`` or ``"strata"``, for error messages.
-    ids : sequence of str
-        Analysis ids, in the estimator's order.
-    estimator : fitted NiMARE estimator
-    collection : :class:`~nimare.nimads.Studyset`
-        The collection the estimator was fit on.
+    analyses : :class:`~nimare_stability.analyses.AnalysisSet`
 
     Returns
     -------
@@ -33,12 +28,13 @@ def analysis_labels(spec, parameter, ids, estimator, collection):
     if isinstance(spec, Mapping):
         lookup = dict(spec)
     elif isinstance(spec, str):
-        lookup = _column_lookup(spec, parameter, estimator, collection)
+        lookup = _column_lookup(spec, parameter, analyses)
     else:
         raise TypeError(
             f"{parameter}={spec!r} is not accepted; accepted: None, 'study', a metadata or "
             "annotation column name, or a mapping from analysis id to label."
         )
+    ids = analyses.ids
     missing = [id_ for id_ in ids if _is_missing(lookup.get(id_))]
     if missing:
         raise ValueError(
@@ -48,12 +44,10 @@ def analysis_labels(spec, parameter, ids, estimator, collection):
     return np.array([lookup[id_] for id_ in ids], dtype=object)
 
 
-def _column_lookup(column, parameter, estimator, collection):
-    if column == "study" and isinstance(estimator, CBMAEstimator):
-        frame = estimator.inputs_["coordinates"][["id", "study_id"]]
-        return dict(zip(frame["id"], frame["study_id"]))
-    column = "study_id" if column == "study" else column
-    frames = [collection.metadata, collection.annotations_df]
+def _column_lookup(column, parameter, analyses):
+    if column == "study":
+        return analyses.study_of()
+    frames = analyses.frames()
     for frame in frames:
         if column in frame.columns and column != "id":
             return _hashable(dict(zip(frame["id"], frame[column])))

@@ -31,20 +31,17 @@ class RefitEngine:
         Never modified: each replicate works on a deep copy.
     corrector : :class:`~nimare.correct.Corrector` or None
         Already a private copy; deep-copied again per replicate.
-    collection : :class:`~nimare.nimads.Studyset`
-        What ``estimator`` was fit on.
-    ids : ndarray of str
-        Analysis ids, in the order schedules index them.
+    analyses : :class:`~nimare_stability.analyses.AnalysisSet`
+        What ``estimator`` was fit on; schedules index ``analyses.ids``.
     rule : :class:`~nimare_stability.support.SupportRule`
     """
 
     name = "refit"
 
-    def __init__(self, estimator, corrector, collection, ids, rule):
+    def __init__(self, estimator, corrector, analyses, rule):
         self.estimator = estimator
         self.corrector = corrector
-        self.collection = collection
-        self.ids = ids
+        self.analyses = analyses
         self.rule = rule
 
     def support(self, index, retained, seed):
@@ -53,11 +50,12 @@ class RefitEngine:
             estimator = copy.deepcopy(self.estimator)
             if "random_state" in estimator.get_params(deep=False):
                 estimator.set_params(random_state=seed)
-            result = estimator.fit(self.collection.slice(list(self.ids[retained])))
+            result = self.analyses.fit(estimator, retained)
             if self.corrector is not None:
                 result = copy.deepcopy(self.corrector).transform(result)
         except Exception as exc:
-            left_out = sorted(set(self.ids) - set(self.ids[retained]))
+            ids = self.analyses.ids
+            left_out = sorted(set(ids) - set(ids[retained]))
             raise ReplicateError(
                 f"Replicate {index} (seed {seed}; left out: {';'.join(left_out)}) failed: "
                 f"{type(exc).__name__}: {exc}"

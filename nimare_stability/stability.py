@@ -1,16 +1,16 @@
 """``ResampledStability``: how often each voxel stays significant when the analyses are
 resampled."""
 
-import copy
 import numbers
 import time
 
 import numpy as np
 from nimare.diagnostics import Diagnostics
-from nimare.meta.cbma.base import PairwiseCBMAEstimator
 
 from nimare_stability import _nimare_private, clusters, grouping, policies, seeds, tables, targets
+from nimare_stability._results import derived_result
 from nimare_stability.aggregate import StabilityAccumulator
+from nimare_stability.analyses import AnalysisSet
 from nimare_stability.refit import RefitEngine
 from nimare_stability.support import SupportRule
 
@@ -147,48 +147,33 @@ class ResampledStability(Diagnostics):
         self._check_params()
         targets.check_target(result, self.target_image)
         estimator = result.estimator
-        if isinstance(estimator, PairwiseCBMAEstimator):
-            raise TypeError(
-                f"ResampledStability does not support pairwise estimators yet "
-                f"({type(estimator).__name__}); accepted: single-group CBMA and IBMA estimators."
-            )
-        collection = getattr(estimator, "dataset", None)
-        if collection is None or "id" not in getattr(estimator, "inputs_", {}):
-            raise ValueError(
-                f"{type(estimator).__name__} holds no fitted data (estimator.dataset / "
-                "inputs_['id']); accepted: the result of estimator.fit(studyset)."
-            )
+        analyses = AnalysisSet(estimator, self.resample_group)
         corrector = targets.corrector_for(result, self.target_image, self.n_iters)
         n_iters = targets.monte_carlo_iterations(result, corrector)
         targets.warn_unreachable_alpha(n_iters, self.alpha)
         engine = self._resolve_engine()
 
-        mask = np.asanyarray(result.masker.mask_img_.dataobj).astype(bool)
-        rule = SupportRule(
-            self.target_image,
-            targets.z_tail(self.target_image, estimator),
-            mask,
-            self.alpha,
-            self.target_threshold,
-            self.cluster_threshold,
-        )
-        baseline = rule(result.maps)
-        baseline_clusters = clusters.baseline_clusters(result, self.target_image, baseline, mask)
+        rule = self._support_rule(result)
+        baseline, baseline_clusters = self.baseline(result, rule)
 
-        ids = np.asarray(estimator.inputs_["id"]).astype(str)
-        groups = grouping.analysis_labels(self.groups, "groups", ids, estimator, collection)
-        strata = grouping.analysis_labels(self.strata, "strata", ids, estimator, collection)
+        ids = analyses.ids
+        groups = grouping.analysis_labels(self.groups, "groups", analyses)
+        strata = grouping.analysis_labels(self.strata, "strata", analyses)
         policy = policies.resolve_policy(
             self.resampling_policy, k=self.k, target_n=self.target_n, n_resamples=self.n_resamples
         )
+        if analyses.membership is not None and type(policy) is policies.Subsample:
+            # Pairwise, both groups: subsample sizes apply within each group.
+            policy = policies.StratifiedSubsample(self.target_n, self.n_resamples)
+            strata = analyses.membership
         seed = seeds.check_random_state(self.random_state)
         plan = seeds.SeedPlan(seed)
         schedule = list(policy.split(ids, groups=groups, strata=strata, rng=plan.schedule_rng()))
-        self._check_schedule(schedule, estimator, ids)
+        self._check_schedule(schedule, estimator, analyses)
         replicate_seeds = plan.replicate_seeds(len(schedule))
 
         accumulator = StabilityAccumulator(baseline, baseline_clusters, len(schedule))
-        runner = RefitEngine(estimator, corrector, collection, ids, rule)
+        runner = RefitEngine(estimator, corrector, analyses, rule)
         n_cores = _nimare_private.check_n_cores(self.n_cores)
         for index, support in runner.run(schedule, replicate_seeds, n_cores, self.progress):
             accumulator.add(index, support)
@@ -227,7 +212,32 @@ class ResampledStability(Diagnostics):
             out_tables[f"{name}_tab-influence"] = tables.influence_table(
                 *influence_rows, accumulator
             )
-        return self._new_result(result, maps, out_tables, time.perf_counter() - started)
+        new = derived_result(
+            result,
+            self,
+            maps,
+            out_tables,
+            _description(self) if self.generate_description else None,
+        )
+        new.metadata[f"{DIAGNOSTIC}_seconds"] = time.perf_counter() - started
+        return new
+
+    def _support_rule(self, result):
+        return SupportRule(
+            self.target_image,
+            targets.z_tail(self.target_image, result.estimator),
+            np.asanyarray(result.masker.mask_img_.dataobj).astype(bool),
+            self.alpha,
+            self.target_threshold,
+            self.cluster_threshold,
+        )
+
+    def baseline(self, result, rule=None):
+        """Return the baseline :class:`~nimare_stability.support.Support` of ``result`` and
+        its clusters (list of :class:`~nimare_stability.clusters.Cluster`)."""
+        rule = rule or self._support_rule(result)
+        support = rule(result.maps)
+        return support, clusters.baseline_clusters(result, self.target_image, support, rule.mask)
 
     def _check_params(self):
         for parameter, choices in _CHOICES.items():
@@ -250,31 +260,13 @@ class ResampledStability(Diagnostics):
             raise NotImplementedError(f"engine='fast' arrives with {_COMPILED_ENGINE}.")
         return "refit"
 
-    def _check_schedule(self, schedule, estimator, ids):
+    def _check_schedule(self, schedule, estimator, analyses):
+        name = _policy_name(self.resampling_policy)
         if not schedule:
-            raise ValueError(
-                f"resampling_policy={_policy_name(self.resampling_policy)!r} produced no "
-                "replicates."
-            )
-        smallest = min(len(retained) for retained in schedule)
+            raise ValueError(f"resampling_policy={name!r} produced no replicates.")
         floor = _nimare_private.estimator_min_analyses(estimator) or 1
-        if smallest < floor:
-            raise ValueError(
-                f"resampling_policy={_policy_name(self.resampling_policy)!r} keeps as few as "
-                f"{smallest} of {len(ids)} analyses in a replicate, but "
-                f"{type(estimator).__name__} needs at least {floor}; keep more analyses "
-                "(k, target_n)."
-            )
-
-    def _new_result(self, result, maps, out_tables, seconds):
-        new = copy.copy(result)
-        new.maps = {**result.maps, **maps}
-        new.tables = {**result.tables, **out_tables}
-        new.diagnostics = [*result.diagnostics, self]
-        new.metadata = {**getattr(result, "metadata", {}), f"{DIAGNOSTIC}_seconds": seconds}
-        if self.generate_description:
-            new.description_ = result.description_ + " " + _description(self)
-        return new
+        for retained in schedule:
+            analyses.check_replicate(retained, floor, name)
 
 
 def _description(diagnostic):

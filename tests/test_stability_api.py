@@ -178,7 +178,7 @@ def test_bad_input_names_parameter_and_value(pain_fdr, params, error, match):
 
 def test_replicate_below_estimator_minimum_is_refused(ibma_studyset):
     result = FDRCorrector().transform(Stouffers().fit(ibma_studyset))
-    with pytest.raises(ValueError, match=r"keeps as few as 1 of 12.*Stouffers needs at least 2"):
+    with pytest.raises(ValueError, match=r"keeps as few as 1 analyses \(of 12\).*needs at least 2"):
         _quick(resampling_policy="subsample", target_n=1, n_resamples=2).transform(result)
 
 

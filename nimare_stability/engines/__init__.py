@@ -1,0 +1,1 @@
+"""Compiled engines: fast replicate statistics and Monte Carlo nulls for kernel CBMA."""

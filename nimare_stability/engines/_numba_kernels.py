@@ -1,0 +1,250 @@
+"""Compiled inner loops of the Monte Carlo null engine.
+
+One iteration is three passes over the voxels the random foci reach (the "touched" set):
+
+1. :func:`_spread_foci` stamps every analysis's kernel around its foci and keeps, per
+   analysis and touched voxel, one entry: ALE's ``log1p(-MA)`` of the maximum MA value
+   (the kernel table holds ``log1p(-MA)``, so the maximum MA is the minimum entry), MKDA's
+   sphere value, or KDA's summed sphere values.
+2. :func:`_replicate_stat` adds the entries of a replicate's retained analyses, in analysis
+   order, and rounds the statistic to float32 as NiMARE's maps are.
+3. :func:`_max_clusters` flood-fills the suprathreshold touched voxels (6-neighbour).
+
+Voxels no focus reaches have statistic 0 and can neither be a maximum above 0 nor join a
+cluster, so nothing ever visits the full volume. Every function is ``nogil`` so blocks of
+iterations run side by side on joblib's threading backend.
+"""
+
+import numpy as np
+from numba import njit
+
+#: Summary statistic families (``mode`` argument).
+ALE, MKDA, KDA = 0, 1, 2
+#: ``slot`` values: voxel outside the mask, and in the mask but not (yet) touched.
+OUTSIDE, UNTOUCHED = -2, -1
+
+
+@njit(cache=True)
+def ale_log_table(ma_values):
+    """``log1p(-MA)`` per kernel voxel, computed as NiMARE's compiled ALE pass does."""
+    out = np.empty(ma_values.shape[0], np.float64)
+    for m in range(ma_values.shape[0]):
+        out[m] = np.log1p(-np.float64(ma_values[m]))
+    return out
+
+
+@njit(cache=True, nogil=True)
+def _spread_foci(foci, focus_starts, analysis_kernel, k_rows, k_val, k_starts, shape, mode,
+                 slot, scratch):
+    """Stamp every analysis's kernels; return ``(n_touched, n_entries)``.
+
+    A kernel is a list of runs along the last axis: ``k_rows[q] = (di, dj, dk0, length,
+    first value)``. ``slot`` maps a flat volume index to its touched-voxel number (or
+    OUTSIDE / UNTOUCHED). ``scratch`` is ``(comp_flat, entry_of, ent_c, ent_v, ana_start)``;
+    a touched voxel already has an entry in analysis ``a`` when
+    ``entry_of >= ana_start[a]``.
+    """
+    comp_flat, entry_of, ent_c, ent_v, ana_start = scratch
+    nx, ny, nz = shape[0], shape[1], shape[2]
+    n_comp = 0
+    n_ent = 0
+    for a in range(focus_starts.shape[0] - 1):
+        first = n_ent
+        ana_start[a] = first
+        q_lo, q_hi = k_starts[analysis_kernel[a]], k_starts[analysis_kernel[a] + 1]
+        for p in range(focus_starts[a], focus_starts[a + 1]):
+            for q in range(q_lo, q_hi):
+                i = foci[p, 0] + k_rows[q, 0]
+                j = foci[p, 1] + k_rows[q, 1]
+                if i < 0 or j < 0 or i >= nx or j >= ny:
+                    continue
+                k0 = foci[p, 2] + k_rows[q, 2]
+                lo = max(0, -k0)
+                hi = min(k_rows[q, 3], nz - k0)
+                base = (i * ny + j) * nz + k0
+                vbase = k_rows[q, 4]
+                for t in range(lo, hi):
+                    f = base + t
+                    v = k_val[vbase + t]
+                    c = slot[f]
+                    if c >= 0:
+                        e = entry_of[c]
+                        if e >= first:
+                            if mode == ALE:
+                                ent_v[e] = min(ent_v[e], v)
+                            elif mode == KDA:
+                                ent_v[e] += v
+                            continue
+                    elif c == OUTSIDE:
+                        continue
+                    else:
+                        c = n_comp
+                        slot[f] = c
+                        comp_flat[c] = f
+                        n_comp += 1
+                    entry_of[c] = n_ent
+                    ent_c[n_ent] = c
+                    ent_v[n_ent] = v
+                    n_ent += 1
+    ana_start[focus_starts.shape[0] - 1] = n_ent
+    return n_comp, n_ent
+
+
+@njit(cache=True, nogil=True)
+def _replicate_stat(weights, mode, thr, ana_start, ent_c, ent_v, n_comp, stat):
+    """Fill ``stat[:n_comp]`` with one replicate's float32-rounded statistic; return its max.
+
+    ALE sums ``log1p(-MA)`` over retained analyses (``weights`` > 0), and its statistic
+    ``1 - exp(sum)`` is only evaluated where it may exceed ``thr`` (elsewhere ``stat`` is
+    ``-inf``) and at the maximum, which is where the sum is smallest. MKDA and KDA sum
+    ``weight * entry``.
+    """
+    stat[:n_comp] = 0.0
+    for a in range(weights.shape[0]):
+        w = weights[a]
+        if w == 0.0:
+            continue
+        for e in range(ana_start[a], ana_start[a + 1]):
+            if mode == ALE:
+                stat[ent_c[e]] += ent_v[e]
+            else:
+                stat[ent_c[e]] += w * ent_v[e]
+    if mode != ALE:
+        best = 0.0
+        for c in range(n_comp):
+            stat[c] = np.float64(np.float32(stat[c]))
+            best = max(best, stat[c])
+        return best
+    # 1 - exp(x) falls as x rises: a sum above this cut cannot round above thr.
+    cut = np.log1p(-thr * (1.0 - 1e-4)) if thr < 1.0 else np.inf
+    lowest = 0.0
+    for c in range(n_comp):
+        x = stat[c]
+        lowest = min(lowest, x)
+        stat[c] = np.float64(np.float32(1.0 - np.exp(x))) if x <= cut else -np.inf
+    return np.float64(np.float32(1.0 - np.exp(lowest)))
+
+
+@njit(cache=True, nogil=True)
+def _max_clusters(stat, n_comp, thr, comp_flat, slot, shape, label, stack):
+    """Largest size and mass of 6-connected clusters of touched voxels with ``stat > thr``.
+
+    A cluster's mass is the sum of ``stat - thr`` over its voxels.
+    """
+    nx, ny, nz = shape[0], shape[1], shape[2]
+    label[:n_comp] = 0
+    max_size = 0
+    max_mass = 0.0
+    for seed in range(n_comp):
+        if label[seed] or not stat[seed] > thr:
+            continue
+        label[seed] = 1
+        stack[0] = seed
+        top = 1
+        size = 0
+        mass = 0.0
+        while top:
+            top -= 1
+            u = stack[top]
+            size += 1
+            mass += stat[u] - thr
+            f = comp_flat[u]
+            k = f % nz
+            j = (f // nz) % ny
+            i = f // (ny * nz)
+            for d in range(6):
+                if d == 0 and i > 0:
+                    g = f - ny * nz
+                elif d == 1 and i < nx - 1:
+                    g = f + ny * nz
+                elif d == 2 and j > 0:
+                    g = f - nz
+                elif d == 3 and j < ny - 1:
+                    g = f + nz
+                elif d == 4 and k > 0:
+                    g = f - 1
+                elif d == 5 and k < nz - 1:
+                    g = f + 1
+                else:
+                    continue
+                v = slot[g]
+                if v >= 0 and not label[v] and stat[v] > thr:
+                    label[v] = 1
+                    stack[top] = v
+                    top += 1
+        if size > max_size:
+            max_size = size
+        if mass > max_mass:
+            max_mass = mass
+    return max_size, max_mass
+
+
+@njit(cache=True, nogil=True)
+def run_block(
+    foci,
+    focus_starts,
+    analysis_kernel,
+    k_rows,
+    k_val,
+    k_starts,
+    shape,
+    mode,
+    slot,
+    weights,
+    thresholds,
+    max_touched,
+    max_entries,
+):
+    """Null maxima for a block of iterations.
+
+    Parameters
+    ----------
+    foci : int32 array of shape (n_iters, n_foci, 3)
+        Random foci, grouped by analysis as ``focus_starts`` says.
+    slot : int32 array of shape (n_flat,)
+        OUTSIDE / UNTOUCHED per volume voxel; used as scratch and restored on return.
+    weights : float64 array of shape (R, n_analyses)
+        Per replicate analysis weights; 0 means not retained.
+    thresholds : float64 array of shape (R,)
+        Cluster-forming statistic threshold per replicate.
+    max_touched, max_entries : int
+        Upper bounds on touched voxels and on kernel entries per iteration.
+
+    Returns
+    -------
+    max_stat, max_size, max_mass : float64 arrays of shape (R, n_iters)
+    """
+    n_iters = foci.shape[0]
+    n_rep = weights.shape[0]
+    n_ana = focus_starts.shape[0] - 1
+    scratch = (
+        np.empty(max_touched, np.int32),
+        np.empty(max_touched, np.int32),
+        np.empty(max_entries, np.int32),
+        np.empty(max_entries, np.float64),
+        np.empty(n_ana + 1, np.int64),
+    )
+    comp_flat = scratch[0]
+    stat = np.empty(max_touched, np.float64)
+    label = np.empty(max_touched, np.uint8)
+    stack = np.empty(max_touched, np.int32)
+    out_stat = np.zeros((n_rep, n_iters))
+    out_size = np.zeros((n_rep, n_iters))
+    out_mass = np.zeros((n_rep, n_iters))
+    for it in range(n_iters):
+        n_comp, _ = _spread_foci(
+            foci[it], focus_starts, analysis_kernel, k_rows, k_val, k_starts, shape, mode,
+            slot, scratch,
+        )
+        for r in range(n_rep):
+            out_stat[r, it] = _replicate_stat(
+                weights[r], mode, thresholds[r], scratch[4], scratch[2], scratch[3], n_comp, stat
+            )
+            size, mass = _max_clusters(
+                stat, n_comp, thresholds[r], comp_flat, slot, shape, label, stack
+            )
+            out_size[r, it] = size
+            out_mass[r, it] = mass
+        for c in range(n_comp):
+            slot[comp_flat[c]] = UNTOUCHED
+    return out_stat, out_size, out_mass

@@ -1,0 +1,73 @@
+"""Monte Carlo FWE-corrected maps of a replicate from given null maxima.
+
+The maps ``CBMAEstimator.correct_fwe_montecarlo`` makes once its null is drawn: voxel-level
+p from the null of maximum statistics, cluster-level p from the nulls of maximum cluster
+size and mass, clusters being face-connected voxels whose statistic exceeds the
+cluster-forming threshold (mass: the sum of statistic minus threshold).
+"""
+
+import numpy as np
+from nimare.stats import null_to_p
+from nimare.transforms import p_to_z
+from nimare.utils import DEFAULT_FLOAT_DTYPE, _p_to_logp_values
+from scipy import ndimage
+
+#: Private NiMARE names used here, as ``"module:qualified.name"``.
+NIMARE_PRIVATE_NAMES = ("nimare.utils:_p_to_logp_values",)
+
+#: Face connectivity, as NiMARE labels clusters.
+_CONNECTIVITY = ndimage.generate_binary_structure(rank=3, connectivity=1)
+
+
+def montecarlo_maps(stat, stat_threshold, null_max_stat, null_max_size, null_max_mass, mask):
+    """Corrected maps of one replicate, as ``FWECorrector(method="montecarlo")`` names them.
+
+    Parameters
+    ----------
+    stat : ndarray, shape (n_voxels,)
+        Masked summary statistic map. Cast to float32, as a ``MetaResult`` stores it.
+    stat_threshold : float
+        Cluster-forming statistic value (see ``KernelReplicates.stat_threshold``).
+    null_max_stat, null_max_size, null_max_mass : ndarray, shape (n_iters,)
+        Per-iteration maxima of the statistic, cluster size and cluster mass. With
+        ``null_max_size`` and ``null_max_mass`` None, only the voxel-level maps are made.
+    mask : ndarray of bool, shape (nx, ny, nz)
+        The volume ``stat`` is masked from (its True voxels, C order).
+
+    Returns
+    -------
+    dict of str to ndarray of float32, shape (n_voxels,)
+        ``logp_level-voxel``, ``z_level-voxel`` and, unless voxel-level only,
+        ``logp_desc-size_level-cluster``, ``z_desc-size_level-cluster``,
+        ``logp_desc-mass_level-cluster``, ``z_desc-mass_level-cluster``. One-tailed z.
+    """
+    stat = np.asarray(stat, dtype=DEFAULT_FLOAT_DTYPE)
+    maps = _maps_from_p("level-voxel", null_to_p(stat, null_max_stat, tail="upper"))
+    if null_max_size is None and null_max_mass is None:
+        return maps
+    threshold = np.float64(stat_threshold)
+    labels = _cluster_labels(stat, threshold, mask)
+    inside = labels > 0
+    sizes = np.bincount(labels, minlength=1)
+    masses = np.bincount(labels[inside], weights=stat[inside] - threshold, minlength=sizes.size)
+    # Background (label 0) is no cluster: size and mass 0 give p = 1 - 1/n_iters, as in NiMARE.
+    sizes[0], masses[0] = 0, 0.0
+    for desc, values, null in (("size", sizes, null_max_size), ("mass", masses, null_max_mass)):
+        p_clusters = null_to_p(values, null, tail="upper")
+        maps.update(_maps_from_p(f"desc-{desc}_level-cluster", p_clusters[labels]))
+    return maps
+
+
+def _cluster_labels(stat, threshold, mask):
+    """Cluster label of each masked voxel (0: at or below ``threshold``)."""
+    volume = np.zeros(mask.shape, dtype=bool)
+    volume[mask] = stat > threshold
+    labels, _ = ndimage.label(volume, _CONNECTIVITY)
+    return labels[mask]
+
+
+def _maps_from_p(name, p):
+    return {
+        f"logp_{name}": _p_to_logp_values(p, dtype=DEFAULT_FLOAT_DTYPE),
+        f"z_{name}": p_to_z(p, tail="one").astype(DEFAULT_FLOAT_DTYPE),
+    }

@@ -1,0 +1,233 @@
+"""Replicate statistics of a kernel CBMA estimator from MA maps computed once.
+
+A replicate keeps some analyses: sorted integer positions ("retained") into
+``estimator.inputs_["id"]``. Its summary statistic, approximate-null p and z values and
+cluster-forming threshold equal those of
+``copy.deepcopy(estimator).fit(studyset.slice(ids[retained]))``: they come from the
+estimator's own methods, run on a shallow copy that holds only the retained rows of the
+sparse modeled-activation (MA) maps.
+"""
+
+import copy
+
+import numpy as np
+from nimare.meta.cbma import ALE, KDA, MKDADensity
+from nimare.meta.cbma.weights import normalize_weights
+from nimare.results import MetaResult
+from nimare.utils import _mask_img_to_bool, _nlogp_to_logp_values
+from scipy import sparse
+
+_MODULES = {ALE: "nimare.meta.cbma.ale", MKDADensity: "nimare.meta.cbma.mkda", KDA: "nimare.meta.cbma.mkda"}
+_METHODS = (
+    "_collect_ma_maps",
+    "_prepare_subsample_null",
+    "_compute_summarystat_est",
+    "_determine_histogram_bins",
+    "_compute_null_approximate",
+    "_summarystat_to_p",
+    "_p_to_summarystat",
+)
+
+#: Private NiMARE names used here, as ``"module:qualified.name"``.
+NIMARE_PRIVATE_NAMES = (
+    "nimare.utils:_mask_img_to_bool",
+    "nimare.utils:_nlogp_to_logp_values",
+    *(f"{module}:{cls.__name__}.{method}" for cls, module in _MODULES.items() for method in _METHODS),
+)
+
+_NULL_METHOD = "approximate"
+_HISTOGRAMS = ("replicate", "full")
+
+
+class _Replicate:
+    """A shallow estimator copy prepared for one subset, with its MA rows and statistic."""
+
+    def __init__(self, estimator, ma_maps):
+        self.estimator = estimator
+        self.ma_maps = ma_maps
+        self.stat = estimator._compute_summarystat_est(ma_maps)
+
+    def null(self):
+        """Return the estimator copy, its approximate null histogram built on first use."""
+        if not self.estimator.null_distributions_:
+            self.estimator._determine_histogram_bins(self.ma_maps)
+            self.estimator._compute_null_approximate(self.ma_maps)
+        return self.estimator
+
+
+class KernelReplicates:
+    """Fast replicates of a fitted ALE, MKDADensity or KDA with an approximate null.
+
+    Build with :meth:`from_estimator`. Each analysis's MA map is computed once, by the
+    estimator's own kernel, and kept as a sparse matrix. The last replicate's null
+    histogram is cached, so call :meth:`stat`, :meth:`p_z` and :meth:`stat_threshold` for
+    one replicate before moving to the next. Not thread-safe.
+
+    Attributes
+    ----------
+    ids : ndarray of str, shape (n_analyses,)
+        ``estimator.inputs_["id"]``: what ``retained`` indexes.
+    ma_maps : scipy.sparse.csr_matrix, shape (n_analyses, n_voxels)
+        MA maps in the kernel's row order (sorted analysis ids).
+    mask : ndarray of bool, shape (nx, ny, nz)
+        The estimator's mask; masked 1D maps are its True voxels in C order.
+    """
+
+    def __init__(self, estimator, ma_maps, kernel_ids, rows):
+        self._estimator = estimator
+        self.ma_maps = ma_maps
+        self._kernel_ids = kernel_ids
+        self._rows = rows
+        self.ids = kernel_ids[rows]
+        self.mask = _mask_img_to_bool(estimator.masker.mask_img)
+        self._cached = (None, None)
+        self._full = None
+
+    @staticmethod
+    def supports(estimator):
+        """Whether ``estimator`` is an ALE, MKDADensity or KDA with ``null_method="approximate"``."""
+        return type(estimator) in _MODULES and getattr(estimator, "null_method", None) == _NULL_METHOD
+
+    @classmethod
+    def from_estimator(cls, estimator):
+        """Cache the MA maps of a fitted estimator (never modified: a deep copy is used).
+
+        Raises
+        ------
+        ValueError
+            When the estimator is not supported (see :meth:`supports`) or not fitted.
+        """
+        if not cls.supports(estimator):
+            raise ValueError(
+                f"estimator={type(estimator).__name__}(null_method="
+                f"{getattr(estimator, 'null_method', None)!r}) is not supported by the kernel "
+                "engine; accepted: ALE, MKDADensity or KDA with null_method='approximate'."
+            )
+        if "id" not in getattr(estimator, "inputs_", {}):
+            raise ValueError(
+                f"estimator={type(estimator).__name__} is not fitted; accepted: an estimator "
+                "after estimator.fit(studyset)."
+            )
+        estimator = copy.deepcopy(estimator)
+        estimator.inputs_.pop("ma_maps", None)  # a refit rebuilds MA maps from coordinates
+        ma_maps = sparse.csr_matrix(estimator._collect_ma_maps())
+        kernel_ids = np.unique(estimator.inputs_["coordinates"]["id"].to_numpy().astype(str))
+        ids = np.asarray(estimator.inputs_["id"]).astype(str)
+        rows = np.searchsorted(kernel_ids, ids).clip(max=kernel_ids.size - 1)
+        if ma_maps.shape[0] != kernel_ids.size or not np.array_equal(kernel_ids[rows], ids):
+            raise ValueError(
+                "The kernel's MA-map rows do not match estimator.inputs_['id'] one to one; "
+                "accepted: every fitted analysis has at least one coordinate."
+            )
+        return cls(estimator, ma_maps, kernel_ids, rows)
+
+    def stat(self, retained):
+        """Summary statistic map of a replicate.
+
+        Parameters
+        ----------
+        retained : array-like of int
+            Positions into :attr:`ids` of the analyses the replicate keeps.
+
+        Returns
+        -------
+        ndarray of float64, shape (n_voxels,)
+            The ``"stat"`` map of a NiMARE fit on those analyses.
+        """
+        return self._replicate(retained).stat.astype(np.float64)
+
+    def p_z(self, retained, stat=None, histogram="replicate"):
+        """Approximate-null p and z maps of a replicate.
+
+        Parameters
+        ----------
+        retained : array-like of int
+        stat : ndarray, optional
+            The replicate's :meth:`stat`; computed when omitted.
+        histogram : {"replicate", "full"}, default="replicate"
+            Null histogram: the replicate's own (as a NiMARE fit) or the full data's (JALE).
+
+        Returns
+        -------
+        p, z : ndarray of float64, shape (n_voxels,)
+            One-tailed, as NiMARE's ``"p"`` and ``"z"`` maps.
+        """
+        replicate = self._replicate(retained)
+        stat = replicate.stat if stat is None else np.asarray(stat, replicate.stat.dtype)
+        return self._null(replicate, histogram)._summarystat_to_p(stat, null_method=_NULL_METHOD)
+
+    def stat_threshold(self, retained, p_threshold, histogram="replicate"):
+        """Statistic value NiMARE's Monte Carlo FWE correction clusters above.
+
+        ``correct_fwe_montecarlo(voxel_thresh=p_threshold)`` forms clusters from voxels whose
+        statistic exceeds this value (read from the approximate null histogram).
+        """
+        estimator = self._null(self._replicate(retained), histogram)
+        return estimator._p_to_summarystat(p_threshold, null_method=_NULL_METHOD)
+
+    def result(self, retained, histogram="replicate"):
+        """A :class:`~nimare.results.MetaResult` with the replicate's uncorrected maps.
+
+        Holds ``stat``, ``p``, ``z`` and ``logp`` as a NiMARE fit does, so a deep copy of an
+        ``FDRCorrector`` or ``FWECorrector(method="bonferroni")`` corrects it as it would the
+        refit. Its estimator carries no data: Monte Carlo correction is not possible on it
+        (see :func:`nimare_stability.engines.corrected.montecarlo_maps`).
+        """
+        stat = self._replicate(retained).stat
+        p, z = self.p_z(retained, stat, histogram)
+        shell = copy.copy(self._null(self._replicate(retained), histogram))
+        shell.inputs_, shell.dataset = {}, None
+        maps = {"stat": stat, "p": p, "z": z, "logp": _nlogp_to_logp_values(np.log(p))}
+        return MetaResult(shell, mask=self._estimator.masker, maps=maps)
+
+    def _replicate(self, retained):
+        retained = self._check_retained(retained)
+        key = retained.tobytes()
+        if self._cached[0] != key:
+            self._cached = (key, self._prepare(np.sort(self._rows[retained])))
+        return self._cached[1]
+
+    def _null(self, replicate, histogram):
+        if histogram not in _HISTOGRAMS:
+            raise ValueError(f"histogram={histogram!r} is not accepted; accepted: 'replicate', 'full'.")
+        if histogram == "replicate":
+            return replicate.null()
+        if self._full is None:
+            self._full = self._prepare(np.arange(self._kernel_ids.size))
+        return self._full.null()
+
+    def _prepare(self, rows):
+        """Shallow estimator copy fit to the analyses in MA rows ``rows`` (sorted)."""
+        ids = self._kernel_ids[rows]
+        ma_maps = self.ma_maps[rows]
+        coordinates = self._estimator.inputs_["coordinates"]
+        estimator = copy.copy(self._estimator)
+        estimator.inputs_ = {"id": ids, "coordinates": coordinates[coordinates["id"].isin(ids)]}
+        estimator.null_distributions_ = {}
+        estimator._prepare_subsample_null(ma_maps, ids)
+        self._impute_weights(estimator, ids)
+        return _Replicate(estimator, ma_maps)
+
+    def _impute_weights(self, estimator, ids):
+        """Redo MKDADensity weights whose imputed values depend on the subset's others."""
+        weighting = getattr(estimator, "weighting", None)
+        if weighting is not None and weighting.on_missing == "impute":
+            raw = copy.deepcopy(weighting).raw_weights(self._estimator.dataset, ids)
+            estimator.weight_vec_ = normalize_weights(raw.to_numpy(), len(ids))[:, None]
+
+    def _check_retained(self, retained):
+        retained = np.asarray(retained)
+        n_analyses = self.ids.size
+        if (
+            retained.ndim != 1
+            or retained.size == 0
+            or not np.issubdtype(retained.dtype, np.integer)
+            or retained.min() < 0
+            or retained.max() >= n_analyses
+            or np.unique(retained).size != retained.size
+        ):
+            raise ValueError(
+                f"retained={retained!r} is not accepted; accepted: distinct integer positions "
+                f"in [0, {n_analyses})."
+            )
+        return retained.astype(np.intp)

@@ -1,0 +1,110 @@
+"""Name our diagnostics (and any other ``nimare.diagnostics`` entry point) in NiMARE's
+workflows.
+
+NiMARE reads no entry points: workflow names resolve through
+``nimare.workflows.base.STR_TO_CLASS`` and each workflow class's ``_diag_options``.
+:func:`enable_workflows` patches both; :func:`disable_workflows` restores them exactly.
+Importing this package changes nothing.
+"""
+
+import warnings
+from importlib.metadata import entry_points
+
+from nimare.diagnostics import Diagnostics
+
+ENTRY_POINT_GROUP = "nimare.diagnostics"
+
+#: What :func:`enable_workflows` replaced, to be put back by :func:`disable_workflows`.
+_SAVED = {}
+
+
+def _workflow_classes():
+    from nimare.workflows.cbma import CBMAWorkflow, PairwiseCBMAWorkflow
+    from nimare.workflows.ibma import IBMAWorkflow
+
+    return (CBMAWorkflow, PairwiseCBMAWorkflow, IBMAWorkflow)
+
+
+def _str_to_class():
+    from nimare.workflows import base
+
+    return base.STR_TO_CLASS
+
+
+def installed_diagnostics():
+    """Load every ``nimare.diagnostics`` entry point that is a usable diagnostic.
+
+    Returns
+    -------
+    dict
+        Lower-case name -> :class:`~nimare.diagnostics.Diagnostics` subclass. A broken entry
+        point, or one whose name NiMARE already uses, is skipped with a warning.
+    """
+    nimare_names = set(_SAVED.get("names", _str_to_class()))
+    found = {}
+    for entry_point in entry_points(group=ENTRY_POINT_GROUP):
+        name = entry_point.name.lower()
+        if name in nimare_names:
+            warnings.warn(
+                f"Entry point {entry_point.name!r} ({entry_point.value}) in group "
+                f"{ENTRY_POINT_GROUP!r} clashes with NiMARE's own {name!r}; skipped.",
+                UserWarning,
+                stacklevel=2,
+            )
+            continue
+        try:
+            diagnostic = entry_point.load()
+        except Exception as exc:  # a third-party package may fail in any way
+            warnings.warn(
+                f"Entry point {entry_point.name!r} ({entry_point.value}) in group "
+                f"{ENTRY_POINT_GROUP!r} could not be loaded ({type(exc).__name__}: {exc}); "
+                "skipped.",
+                UserWarning,
+                stacklevel=2,
+            )
+            continue
+        if not (isinstance(diagnostic, type) and issubclass(diagnostic, Diagnostics)):
+            warnings.warn(
+                f"Entry point {entry_point.name!r} ({entry_point.value}) is not a "
+                "nimare.diagnostics.Diagnostics subclass; skipped.",
+                UserWarning,
+                stacklevel=2,
+            )
+            continue
+        found[name] = diagnostic
+    return found
+
+
+def enable_workflows():
+    """Make every installed ``nimare.diagnostics`` entry point usable by name in
+    ``CBMAWorkflow``, ``PairwiseCBMAWorkflow`` and ``IBMAWorkflow``. Idempotent.
+
+    Returns
+    -------
+    list of str
+        The names added.
+    """
+    disable_workflows()
+    str_to_class = _str_to_class()
+    _SAVED["names"] = set(str_to_class)
+    added = installed_diagnostics()
+    _SAVED["options"] = {cls: cls.__dict__["_diag_options"] for cls in _workflow_classes()}
+    str_to_class.update(added)
+    for cls, options in _SAVED["options"].items():
+        options = (options,) if isinstance(options, str) else tuple(options)
+        cls._diag_options = options + tuple(name for name in added if name not in options)
+    _SAVED["added"] = list(added)
+    return list(added)
+
+
+def disable_workflows():
+    """Undo :func:`enable_workflows` exactly (a no-op when it was not called)."""
+    if "added" not in _SAVED:
+        _SAVED.clear()
+        return
+    str_to_class = _str_to_class()
+    for name in _SAVED["added"]:
+        str_to_class.pop(name, None)
+    for cls, options in _SAVED["options"].items():
+        cls._diag_options = options
+    _SAVED.clear()
