@@ -73,6 +73,9 @@ class RobustnessVerdict(Diagnostics):
         Set by the workflow for each target.
     one_analysis, unstable : float
         See :func:`robustness_table`.
+    target_threshold, cluster_threshold, n_cores : optional
+        Accepted because NiMARE's workflows pass them to every diagnostic named by string;
+        the verdict reads clusters from the diagnostics that ran before it.
     """
 
     def __init__(
@@ -80,10 +83,16 @@ class RobustnessVerdict(Diagnostics):
         target_image="z_desc-size_level-cluster_corr-FWE_method-montecarlo",
         one_analysis=0.8,
         unstable=0.5,
+        target_threshold=None,
+        cluster_threshold=None,
+        n_cores=1,
     ):
         self.target_image = target_image
         self.one_analysis = one_analysis
         self.unstable = unstable
+        self.target_threshold = target_threshold
+        self.cluster_threshold = cluster_threshold
+        self.n_cores = n_cores
 
     def _transform(self, expid, label_map, sign, result, **kwargs):
         """Not used: the verdict reads whole tables in :meth:`transform`."""

@@ -179,13 +179,13 @@ class ResampledStability(Diagnostics):
             accumulator.add(index, support)
 
         stability = accumulator.stability()
-        n_possible = policy.n_possible_subsets(ids, groups=groups, strata=strata)
-        exhaustive = policy.is_exhaustive(ids, groups=groups, strata=strata)
+        n_possible = _ask(policy, "n_possible_subsets", ids, groups, strata)
+        exhaustive = bool(_ask(policy, "is_exhaustive", ids, groups, strata))
         settings = {
             "target_image": self.target_image,
             "resampling_policy": _policy_name(self.resampling_policy),
             "n_resamples": len(schedule),
-            "target_n": policy.retained_size(ids, groups=groups, strata=strata),
+            "target_n": _ask(policy, "retained_size", ids, groups, strata),
             "k": self.k,
             "random_state": seed,
             "null": self.null,
@@ -278,6 +278,12 @@ def _description(diagnostic):
         f"replicates in which it remained significant (p < {diagnostic.alpha}), following the "
         "resampling approach of JALE \\citep{Frahm_Monimu_Hoffstaedter}."
     )
+
+
+def _ask(policy, method, ids, groups, strata):
+    """Call one of our policies' optional methods; None for a third-party policy lacking it."""
+    method = getattr(policy, method, None)
+    return None if method is None else method(ids, groups=groups, strata=strata)
 
 
 def _policy_name(policy):

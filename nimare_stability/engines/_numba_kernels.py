@@ -6,8 +6,11 @@ One iteration is three passes over the voxels the random foci reach (the "touche
    analysis and touched voxel, one entry: ALE's ``log1p(-MA)`` of the maximum MA value
    (the kernel table holds ``log1p(-MA)``, so the maximum MA is the minimum entry), MKDA's
    sphere value, or KDA's summed sphere values.
-2. :func:`_replicate_stat` adds the entries of a replicate's retained analyses, in analysis
+2. :func:`_accumulate` adds the entries of a replicate's retained analyses, in analysis
    order, and rounds the statistic to float32 as NiMARE's maps are.
+   ALE's kernels may be truncated (tiny MA values dropped); :func:`_ale_stat` then
+   recomputes exactly, with the full kernels, the few voxels that may pass the threshold
+   or be the maximum, so results equal the untruncated computation.
 3. :func:`_max_clusters` flood-fills the suprathreshold touched voxels (6-neighbour).
 
 Voxels no focus reaches have statistic 0 and can neither be a maximum above 0 nor join a
@@ -91,38 +94,83 @@ def _spread_foci(foci, focus_starts, analysis_kernel, k_rows, k_val, k_starts, s
 
 
 @njit(cache=True, nogil=True)
-def _replicate_stat(weights, mode, thr, ana_start, ent_c, ent_v, n_comp, stat):
-    """Fill ``stat[:n_comp]`` with one replicate's float32-rounded statistic; return its max.
+def _accumulate(weights, mode, ana_start, ent_c, ent_v, n_comp, acc):
+    """Sum the retained analyses' entries per touched voxel, in analysis order.
 
-    ALE sums ``log1p(-MA)`` over retained analyses (``weights`` > 0), and its statistic
-    ``1 - exp(sum)`` is only evaluated where it may exceed ``thr`` (elsewhere ``stat`` is
-    ``-inf``) and at the maximum, which is where the sum is smallest. MKDA and KDA sum
+    ALE adds ``log1p(-MA)`` of every retained analysis (``weights`` > 0); MKDA and KDA add
     ``weight * entry``.
     """
-    stat[:n_comp] = 0.0
+    acc[:n_comp] = 0.0
     for a in range(weights.shape[0]):
         w = weights[a]
         if w == 0.0:
             continue
         for e in range(ana_start[a], ana_start[a + 1]):
             if mode == ALE:
-                stat[ent_c[e]] += ent_v[e]
+                acc[ent_c[e]] += ent_v[e]
             else:
-                stat[ent_c[e]] += w * ent_v[e]
-    if mode != ALE:
-        best = 0.0
-        for c in range(n_comp):
-            stat[c] = np.float64(np.float32(stat[c]))
-            best = max(best, stat[c])
-        return best
+                acc[ent_c[e]] += w * ent_v[e]
+
+
+@njit(cache=True, nogil=True)
+def _additive_stat(acc, n_comp):
+    """Round an MKDA/KDA sum to float32 in place; return its maximum."""
+    best = 0.0
+    for c in range(n_comp):
+        acc[c] = np.float64(np.float32(acc[c]))
+        best = max(best, acc[c])
+    return best
+
+
+@njit(cache=True, nogil=True)
+def _exact_log_sum(f, weights, foci, kern):
+    """ALE's full-kernel ``sum log1p(-MA)`` at flat voxel ``f``, in analysis order."""
+    focus_starts, analysis_kernel, dense, dense_starts, dense_width, shape = kern
+    ny, nz = shape[1], shape[2]
+    vi, vj, vk = f // (ny * nz), (f // nz) % ny, f % nz
+    total = 0.0
+    for a in range(weights.shape[0]):
+        if weights[a] == 0.0:
+            continue
+        q = analysis_kernel[a]
+        width = dense_width[q]
+        half = width // 2
+        low = 0.0
+        for p in range(focus_starts[a], focus_starts[a + 1]):
+            di = vi - foci[p, 0] + half
+            dj = vj - foci[p, 1] + half
+            dk = vk - foci[p, 2] + half
+            if 0 <= di < width and 0 <= dj < width and 0 <= dk < width:
+                low = min(low, dense[dense_starts[q] + (di * width + dj) * width + dk])
+        total += low
+    return total
+
+
+@njit(cache=True, nogil=True)
+def _ale_stat(acc, n_comp, thr, tail, weights, foci, kern, comp_flat):
+    """Turn truncated-kernel ALE log sums into exact float32 ALE values where they matter.
+
+    ``acc`` holds sums over kernels whose MA values below a cutoff were dropped; each
+    retained analysis's true term is then at most ``tail`` lower. Only voxels that could
+    exceed ``thr`` or be the maximum are recomputed exactly with the full kernels (as
+    :func:`_exact_log_sum`, so in NiMARE's summation order); the rest become ``-inf``.
+    Returns the maximum ALE value.
+    """
+    slack = tail * (weights != 0.0).sum() * (1.0 + 1e-6)
     # 1 - exp(x) falls as x rises: a sum above this cut cannot round above thr.
     cut = np.log1p(-thr * (1.0 - 1e-4)) if thr < 1.0 else np.inf
     lowest = 0.0
     for c in range(n_comp):
-        x = stat[c]
-        lowest = min(lowest, x)
-        stat[c] = np.float64(np.float32(1.0 - np.exp(x))) if x <= cut else -np.inf
-    return np.float64(np.float32(1.0 - np.exp(lowest)))
+        lowest = min(lowest, acc[c])
+    best = 0.0
+    for c in range(n_comp):
+        if acc[c] - slack > max(cut, lowest):
+            acc[c] = -np.inf
+            continue
+        x = _exact_log_sum(comp_flat[c], weights, foci, kern) if slack else acc[c]
+        acc[c] = np.float64(np.float32(1.0 - np.exp(x)))
+        best = max(best, acc[c])
+    return best
 
 
 @njit(cache=True, nogil=True)
@@ -180,27 +228,21 @@ def _max_clusters(stat, n_comp, thr, comp_flat, slot, shape, label, stack):
 
 
 @njit(cache=True, nogil=True)
-def run_block(
-    foci,
-    focus_starts,
-    analysis_kernel,
-    k_rows,
-    k_val,
-    k_starts,
-    shape,
-    mode,
-    slot,
-    weights,
-    thresholds,
-    max_touched,
-    max_entries,
-):
+def run_block(foci, kern, mode, tail, slot, weights, thresholds, max_touched, max_entries):
     """Null maxima for a block of iterations.
 
     Parameters
     ----------
     foci : int32 array of shape (n_iters, n_foci, 3)
-        Random foci, grouped by analysis as ``focus_starts`` says.
+        Random foci, grouped by analysis as ``kern[0]`` (``focus_starts``) says.
+    kern : tuple
+        ``(focus_starts, analysis_kernel, k_rows, k_val, k_starts, dense, dense_starts,
+        dense_width, shape)``: the runs of (possibly truncated) kernels for
+        :func:`_spread_foci` and, for ALE, the full kernels' ``log1p(-MA)`` cubes.
+    mode : int
+        ALE, MKDA or KDA.
+    tail : float
+        Largest ``-log1p(-MA)`` dropped from an ALE kernel (0 when none was).
     slot : int32 array of shape (n_flat,)
         OUTSIDE / UNTOUCHED per volume voxel; used as scratch and restored on return.
     weights : float64 array of shape (R, n_analyses)
@@ -214,37 +256,41 @@ def run_block(
     -------
     max_stat, max_size, max_mass : float64 arrays of shape (R, n_iters)
     """
+    focus_starts, analysis_kernel, k_rows, k_val, k_starts = kern[:5]
+    exact = (focus_starts, analysis_kernel, kern[5], kern[6], kern[7], kern[8])
+    shape = kern[8]
     n_iters = foci.shape[0]
     n_rep = weights.shape[0]
-    n_ana = focus_starts.shape[0] - 1
     scratch = (
         np.empty(max_touched, np.int32),
         np.empty(max_touched, np.int32),
         np.empty(max_entries, np.int32),
         np.empty(max_entries, np.float64),
-        np.empty(n_ana + 1, np.int64),
+        np.empty(focus_starts.shape[0], np.int64),
     )
     comp_flat = scratch[0]
     stat = np.empty(max_touched, np.float64)
     label = np.empty(max_touched, np.uint8)
     stack = np.empty(max_touched, np.int32)
-    out_stat = np.zeros((n_rep, n_iters))
-    out_size = np.zeros((n_rep, n_iters))
-    out_mass = np.zeros((n_rep, n_iters))
+    out = np.zeros((3, n_rep, n_iters))
     for it in range(n_iters):
         n_comp, _ = _spread_foci(
             foci[it], focus_starts, analysis_kernel, k_rows, k_val, k_starts, shape, mode,
             slot, scratch,
         )
         for r in range(n_rep):
-            out_stat[r, it] = _replicate_stat(
-                weights[r], mode, thresholds[r], scratch[4], scratch[2], scratch[3], n_comp, stat
-            )
+            _accumulate(weights[r], mode, scratch[4], scratch[2], scratch[3], n_comp, stat)
+            if mode == ALE:
+                out[0, r, it] = _ale_stat(
+                    stat, n_comp, thresholds[r], tail, weights[r], foci[it], exact, comp_flat
+                )
+            else:
+                out[0, r, it] = _additive_stat(stat, n_comp)
             size, mass = _max_clusters(
                 stat, n_comp, thresholds[r], comp_flat, slot, shape, label, stack
             )
-            out_size[r, it] = size
-            out_mass[r, it] = mass
+            out[1, r, it] = size
+            out[2, r, it] = mass
         for c in range(n_comp):
             slot[comp_flat[c]] = UNTOUCHED
-    return out_stat, out_size, out_mass
+    return out

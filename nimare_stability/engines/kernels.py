@@ -17,7 +17,11 @@ from nimare.results import MetaResult
 from nimare.utils import _mask_img_to_bool, _nlogp_to_logp_values
 from scipy import sparse
 
-_MODULES = {ALE: "nimare.meta.cbma.ale", MKDADensity: "nimare.meta.cbma.mkda", KDA: "nimare.meta.cbma.mkda"}
+_MODULES = {
+    ALE: "nimare.meta.cbma.ale",
+    MKDADensity: "nimare.meta.cbma.mkda",
+    KDA: "nimare.meta.cbma.mkda",
+}
 _METHODS = (
     "_collect_ma_maps",
     "_prepare_subsample_null",
@@ -32,7 +36,11 @@ _METHODS = (
 NIMARE_PRIVATE_NAMES = (
     "nimare.utils:_mask_img_to_bool",
     "nimare.utils:_nlogp_to_logp_values",
-    *(f"{module}:{cls.__name__}.{method}" for cls, module in _MODULES.items() for method in _METHODS),
+    *(
+        f"{module}:{cls.__name__}.{method}"
+        for cls, module in _MODULES.items()
+        for method in _METHODS
+    ),
 )
 
 _NULL_METHOD = "approximate"
@@ -85,8 +93,9 @@ class KernelReplicates:
 
     @staticmethod
     def supports(estimator):
-        """Whether ``estimator`` is an ALE, MKDADensity or KDA with ``null_method="approximate"``."""
-        return type(estimator) in _MODULES and getattr(estimator, "null_method", None) == _NULL_METHOD
+        """Whether ``estimator`` is an ALE, MKDADensity or KDA with an approximate null."""
+        null_method = getattr(estimator, "null_method", None)
+        return type(estimator) in _MODULES and null_method == _NULL_METHOD
 
     @classmethod
     def from_estimator(cls, estimator):
@@ -189,7 +198,9 @@ class KernelReplicates:
 
     def _null(self, replicate, histogram):
         if histogram not in _HISTOGRAMS:
-            raise ValueError(f"histogram={histogram!r} is not accepted; accepted: 'replicate', 'full'.")
+            raise ValueError(
+                f"histogram={histogram!r} is not accepted; accepted: 'replicate', 'full'."
+            )
         if histogram == "replicate":
             return replicate.null()
         if self._full is None:

@@ -15,7 +15,7 @@ depend on ``n_cores``.
 """
 
 import copy
-from dataclasses import dataclass
+import dataclasses
 
 import numpy as np
 from joblib import Parallel, delayed
@@ -28,7 +28,14 @@ from nimare.utils import _mask_coverage_to_null_ijk, _mask_img_to_bool
 from nimare_stability._nimare_private import check_n_cores
 from nimare_stability.engines import _numba_kernels as nk
 
-__all__ = ["BLOCK_SIZE", "FociLayout", "build_layout", "maxima_for_foci", "null_maxima"]
+__all__ = [
+    "BLOCK_SIZE",
+    "FociLayout",
+    "build_layout",
+    "maxima_for_foci",
+    "null_maxima",
+    "replicate_weights",
+]
 
 #: Iterations per random stream; fixed so results do not depend on the number of cores.
 BLOCK_SIZE = 100
@@ -41,7 +48,7 @@ _SUPPORTED = {
 }
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class FociLayout:
     """Everything a Monte Carlo iteration needs except where the foci fall.
 
@@ -71,6 +78,11 @@ class FociLayout:
         Voxels the random foci are drawn from (the estimator's ``mask_coverage``).
     raw_weights : float64 ndarray of shape (n_analyses,) or None
         MKDADensity's unnormalised weights (``None``: equal weights).
+    dense_log, dense_starts, dense_width : ndarrays
+        ALE: each full kernel's cube of ``log1p(-MA)`` values (flattened, C order), where
+        it starts in ``dense_log``, and its edge length.
+    tail : float
+        ALE: the largest ``-log1p(-MA)`` the truncated runs leave out (0: none).
     """
 
     ids: np.ndarray
@@ -84,7 +96,11 @@ class FociLayout:
     shape: np.ndarray
     slot: np.ndarray
     null_ijk: np.ndarray
-    raw_weights: np.ndarray = None
+    raw_weights: np.ndarray
+    dense_log: np.ndarray
+    dense_starts: np.ndarray
+    dense_width: np.ndarray
+    tail: float
 
     @property
     def n_analyses(self):
@@ -135,9 +151,9 @@ def _group_foci(coordinates, ids):
     return starts.astype(np.int64), rows.astype(np.int64)
 
 
-def _dense_to_support(kernel):
-    """Offsets (from the centre voxel) and values of a dense kernel's nonzero voxels."""
-    nonzero = np.argwhere(kernel > 0)
+def _dense_to_support(kernel, cutoff=0.0):
+    """Offsets (from the centre voxel) and float32 values of a kernel's voxels >= cutoff."""
+    nonzero = np.argwhere((kernel > 0) & (kernel >= cutoff))
     centre = np.asarray(kernel.shape) // 2
     return (nonzero - centre).astype(np.int32), kernel[tuple(nonzero.T)].astype(np.float32)
 
@@ -150,31 +166,62 @@ def _runs(offsets, first_value):
     return np.column_stack([offsets[starts], lengths, first_value + starts]).astype(np.int64)
 
 
-def _ale_kernels(estimator, coordinates, focus_rows, focus_starts):
-    """One sparse Gaussian per distinct width, and each analysis's index into them."""
+def _ale_cubes(estimator, coordinates, focus_rows, focus_starts):
+    """NiMARE's dense ALE kernel per distinct width, and each analysis's index into them."""
     kernel, mask = estimator.kernel_transformer, estimator.masker.mask_img
     n_ana = len(focus_starts) - 1
     if kernel.fwhm is not None:
-        return [_dense_to_support(get_ale_kernel(mask, fwhm=kernel.fwhm)[1])], np.zeros(
-            n_ana, np.int64
-        )
+        return [get_ale_kernel(mask, fwhm=kernel.fwhm)[1]], np.zeros(n_ana, np.int64)
     if kernel.sample_size is not None:
         sizes = np.full(n_ana, kernel.sample_size, dtype=float)
     else:
         first_rows = focus_rows[focus_starts[:-1]]
         sizes = coordinates["sample_size"].to_numpy(dtype=float)[first_rows]
     unique, which = np.unique(sizes, return_inverse=True)
-    supports = [_dense_to_support(get_ale_kernel(mask, sample_size=n)[1]) for n in unique]
-    return supports, which.astype(np.int64)
+    return [get_ale_kernel(mask, sample_size=n)[1] for n in unique], which.astype(np.int64)
 
 
-def build_layout(estimator):
+def _ale_tables(cubes, truncate):
+    """Truncated sparse supports, full ``log1p(-MA)`` cubes, and the largest dropped term."""
+    supports = [_dense_to_support(cube, truncate) for cube in cubes]
+    dropped = [cube[(cube > 0) & (cube < truncate)].astype(np.float32) for cube in cubes]
+    dropped = np.concatenate(dropped + [np.zeros(1, np.float32)])
+    dense = [nk.ale_log_table(cube.astype(np.float32).ravel()) for cube in cubes]
+    tables = {
+        "dense_log": np.concatenate(dense),
+        "dense_starts": np.r_[0, np.cumsum([len(d) for d in dense])[:-1]].astype(np.int64),
+        "dense_width": np.array([cube.shape[0] for cube in cubes], dtype=np.int64),
+        "tail": float(-nk.ale_log_table(dropped).min()),
+    }
+    return supports, tables
+
+
+def _sphere_tables(estimator):
+    """(M)KDA's sphere as a sparse support; no dense tables are needed."""
+    kernel = estimator.kernel_transformer
+    offsets = sphere_kernel_offsets(kernel.r, estimator.masker.mask_img.header.get_zooms())
+    values = np.full(len(offsets), kernel.value, dtype=np.float32)
+    tables = {
+        "dense_log": np.zeros(0),
+        "dense_starts": np.zeros(1, np.int64),
+        "dense_width": np.zeros(1, np.int64),
+        "tail": 0.0,
+    }
+    return [(offsets, values)], tables
+
+
+def build_layout(estimator, truncate=1e-5):
     """Describe a fitted kernel-CBMA estimator's foci, kernels and voxel spaces.
 
     Parameters
     ----------
     estimator : ALE, MKDADensity or KDA
         Fitted, with its default kernel family. It is deep-copied, never modified.
+    truncate : float, default=1e-5
+        ALE only: kernel voxels with MA below this are skipped when spreading foci. Results
+        do not change (voxels near the threshold or the maximum are recomputed with the
+        full kernels); 0 disables it. Where ``n_analyses * truncate`` is not well below a
+        cluster-forming threshold, the engine uses the full kernels instead.
 
     Returns
     -------
@@ -187,12 +234,10 @@ def build_layout(estimator):
     focus_starts, focus_rows = _group_foci(coordinates, ids)
     mask = est.masker.mask_img
     if mode == nk.ALE:
-        supports, analysis_kernel = _ale_kernels(est, coordinates, focus_rows, focus_starts)
+        cubes, analysis_kernel = _ale_cubes(est, coordinates, focus_rows, focus_starts)
+        supports, tables = _ale_tables(cubes, truncate)
     else:
-        offsets = sphere_kernel_offsets(est.kernel_transformer.r, mask.header.get_zooms())
-        value = np.float32(est.kernel_transformer.value)
-        supports = [(offsets, np.full(len(offsets), value, dtype=np.float32))]
-        analysis_kernel = np.zeros(len(ids), np.int64)
+        (supports, tables), analysis_kernel = _sphere_tables(est), np.zeros(len(ids), np.int64)
     firsts = np.r_[0, np.cumsum([len(v) for _, v in supports])]
     runs = [_runs(off, first) for (off, _), first in zip(supports, firsts)]
     values = np.concatenate([s[1] for s in supports])
@@ -214,6 +259,7 @@ def build_layout(estimator):
             np.int32
         ),
         raw_weights=None if raw is None else np.asarray(raw, dtype=np.float64),
+        **tables,
     )
 
 
@@ -259,22 +305,64 @@ def _check_thresholds(stat_thresholds, n_replicates):
     return np.ascontiguousarray(thresholds)
 
 
+def _full_kernels(layout):
+    """The layout with ALE's untruncated kernels, rebuilt from its dense cubes."""
+    rows, values, starts = [], [], [0]
+    for start, width in zip(layout.dense_starts, layout.dense_width):
+        cube = layout.dense_log[start : start + width**3].reshape((width,) * 3)
+        offsets = np.argwhere(cube < 0)
+        rows.append(_runs((offsets - width // 2).astype(np.int32), sum(map(len, values))))
+        values.append(cube[tuple(offsets.T)])
+        starts.append(starts[-1] + len(rows[-1]))
+    return dataclasses.replace(
+        layout,
+        kernel_rows=np.concatenate(rows),
+        kernel_values=np.concatenate(values),
+        kernel_starts=np.asarray(starts, dtype=np.int64),
+        tail=0.0,
+    )
+
+
+def _safe_layout(layout, weights, thresholds):
+    """``layout``, or its untruncated version where truncation could hide a cluster voxel.
+
+    A voxel no truncated kernel reaches has an ALE log sum of at most ``tail`` per retained
+    analysis; it must stay far from every threshold's.
+    """
+    if not layout.tail:
+        return layout
+    slack = layout.tail * np.count_nonzero(weights, axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        cut = -np.log1p(-np.minimum(thresholds, 1.0))
+    return layout if np.all(slack < 0.5 * cut) else _full_kernels(layout)
+
+
 def _run(layout, grouped_foci, weights, thresholds):
     """Compiled pass over iterations of grouped foci, shape (n_iters, n_foci, 3)."""
-    return nk.run_block(
-        np.ascontiguousarray(grouped_foci, dtype=np.int32),
+    layout = _safe_layout(layout, weights, thresholds)
+    kern = (
         layout.focus_starts,
         layout.analysis_kernel,
         layout.kernel_rows,
         layout.kernel_values,
         layout.kernel_starts,
+        layout.dense_log,
+        layout.dense_starts,
+        layout.dense_width,
         layout.shape,
-        layout.mode,
-        layout.slot.copy(),
-        weights,
-        thresholds,
-        layout.max_touched,
-        layout.max_entries,
+    )
+    return tuple(
+        nk.run_block(
+            np.ascontiguousarray(grouped_foci, dtype=np.int32),
+            kern,
+            layout.mode,
+            layout.tail,
+            layout.slot.copy(),
+            weights,
+            thresholds,
+            layout.max_touched,
+            layout.max_entries,
+        )
     )
 
 

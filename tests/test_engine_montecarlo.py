@@ -1,0 +1,163 @@
+"""The compiled Monte Carlo null engine reproduces NiMARE's null, iteration by iteration."""
+
+import numpy as np
+import pytest
+from nimare.correct import FWECorrector
+from nimare.meta.cbma import ALE, KDA, MKDADensity
+from nimare.utils import _mask_img_to_bool
+from scipy import ndimage
+
+from nimare_stability.engines.montecarlo import (
+    build_layout,
+    maxima_for_foci,
+    null_maxima,
+    replicate_weights,
+)
+
+#: Cluster-forming p threshold (NiMARE's default ``voxel_thresh``).
+VOXEL_THRESH = 0.001
+
+
+@pytest.fixture(scope="module", params=[ALE, MKDADensity, KDA], ids=lambda c: c.__name__)
+def fitted(request, pain):
+    """A fitted result, its layout and its cluster-forming statistic threshold."""
+    return _fit(request.param, pain)
+
+
+@pytest.fixture(scope="module")
+def ale_fitted(pain):
+    """ALE on pain: result, layout and threshold."""
+    return _fit(ALE, pain)
+
+
+def _fit(estimator_class, studyset):
+    """``(result, layout, stat threshold)`` for a fresh fit on ``studyset``."""
+    result = estimator_class(random_state=3).fit(studyset)
+    estimator = result.estimator
+    return result, build_layout(estimator), estimator._p_to_summarystat(VOXEL_THRESH)
+
+
+def _random_foci(layout, n_iters, seed):
+    """Random foci in ``inputs_["coordinates"]`` row order, as NiMARE draws them."""
+    rng = np.random.default_rng(seed)
+    return layout.null_ijk[rng.integers(0, len(layout.null_ijk), (n_iters, layout.n_foci))]
+
+
+def _all_retained(layout):
+    return np.ones((1, layout.n_analyses), dtype=bool)
+
+
+def _leave_one_out(layout):
+    return ~np.eye(layout.n_analyses, dtype=bool)
+
+
+def test_iterations_equal_nimare_given_the_same_foci(fitted):
+    result, layout, thresh = fitted
+    estimator = result.estimator
+    foci = _random_foci(layout, 8, seed=0)
+    conn = ndimage.generate_binary_structure(rank=3, connectivity=1)
+    mask_arr = _mask_img_to_bool(estimator.masker.mask_img)
+    iter_df = estimator.inputs_["coordinates"].drop(columns=["x", "y", "z"]).copy()
+    expected = np.array(
+        [
+            estimator._correct_fwe_montecarlo_permutation(
+                ijk, iter_df, conn, thresh, vfwe_only=False, mask_arr=mask_arr
+            )
+            for ijk in foci
+        ],
+        dtype=float,
+    ).T
+    got = np.vstack(maxima_for_foci(layout, foci, _all_retained(layout), thresh))
+    assert expected[1].max() > 0, "no cluster formed: the comparison would be vacuous"
+    np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-7)
+
+
+def test_truncated_ale_kernels_change_nothing(ale_fitted):
+    result, layout, thresh = ale_fitted
+    full = build_layout(result.estimator, truncate=0)
+    foci = _random_foci(layout, 10, seed=1)
+    retained = np.vstack([_all_retained(layout), _leave_one_out(layout)[:3]])
+    for got, expected in zip(
+        maxima_for_foci(layout, foci, retained, thresh),
+        maxima_for_foci(full, foci, retained, thresh),
+    ):
+        np.testing.assert_allclose(got, expected, rtol=1e-12)
+
+
+@pytest.mark.parametrize("estimator_class", [ALE, MKDADensity], ids=lambda c: c.__name__)
+def test_nulls_match_nimare_corrector_in_distribution(estimator_class, pain):
+    """NiMARE's 95th percentile sits at the engine's 95th percentile, within MC error.
+
+    With NiMARE's N = 500 iterations, the engine's empirical CDF evaluated at NiMARE's 95th
+    percentile is 0.95 with standard error sqrt(.95 * .05 / 500) ~ 0.0097 (order statistic of
+    NiMARE's sample) plus sqrt(.95 * .05 / 2000) ~ 0.0049 (the engine's own sample), so
+    ~0.011 together; the test allows 4 standard errors.
+    """
+    result, layout, thresh = _fit(estimator_class, pain)
+    nimare = FWECorrector(method="montecarlo", n_iters=500, n_cores=1).transform(result)
+    nulls = nimare.estimator.null_distributions_
+    engine = null_maxima(layout, _all_retained(layout), thresh, 2000, np.random.SeedSequence(5))
+    keys = (
+        "values_level-voxel_corr-fwe_method-montecarlo",
+        "values_desc-size_level-cluster_corr-fwe_method-montecarlo",
+        "values_desc-mass_level-cluster_corr-fwe_method-montecarlo",
+    )
+    se = np.hypot(np.sqrt(0.95 * 0.05 / 500), np.sqrt(0.95 * 0.05 / 2000))
+    for key, ours in zip(keys, engine):
+        cdf_at_theirs = np.mean(ours[0] <= np.quantile(nulls[key], 0.95))
+        assert abs(cdf_at_theirs - 0.95) < 4 * se, key
+
+
+def test_joint_replicates_equal_each_replicate_run_alone(fitted):
+    _, layout, thresh = fitted
+    retained = np.vstack([_all_retained(layout), _leave_one_out(layout)])
+    thresholds = thresh * np.linspace(1.0, 1.2, len(retained))
+    joint = null_maxima(layout, retained, thresholds, 120, np.random.SeedSequence(9))
+    for r in (0, 1, 7, len(retained) - 1):
+        alone = null_maxima(
+            layout, retained[r : r + 1], thresholds[r], 120, np.random.SeedSequence(9)
+        )
+        for got, expected in zip(joint, alone):
+            np.testing.assert_array_equal(got[r], expected[0])
+
+
+def test_results_do_not_depend_on_n_cores(ale_fitted):
+    _, layout, thresh = ale_fitted
+    retained = _leave_one_out(layout)[:4]
+    one = null_maxima(layout, retained, thresh, 250, np.random.SeedSequence(11), n_cores=1)
+    two = null_maxima(layout, retained, thresh, 250, np.random.SeedSequence(11), n_cores=2)
+    for got, expected in zip(two, one):
+        np.testing.assert_array_equal(got, expected)
+
+
+def test_seed_sequence_is_not_advanced(ale_fitted):
+    _, layout, thresh = ale_fitted
+    seeds = np.random.SeedSequence(4)
+    first = null_maxima(layout, _all_retained(layout), thresh, 20, seeds)
+    assert seeds.n_children_spawned == 0
+    again = null_maxima(layout, _all_retained(layout), thresh, 20, 4)
+    np.testing.assert_array_equal(first[0], again[0])
+
+
+def test_mkda_weights_renormalise_per_replicate(pain):
+    estimator = MKDADensity().fit(pain).estimator
+    layout = build_layout(estimator)
+    weights = replicate_weights(layout, np.vstack([_all_retained(layout), _leave_one_out(layout)]))
+    np.testing.assert_allclose(weights[0], np.ravel(estimator.weight_vec_))
+    np.testing.assert_allclose(weights[1:].sum(axis=1), layout.n_analyses - 1)
+    assert np.all(weights[1:][_leave_one_out(layout)] > 0)
+
+
+def test_bad_retained_matrix_names_the_parameter(ale_fitted):
+    _, layout, thresh = ale_fitted
+    with pytest.raises(ValueError, match="retained"):
+        null_maxima(layout, np.ones((2, 3), bool), thresh, 10, 0)
+    with pytest.raises(ValueError, match="retained"):
+        null_maxima(layout, np.zeros((1, layout.n_analyses), bool), thresh, 10, 0)
+
+
+def test_unsupported_estimator_is_a_type_error():
+    from nimare.meta.cbma import ALESubtraction
+
+    with pytest.raises(TypeError, match="ALESubtraction"):
+        build_layout(ALESubtraction())

@@ -1,0 +1,246 @@
+"""NiMARE's workflows name our diagnostics after ``enable_workflows()``; the verdict."""
+
+import textwrap
+import warnings
+
+import numpy as np
+import pytest
+from nimare.correct import FWECorrector
+from nimare.generate import create_coordinate_studyset
+from nimare.io import convert_sleuth_to_studyset
+from nimare.meta.cbma import ALE, KDA, ALESubtraction, MKDAChi2
+from nimare.meta.ibma import DerSimonianLaird, Fishers, Stouffers, WeightedLeastSquares
+from nimare.utils import get_resource_path
+from nimare.workflows import CBMAWorkflow, IBMAWorkflow, PairwiseCBMAWorkflow
+from nimare.workflows import base as workflow_base
+from nimare.workflows.cbma import CBMAWorkflow as CBMA
+from nimare.workflows.cbma import PairwiseCBMAWorkflow as Pairwise
+from nimare.workflows.ibma import IBMAWorkflow as IBMA
+
+import nimare_stability
+from nimare_stability import ResampledStability, policies
+
+MASS = "z_desc-mass_level-cluster_corr-FWE_method-montecarlo"
+
+
+@pytest.fixture
+def enabled():
+    nimare_stability.enable_workflows()
+    yield
+    nimare_stability.disable_workflows()
+
+
+def _state():
+    return (
+        dict(workflow_base.STR_TO_CLASS),
+        CBMA.__dict__["_diag_options"],
+        Pairwise.__dict__["_diag_options"],
+        IBMA.__dict__["_diag_options"],
+    )
+
+
+def test_import_changes_nothing_and_disable_restores_exactly():
+    before = _state()
+    assert before[3] == "jackknife"  # NiMARE's IBMA quirk: a string, not a tuple
+    added = nimare_stability.enable_workflows()
+    assert {"resampledstability", "robustness"} <= set(added)
+    assert nimare_stability.enable_workflows() == added  # idempotent
+    assert IBMA._diag_options == ("jackknife", *added)
+    assert workflow_base.STR_TO_CLASS["resampledstability"] is ResampledStability
+    nimare_stability.disable_workflows()
+    assert _state() == before
+
+
+def test_without_enable_nimare_refuses_the_name():
+    with pytest.raises(ValueError, match="must be jackknife"):
+        CBMAWorkflow(diagnostics=["resampledstability"])
+
+
+def test_cbma_workflow_by_name_runs_jackknife_and_stability(enabled, pain, tmp_path):
+    workflow = CBMAWorkflow(
+        estimator=ALE(random_state=0),
+        corrector=FWECorrector(method="montecarlo", n_iters=200),
+        diagnostics=["jackknife", "resampledstability"],
+        output_dir=tmp_path,
+    )
+    result = workflow.fit(pain)
+    stem = f"{MASS}_diag-ResampledStability"
+    assert f"{MASS}_diag-Jackknife_tab-counts_tail-positive" in result.tables
+    assert stem in result.maps and f"{stem}_tab-influence" in result.tables
+    ours = next(d for d in result.diagnostics if isinstance(d, ResampledStability))
+    assert (ours.target_threshold, ours.cluster_threshold) == (1.65, 10)
+    # Same threshold as Jackknife: the same clusters, joined by label value.
+    labels = result.maps["label_desc-mass_level-cluster_corr-FWE_method-montecarlo_tail-positive"]
+    clusters = result.tables[f"{stem}_tab-clusters"]
+    assert sorted(clusters["cluster_id"]) == sorted(np.unique(labels[labels > 0]).astype(int))
+    assert (tmp_path / f"{stem}.nii.gz").exists()
+    assert (tmp_path / f"{stem}_tab-clusters.tsv").exists()
+    assert "ResampledStability" in (tmp_path / "boilerplate.txt").read_text()
+
+
+def test_ibma_workflow_still_runs_jackknife_after_enable_and_disable(ibma_studyset):
+    nimare_stability.enable_workflows()
+    nimare_stability.disable_workflows()
+    result = IBMAWorkflow(estimator=Stouffers(), diagnostics=["jackknife"]).fit(ibma_studyset)
+    assert any("Jackknife_tab-counts" in name for name in result.tables)
+
+
+@pytest.mark.parametrize(
+    "estimator", [Stouffers, Fishers, DerSimonianLaird, WeightedLeastSquares]
+)
+def test_ibma_workflow_by_name(enabled, ibma_studyset, estimator):
+    workflow = IBMAWorkflow(
+        estimator=estimator(groupby=False) if estimator is not Fishers else estimator(),
+        diagnostics=[
+            "jackknife",
+            ResampledStability(resampling_policy="leave_group_out", groups="study",
+                               random_state=0, progress=False),
+        ],
+    )
+    result = workflow.fit(ibma_studyset)
+    maps = [name for name in result.maps if name.endswith("_diag-ResampledStability")]
+    assert maps
+    stability = result.maps[maps[0]]
+    assert (stability > 0).any() and (stability < 0).any()  # both planted blobs, signs kept
+
+
+@pytest.fixture(scope="module")
+def sleuth_pair():
+    path = get_resource_path()
+    return [
+        convert_sleuth_to_studyset(f"{path}/semantic_{name}_children.txt")
+        for name in ("knowledge", "relatedness")
+    ]
+
+
+@pytest.mark.parametrize(
+    "estimator", [lambda: ALESubtraction(n_iters=100, random_state=0), lambda: MKDAChi2()]
+)
+def test_pairwise_workflow_produces_stability_maps(enabled, sleuth_pair, estimator):
+    workflow = PairwiseCBMAWorkflow(
+        estimator=estimator(),
+        corrector="fdr",
+        diagnostics=[ResampledStability(resampling_policy="subsample", target_n=0.8,
+                                        n_resamples=2, random_state=0, progress=False)],
+    )
+    result = workflow.fit(*sleuth_pair)
+    names = [name for name in result.maps if name.endswith("_diag-ResampledStability")]
+    assert any("group1" in name for name in names)
+    summary = result.tables[f"{names[0]}_tab-summary"].iloc[0]
+    assert summary["n_resamples"] == 2
+
+
+def test_pairwise_difference_map_is_signed_and_resamples_both_groups(sleuth_pair):
+    result = ALESubtraction(n_iters=100, random_state=0).fit(*sleuth_pair)
+    target = "z_desc-group1MinusGroup2"
+    out = ResampledStability(target_image=target, random_state=0, progress=False).transform(
+        result
+    )
+    stability = out.maps[f"{target}_diag-ResampledStability"]
+    baseline = np.sign(result.maps[target]) * (result.maps["p_desc-group1MinusGroup2"] < 0.05)
+    assert (baseline > 0).any() and (baseline < 0).any()
+    assert (stability > 0).any() and (stability < 0).any()
+    assert np.all(stability[baseline > 0] >= 0) and np.all(stability[baseline < 0] <= 0)
+    replicates = out.tables[f"{target}_diag-ResampledStability_tab-replicates"]
+    assert len(replicates) == 21 + 16  # leave one out of either group
+
+
+@pytest.fixture
+def plugin(tmp_path, monkeypatch):
+    """A third-party package announcing a policy and diagnostics through entry points."""
+    (tmp_path / "fake_stability_plugin.py").write_text(textwrap.dedent('''
+        import numpy as np
+        from nimare.diagnostics import Diagnostics
+
+        class EveryOther:
+            def split(self, ids, groups=None, strata=None, rng=None):
+                n = len(ids)
+                yield np.arange(0, n, 2)
+                yield np.arange(1, n, 2)
+
+            def get_n_splits(self, ids, groups=None, strata=None):
+                return 2
+
+        class NullDiagnostic(Diagnostics):
+            def _transform(self, *args, **kwargs):
+                return None
+    '''))
+    info = tmp_path / "fake_stability_plugin-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: fake-stability-plugin\n"
+                                   "Version: 0.1\n")
+    (info / "entry_points.txt").write_text(textwrap.dedent("""
+        [nimare_stability.policies]
+        every_other = fake_stability_plugin:EveryOther
+
+        [nimare.diagnostics]
+        nulldiagnostic = fake_stability_plugin:NullDiagnostic
+        broken = fake_stability_plugin_missing:Nope
+        jackknife = fake_stability_plugin:NullDiagnostic
+    """))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    yield
+    nimare_stability.disable_workflows()
+
+
+def test_third_party_policy_is_usable_by_name(plugin, pain_ale):
+    assert "every_other" in policies.available_policies()
+    out = ResampledStability(target_image="z", resampling_policy="every_other",
+                             random_state=0, progress=False).transform(pain_ale)
+    replicates = out.tables["z_diag-ResampledStability_tab-replicates"]
+    assert [len(r.split(";")) for r in replicates["retained"]] == [11, 10]
+
+
+def test_third_party_diagnostic_by_name_broken_and_clashing_ones_warn(plugin):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        added = nimare_stability.enable_workflows()
+    messages = " ".join(str(w.message) for w in caught)
+    assert "nulldiagnostic" in added and "broken" not in added
+    assert "'broken'" in messages and "could not be loaded" in messages
+    assert "clashes with NiMARE's own 'jackknife'" in messages
+    assert workflow_base.STR_TO_CLASS["jackknife"].__module__ == "nimare.diagnostics"
+    workflow = CBMAWorkflow(diagnostics=["nulldiagnostic"])
+    assert type(workflow.diagnostics[0]).__name__ == "NullDiagnostic"
+
+
+@pytest.fixture(scope="module")
+def one_analysis_studyset():
+    """Two planted foci in every analysis, plus 15 foci of analysis 0 alone at one spot."""
+    _, studyset = create_coordinate_studyset(
+        foci=2, foci_percentage="100%", fwhm=10, sample_size=30, n_studies=20,
+        n_noise_foci=2, seed=1,
+    )
+    lone = np.array([-40.0, 30.0, 10.0]) + np.random.default_rng(0).normal(0, 2, (15, 3))
+    return studyset.with_points(np.zeros(15, dtype=int), lone, space="MNI")
+
+
+def test_verdict_calls_planted_clusters_robust_and_lone_cluster_one_analysis(
+    enabled, one_analysis_studyset
+):
+    workflow = CBMAWorkflow(
+        estimator=KDA(),
+        corrector=FWECorrector(method="montecarlo", n_iters=100),
+        diagnostics=["jackknife", "resampledstability", "robustness"],
+    )
+    result = workflow.fit(one_analysis_studyset)
+    stem = f"{MASS}_diag-ResampledStability"
+    clusters = result.tables[f"{stem}_tab-clusters"]
+    peaks = clusters[["peak_x", "peak_y", "peak_z"]].to_numpy()
+    planted = [(8, -78, -48), (48, -58, -38)]
+    lone = (-40, 30, 10)
+    near = lambda xyz: np.linalg.norm(peaks - np.asarray(xyz), axis=1).min() < 12  # noqa: E731
+    assert all(near(xyz) for xyz in [*planted, lone]), "fixture clusters must exist"
+
+    verdicts = result.tables[f"{MASS}_tab-robustness"]
+    assert list(verdicts.columns) == [
+        "cluster_id", "tail", "mean_stability", "top_analysis", "top_contribution", "verdict"
+    ]
+    for _, row in verdicts.iterrows():
+        peak = clusters.loc[clusters["cluster_id"] == row["cluster_id"], ["peak_x", "peak_y",
+                                                                         "peak_z"]].to_numpy()
+        if np.linalg.norm(peak - lone) < 12:
+            assert row["verdict"] == "one-analysis" and row["top_analysis"] == "study-0-1"
+            assert row["top_contribution"] > 0.8
+        elif any(np.linalg.norm(peak - xyz) < 12 for xyz in planted):
+            assert row["verdict"] == "robust"
