@@ -11,6 +11,7 @@ from nimare_stability import _nimare_private, clusters, grouping, policies, seed
 from nimare_stability._results import derived_result
 from nimare_stability.aggregate import StabilityAccumulator
 from nimare_stability.analyses import AnalysisSet
+from nimare_stability.engines import fast
 from nimare_stability.refit import RefitEngine
 from nimare_stability.support import SupportRule
 
@@ -21,7 +22,6 @@ _CHOICES = {
     "null_histogram": ("replicate", "full"),
     "engine": ("auto", "refit", "fast"),
 }
-_COMPILED_ENGINE = "the compiled CBMA engine issue (engine='fast', null='shared')"
 
 
 class ResampledStability(Diagnostics):
@@ -59,13 +59,18 @@ class ResampledStability(Diagnostics):
     cluster_threshold : int, optional
         Drop support clusters smaller than this many voxels (face connectivity).
     null : {"replicate", "shared"}, default="replicate"
-        Monte Carlo null of each replicate: its own (exact) or one per replicate size.
+        Monte Carlo null of each replicate (fast engine): its own, drawn from its own
+        analyses (exact; common random numbers across replicates), or one per replicate size
+        from random analyses (JALE's and NiMARE 0.22's approximation).
     null_histogram : {"replicate", "full"}, default="replicate"
-        Approximate-null histogram of a replicate: its own, or the full data's (JALE).
+        Approximate-null histogram of a replicate (fast engine): its own, or the full data's
+        (the JALE shortcut).
     n_iters : int, optional
         Monte Carlo iterations per replicate; None uses the target's corrector's.
     engine : {"auto", "refit", "fast"}, default="auto"
-        ``"refit"`` fits every replicate with NiMARE.
+        ``"refit"`` fits and corrects every replicate with NiMARE (any estimator).
+        ``"fast"``: ALE, MKDADensity or KDA with an approximate null, from MA maps cached once
+        and a compiled Monte Carlo null. ``"auto"``: fast where supported, else refit.
     random_state : int or None, default=None
         Fixes the schedule and every replicate's seed. None draws one, recorded in the
         summary table.
@@ -151,7 +156,7 @@ class ResampledStability(Diagnostics):
         corrector = targets.corrector_for(result, self.target_image, self.n_iters)
         n_iters = targets.monte_carlo_iterations(result, corrector)
         targets.warn_unreachable_alpha(n_iters, self.alpha)
-        engine = self._resolve_engine()
+        engine = self._resolve_engine(estimator, corrector)
 
         rule = self._support_rule(result)
         baseline, baseline_clusters = self.baseline(result, rule)
@@ -173,7 +178,13 @@ class ResampledStability(Diagnostics):
         replicate_seeds = plan.replicate_seeds(len(schedule))
 
         accumulator = StabilityAccumulator(baseline, baseline_clusters, len(schedule))
-        runner = RefitEngine(estimator, corrector, analyses, rule)
+        if engine == "fast":
+            runner = fast.FastEngine(
+                estimator, corrector, rule, self.null, self.null_histogram, n_iters,
+                plan.null_root,
+            )
+        else:
+            runner = RefitEngine(estimator, corrector, analyses, rule)
         n_cores = _nimare_private.check_n_cores(self.n_cores)
         for index, support in runner.run(schedule, replicate_seeds, n_cores, self.progress):
             accumulator.add(index, support)
@@ -252,13 +263,25 @@ class ResampledStability(Diagnostics):
         _check_number("cluster_threshold", self.cluster_threshold, low=0, integer=True)
         _check_number("target_threshold", self.target_threshold, low=0, integer=False)
         _check_number("n_cores", self.n_cores, low=None, integer=True, optional=False)
-        if self.null == "shared":
-            raise NotImplementedError(f"null='shared' arrives with {_COMPILED_ENGINE}.")
 
-    def _resolve_engine(self):
-        if self.engine == "fast":
-            raise NotImplementedError(f"engine='fast' arrives with {_COMPILED_ENGINE}.")
-        return "refit"
+    def _resolve_engine(self, estimator, corrector):
+        fast_ok = fast.supports(estimator, corrector)
+        if self.engine == "fast" and not fast_ok:
+            raise ValueError(
+                f"engine='fast' does not support {type(estimator).__name__} with "
+                f"{type(corrector).__name__ if corrector else 'no corrector'}; accepted: ALE, "
+                "MKDADensity or KDA with null_method='approximate', corrected by FDR, "
+                "Bonferroni or Monte Carlo FWE (or uncorrected). Use engine='refit' or 'auto'."
+            )
+        engine = "fast" if self.engine == "fast" or (self.engine == "auto" and fast_ok) else "refit"
+        for parameter, default in (("null", "replicate"), ("null_histogram", "replicate")):
+            if engine == "refit" and getattr(self, parameter) != default:
+                raise ValueError(
+                    f"{parameter}={getattr(self, parameter)!r} needs the fast engine, which "
+                    f"does not apply here (engine={self.engine!r}, "
+                    f"{type(estimator).__name__}); accepted: {parameter}={default!r}."
+                )
+        return engine
 
     def _check_schedule(self, schedule, estimator, analyses):
         name = _policy_name(self.resampling_policy)

@@ -164,8 +164,8 @@ def test_ibma_stability_is_fraction_of_nimare_refits(ibma_studyset, estimator):
         (dict(n_iters=50), ValueError, r"n_iters=50.*Monte Carlo"),
         (dict(target_image="z_desc-size_level-cluster_corr-FWE_method-montecarlo"), ValueError,
          r"FWE_method-montecarlo.*FDRCorrector"),
-        (dict(engine="fast"), NotImplementedError, r"compiled CBMA engine"),
-        (dict(null="shared"), NotImplementedError, r"compiled CBMA engine"),
+        (dict(null="shared", engine="refit"), ValueError, r"null='shared' needs the fast"),
+        (dict(null_histogram="full", engine="refit"), ValueError, r"null_histogram='full'"),
     ],
 )
 def test_bad_input_names_parameter_and_value(pain_fdr, params, error, match):
@@ -197,7 +197,8 @@ def test_unreachable_alpha_warns(pain_montecarlo):
             broken.estimator = copy.deepcopy(pain_montecarlo.estimator)
             broken.estimator.kernel_transformer = None
             _quick(
-                target_image="z_desc-size_level-cluster_corr-FWE_method-montecarlo", n_iters=10
+                target_image="z_desc-size_level-cluster_corr-FWE_method-montecarlo", n_iters=10,
+                engine="refit",
             ).transform(broken)
 
 
@@ -206,10 +207,18 @@ def test_failing_replicate_is_named(pain_fdr):
     broken.estimator = copy.deepcopy(pain_fdr.estimator)
     broken.estimator.kernel_transformer = "not a kernel"
     with pytest.raises(ReplicateError, match=r"Replicate 0 \(seed \d+; left out: pain_01.nidm-1\)"):
-        _quick().transform(broken)
+        _quick(engine="refit").transform(broken)
+
+
+def test_fast_engine_refuses_what_it_cannot_reproduce(ibma_studyset):
+    result = FDRCorrector().transform(Stouffers().fit(ibma_studyset))
+    with pytest.raises(ValueError, match=r"engine='fast' does not support Stouffers"):
+        _quick(engine="fast").transform(result)
 
 
 def test_long_schedules_are_announced(pain_fdr, caplog):
     with caplog.at_level(logging.INFO, logger="nimare_stability"):
-        _quick(resampling_policy="leave_k_out", k=2, n_resamples=2).transform(pain_fdr)
+        _quick(resampling_policy="leave_k_out", k=2, n_resamples=2, engine="refit").transform(
+            pain_fdr
+        )
     assert any("2 replicates with the refit engine" in m for m in caplog.messages)

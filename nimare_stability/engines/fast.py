@@ -1,0 +1,155 @@
+"""The fast engine: kernel CBMA replicates from cached MA maps and the compiled null.
+
+Each replicate's statistic, approximate-null p and z come from MA maps computed once
+(:mod:`~nimare_stability.engines.kernels`). FDR, Bonferroni and uncorrected targets are
+corrected by a deep copy of the target's own corrector; Monte Carlo FWE targets from null
+maxima of the compiled engine (:mod:`~nimare_stability.engines.montecarlo`):
+
+- ``null="replicate"``: one pass of random foci for ALL analyses gives every replicate a
+  draw of its own null (common random numbers);
+- ``null="shared"``: one null per distinct replicate size, each block of iterations
+  drawing that many analyses at random (JALE's and NiMARE 0.22's idea).
+"""
+
+import copy
+import logging
+
+import numpy as np
+from nimare.correct import FDRCorrector, FWECorrector
+from tqdm.auto import tqdm
+
+from nimare_stability.engines import montecarlo
+from nimare_stability.engines.corrected import montecarlo_maps
+from nimare_stability.engines.kernels import KernelReplicates
+
+LGR = logging.getLogger(__name__)
+
+_MONTECARLO_SUFFIX = "_corr-FWE_method-montecarlo"
+
+
+def supports(estimator, corrector):
+    """Whether the fast engine reproduces ``estimator`` + ``corrector`` (else: refit)."""
+    if not KernelReplicates.supports(estimator):
+        return False
+    return corrector is None or isinstance(corrector, FDRCorrector) or (
+        isinstance(corrector, FWECorrector) and corrector.method in ("bonferroni", "montecarlo")
+    )
+
+
+class FastEngine:
+    """Judge replicates of a kernel CBMA estimator without refitting it.
+
+    Parameters
+    ----------
+    estimator : fitted ALE, MKDADensity or KDA (``null_method="approximate"``)
+    corrector : :class:`~nimare.correct.Corrector` or None
+        The target's corrector (a private copy).
+    rule : :class:`~nimare_stability.support.SupportRule`
+    null : {"replicate", "shared"}
+    null_histogram : {"replicate", "full"}
+    n_iters : int or None
+        Monte Carlo iterations (Monte Carlo targets only).
+    null_seed : :class:`numpy.random.SeedSequence`
+        Root of the null engine's streams.
+    """
+
+    name = "fast"
+
+    def __init__(self, estimator, corrector, rule, null, null_histogram, n_iters, null_seed):
+        self.replicates = KernelReplicates.from_estimator(estimator)
+        self.estimator = estimator
+        self.corrector = corrector
+        self.rule = rule
+        self.null = null
+        self.histogram = null_histogram
+        self.n_iters = n_iters
+        self.null_seed = null_seed
+        self.montecarlo = isinstance(corrector, FWECorrector) and corrector.method == "montecarlo"
+
+    def run(self, schedule, seeds, n_cores=1, progress=True):
+        """Yield ``(index, support)`` for every replicate, in schedule order.
+
+        ``seeds`` is unused: the fast engine's only randomness is the Monte Carlo null, drawn
+        from ``null_seed``.
+        """
+        nulls = self._null_maxima(schedule, n_cores) if self.montecarlo else None
+        for index, retained in enumerate(
+            tqdm(schedule, desc="ResampledStability (fast)", disable=not progress)
+        ):
+            yield index, self.rule(self._maps(index, retained, nulls))
+
+    def _maps(self, index, retained, nulls):
+        if not self.montecarlo:
+            result = self.replicates.result(retained, self.histogram)
+            if self.corrector is not None:
+                result = copy.deepcopy(self.corrector).transform(result)
+            return result.maps
+        stat = self.replicates.stat(retained)
+        threshold = self._threshold(retained)
+        max_stat, max_size, max_mass = (None if n is None else n[index] for n in nulls)
+        maps = montecarlo_maps(stat, threshold, max_stat, max_size, max_mass, self.rule.mask)
+        return {name + _MONTECARLO_SUFFIX: values for name, values in maps.items()}
+
+    @property
+    def _voxel_thresh(self):
+        return self.corrector.parameters.get("voxel_thresh", 0.001)
+
+    @property
+    def _vfwe_only(self):
+        return bool(self.corrector.parameters.get("vfwe_only", False))
+
+    def _threshold(self, retained):
+        return self.replicates.stat_threshold(retained, self._voxel_thresh, self.histogram)
+
+    def _null_maxima(self, schedule, n_cores):
+        """Null maxima per replicate: three arrays (R, n_iters); size/mass None if vFWE only."""
+        layout = montecarlo.build_layout(self.estimator)
+        LGR.info(
+            f"Monte Carlo null for {len(schedule)} replicates, {self.n_iters} iterations "
+            f"(null={self.null!r})."
+        )
+        if self.null == "replicate":
+            retained = _retained_matrix(schedule, layout.n_analyses)
+            thresholds = [self._threshold(kept) for kept in schedule]
+            nulls = montecarlo.null_maxima(
+                layout, retained, thresholds, self.n_iters, self.null_seed, n_cores
+            )
+        else:
+            nulls = self._shared_nulls(layout, schedule, n_cores)
+        return nulls if not self._vfwe_only else (nulls[0], None, None)
+
+    def _shared_nulls(self, layout, schedule, n_cores):
+        """One null per distinct replicate size; block ``b`` of size ``m`` keeps a random
+        ``m``-subset of analyses, drawn from that size's stream."""
+        sizes = sorted({len(kept) for kept in schedule})
+        by_size = {}
+        for size, stream in zip(sizes, self.null_seed.spawn(len(sizes))):
+            draws, blocks = stream.spawn(2)
+            rng = np.random.default_rng(draws)
+            n_blocks = -(-self.n_iters // montecarlo.BLOCK_SIZE)
+            subsets = [
+                np.sort(rng.choice(layout.n_analyses, size, replace=False))
+                for _ in range(n_blocks)
+            ]
+            parts = [
+                montecarlo.null_maxima(
+                    layout,
+                    _retained_matrix([subset], layout.n_analyses),
+                    [self._threshold(subset)],
+                    min(montecarlo.BLOCK_SIZE, self.n_iters - b * montecarlo.BLOCK_SIZE),
+                    block,
+                    n_cores,
+                )
+                for b, (subset, block) in enumerate(zip(subsets, blocks.spawn(n_blocks)))
+            ]
+            by_size[size] = [np.concatenate([part[i] for part in parts], axis=1) for i in range(3)]
+        return tuple(
+            np.concatenate([by_size[len(kept)][i] for kept in schedule]) for i in range(3)
+        )
+
+
+def _retained_matrix(schedule, n_analyses):
+    retained = np.zeros((len(schedule), n_analyses), dtype=bool)
+    for row, kept in zip(retained, schedule):
+        row[kept] = True
+    return retained

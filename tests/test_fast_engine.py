@@ -1,0 +1,103 @@
+"""The fast engine gives what the refit engine gives, replicate by replicate."""
+
+import copy
+
+import numpy as np
+import pytest
+from nimare.correct import FDRCorrector, FWECorrector
+from nimare.meta.cbma import ALE, KDA, MKDADensity
+
+from nimare_stability import ResampledStability
+from nimare_stability.engines.fast import FastEngine
+
+ESTIMATORS = [ALE, MKDADensity, KDA]
+CLUSTER = "z_desc-size_level-cluster_corr-FWE_method-montecarlo"
+
+
+def _run(result, target, engine, **params):
+    return ResampledStability(
+        target_image=target, engine=engine, random_state=5, progress=False, **params
+    ).transform(result)
+
+
+@pytest.mark.parametrize("estimator", ESTIMATORS)
+@pytest.mark.parametrize("target", ["z", "z_corr-FDR_method-indep",
+                                    "z_corr-FWE_method-bonferroni"])
+def test_fast_equals_refit_without_monte_carlo(pain, estimator, target):
+    result = estimator().fit(pain)
+    if "FDR" in target:
+        result = FDRCorrector().transform(result)
+    elif "bonferroni" in target:
+        result = FWECorrector(method="bonferroni").transform(result)
+    params = dict(resampling_policy="leave_k_out", k=4, n_resamples=3, alpha=0.01)
+    fast = _run(result, target, "fast", **params)
+    refit = _run(result, target, "refit", **params)
+    stem = f"{target}_diag-ResampledStability"
+    np.testing.assert_array_equal(fast.maps[stem], refit.maps[stem])
+    assert np.abs(fast.maps[stem]).max() > 0
+    assert fast.tables[f"{stem}_tab-summary"].loc[0, "engine"] == "fast"
+
+
+@pytest.mark.parametrize("estimator", ESTIMATORS)
+def test_fast_monte_carlo_equals_refit_given_the_same_null(pain, n_iters, estimator):
+    """Hand the fast engine NiMARE's own null of a refit replicate: same support."""
+    baseline = FWECorrector(method="montecarlo", n_iters=n_iters).transform(
+        estimator(random_state=1).fit(pain)
+    )
+    diagnostic = ResampledStability(target_image=CLUSTER, progress=False)
+    rule = diagnostic._support_rule(baseline)
+    ids = np.asarray(baseline.estimator.inputs_["id"]).astype(str)
+    retained = np.arange(2, ids.size)
+
+    refit = copy.deepcopy(baseline.estimator)
+    refit.set_params(random_state=9)
+    refit = copy.deepcopy(baseline.corrector).transform(refit.fit(pain.slice(list(ids[retained]))))
+    nulls = refit.estimator.null_distributions_
+    maxima = tuple(
+        nulls[f"values_{kind}_corr-fwe_method-montecarlo"][None, :]
+        for kind in ("level-voxel", "desc-size_level-cluster", "desc-mass_level-cluster")
+    )
+    engine = FastEngine(baseline.estimator, copy.deepcopy(baseline.corrector), rule,
+                        "replicate", "replicate", n_iters, None)
+    fast_maps = engine._maps(0, retained, maxima)
+
+    for name in ("logp_level-voxel", "logp_desc-size_level-cluster",
+                 "logp_desc-mass_level-cluster"):
+        key = f"{name}_corr-FWE_method-montecarlo"
+        np.testing.assert_allclose(fast_maps[key], refit.maps[key], atol=1e-5)
+    np.testing.assert_array_equal(rule(fast_maps).signs, rule(refit.maps).signs)
+    assert rule(refit.maps).signs.any()
+
+
+@pytest.fixture(scope="module")
+def pain_cluster(pain, n_iters):
+    return FWECorrector(method="montecarlo", n_iters=n_iters).transform(
+        ALE(random_state=7).fit(pain)
+    )
+
+
+@pytest.mark.parametrize("null", ["replicate", "shared"])
+def test_fast_monte_carlo_is_reproducible_and_core_independent(pain_cluster, null):
+    params = dict(resampling_policy="subsample", target_n=15, n_resamples=3, null=null,
+                  n_iters=200)
+    one = _run(pain_cluster, CLUSTER, "fast", n_cores=1, **params)
+    two = _run(pain_cluster, CLUSTER, "fast", n_cores=2, **params)
+    stem = f"{CLUSTER}_diag-ResampledStability"
+    np.testing.assert_array_equal(one.maps[stem], two.maps[stem])
+    assert one.tables[f"{stem}_tab-summary"].loc[0, "n_iters"] == 200
+    assert (np.abs(one.maps[stem]) > 0).any()
+
+
+def test_full_null_histogram_changes_replicates(pain_cluster):
+    params = dict(resampling_policy="subsample", target_n=10, n_resamples=3, n_iters=200)
+    own = _run(pain_cluster, CLUSTER, "fast", **params)
+    full = _run(pain_cluster, CLUSTER, "fast", null_histogram="full", **params)
+    stem = f"{CLUSTER}_diag-ResampledStability"
+    assert not np.array_equal(own.maps[stem], full.maps[stem])
+
+
+def test_auto_uses_fast_for_kernel_cbma_and_refit_otherwise(pain_cluster):
+    out = _run(pain_cluster, CLUSTER, "auto", resampling_policy="subsample", target_n=20,
+               n_resamples=2, n_iters=200)
+    summary = out.tables[f"{CLUSTER}_diag-ResampledStability_tab-summary"]
+    assert summary.loc[0, "engine"] == "fast"
