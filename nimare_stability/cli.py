@@ -67,6 +67,7 @@ def main(argv=None):
     """Entry point of the ``nimare-stability`` console script."""
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
+    logging.getLogger("nimare").setLevel(logging.WARNING)
     result = demo(
         args.output_dir, args.n_iters, args.policy, args.target_n, args.n_resamples,
         args.n_cores, args.random_state,

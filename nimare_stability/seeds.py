@@ -49,6 +49,7 @@ class SeedPlan:
     """
 
     def __init__(self, seed):
+        self.seed = seed
         root = np.random.SeedSequence(seed)
         self._schedule, self.null_root, self._replicates = root.spawn(3)
 

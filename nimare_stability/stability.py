@@ -3,6 +3,7 @@ resampled."""
 
 import numbers
 import time
+from dataclasses import dataclass
 
 import numpy as np
 from nimare.diagnostics import Diagnostics
@@ -161,7 +162,45 @@ class ResampledStability(Diagnostics):
         rule = self._support_rule(result)
         baseline, baseline_clusters = self.baseline(result, rule)
 
-        ids = analyses.ids
+        plan = seeds.SeedPlan(seeds.check_random_state(self.random_state))
+        schedule = self._schedule(analyses, plan)
+        self._check_schedule(schedule.splits, estimator, analyses)
+        replicate_seeds = plan.replicate_seeds(len(schedule.splits))
+
+        accumulator = StabilityAccumulator(baseline, baseline_clusters, len(schedule.splits))
+        if engine == "fast":
+            runner = fast.FastEngine(
+                estimator, corrector, rule, self.null, self.null_histogram, n_iters,
+                plan.null_root,
+            )
+        else:
+            runner = RefitEngine(estimator, corrector, analyses, rule)
+        n_cores = _nimare_private.check_n_cores(self.n_cores)
+        for index, support in runner.run(schedule.splits, replicate_seeds, n_cores, self.progress):
+            accumulator.add(index, support)
+
+        settings = {
+            "target_image": self.target_image,
+            "resampling_policy": _policy_name(self.resampling_policy),
+            "n_resamples": len(schedule.splits),
+            "target_n": schedule.ask("retained_size"),
+            "k": self.k,
+            "random_state": plan.seed,
+            "null": self.null,
+            "engine": engine,
+            "n_iters": n_iters,
+            "alpha": self.alpha,
+        }
+        maps, out_tables = self._outputs(accumulator, schedule, replicate_seeds, settings)
+        new = derived_result(
+            result, self, maps, out_tables,
+            _description(self) if self.generate_description else None,
+        )
+        new.metadata[f"{DIAGNOSTIC}_seconds"] = time.perf_counter() - started
+        return new
+
+    def _schedule(self, analyses, plan):
+        """Resolve the policy, groups and strata, and draw the replicates."""
         groups = grouping.analysis_labels(self.groups, "groups", analyses)
         strata = grouping.analysis_labels(self.strata, "strata", analyses)
         policy = policies.resolve_policy(
@@ -171,67 +210,34 @@ class ResampledStability(Diagnostics):
             # Pairwise, both groups: subsample sizes apply within each group.
             policy = policies.StratifiedSubsample(self.target_n, self.n_resamples)
             strata = analyses.membership
-        seed = seeds.check_random_state(self.random_state)
-        plan = seeds.SeedPlan(seed)
-        schedule = list(policy.split(ids, groups=groups, strata=strata, rng=plan.schedule_rng()))
-        self._check_schedule(schedule, estimator, analyses)
-        replicate_seeds = plan.replicate_seeds(len(schedule))
+        splits = list(
+            policy.split(analyses.ids, groups=groups, strata=strata, rng=plan.schedule_rng())
+        )
+        return Schedule(policy, analyses.ids, groups, strata, splits)
 
-        accumulator = StabilityAccumulator(baseline, baseline_clusters, len(schedule))
-        if engine == "fast":
-            runner = fast.FastEngine(
-                estimator, corrector, rule, self.null, self.null_histogram, n_iters,
-                plan.null_root,
-            )
-        else:
-            runner = RefitEngine(estimator, corrector, analyses, rule)
-        n_cores = _nimare_private.check_n_cores(self.n_cores)
-        for index, support in runner.run(schedule, replicate_seeds, n_cores, self.progress):
-            accumulator.add(index, support)
-
+    def _outputs(self, accumulator, schedule, replicate_seeds, settings):
+        """Return the maps and tables of this run."""
         stability = accumulator.stability()
-        n_possible = _ask(policy, "n_possible_subsets", ids, groups, strata)
-        exhaustive = bool(_ask(policy, "is_exhaustive", ids, groups, strata))
-        settings = {
-            "target_image": self.target_image,
-            "resampling_policy": _policy_name(self.resampling_policy),
-            "n_resamples": len(schedule),
-            "target_n": _ask(policy, "retained_size", ids, groups, strata),
-            "k": self.k,
-            "random_state": seed,
-            "null": self.null,
-            "engine": engine,
-            "n_iters": n_iters,
-            "alpha": self.alpha,
-        }
+        n_replicates = len(schedule.splits)
+        error = tables.sampling_error(
+            stability, n_replicates, schedule.ask("n_possible_subsets"),
+            bool(schedule.ask("is_exhaustive")),
+        )
         name = f"{self.target_image}_diag-{DIAGNOSTIC}"
-        maps = {
-            name: stability.astype(np.float32),
-            f"{name}_stat-se": tables.sampling_error(
-                stability, len(schedule), n_possible, exhaustive
-            ).astype(np.float32),
-        }
+        maps = {name: stability.astype(np.float32), f"{name}_stat-se": error.astype(np.float32)}
         out_tables = {
             f"{name}_tab-summary": tables.summary_table(stability, settings),
             f"{name}_tab-clusters": tables.clusters_table(stability, accumulator),
             f"{name}_tab-replicates": tables.replicates_table(
-                schedule, replicate_seeds, ids, accumulator
+                schedule.splits, replicate_seeds, schedule.ids, accumulator
             ),
         }
-        influence_rows = _influence_rows(policy, schedule, ids, groups)
+        influence_rows = schedule.influence_rows()
         if influence_rows is not None:
             out_tables[f"{name}_tab-influence"] = tables.influence_table(
                 *influence_rows, accumulator
             )
-        new = derived_result(
-            result,
-            self,
-            maps,
-            out_tables,
-            _description(self) if self.generate_description else None,
-        )
-        new.metadata[f"{DIAGNOSTIC}_seconds"] = time.perf_counter() - started
-        return new
+        return maps, out_tables
 
     def _support_rule(self, result):
         return SupportRule(
@@ -303,25 +309,36 @@ def _description(diagnostic):
     )
 
 
-def _ask(policy, method, ids, groups, strata):
-    """Call one of our policies' optional methods; None for a third-party policy lacking it."""
-    method = getattr(policy, method, None)
-    return None if method is None else method(ids, groups=groups, strata=strata)
-
-
 def _policy_name(policy):
     return policy if isinstance(policy, str) else type(policy).__name__
 
 
-def _influence_rows(policy, schedule, ids, groups):
-    """Row labels of the influence table, or None when the policy is not leave-one-out."""
-    if isinstance(policy, policies.LeaveOneOut):
-        return "id", [ids[np.setdiff1d(np.arange(ids.size), kept)][0] for kept in schedule]
-    if isinstance(policy, policies.LeaveGroupOut):
-        return "group", [
-            groups[np.setdiff1d(np.arange(ids.size), kept)][0] for kept in schedule
-        ]
-    return None
+@dataclass(frozen=True)
+class Schedule:
+    """The replicates of a run and the policy, ids, groups and strata that drew them."""
+
+    policy: object
+    ids: np.ndarray
+    groups: np.ndarray
+    strata: np.ndarray
+    splits: list
+
+    def ask(self, method):
+        """Call an optional method of our policies; None for a policy that lacks it."""
+        method = getattr(self.policy, method, None)
+        return None if method is None else method(self.ids, groups=self.groups, strata=self.strata)
+
+    def influence_rows(self):
+        """(row name, row labels) of the influence table, or None unless leave-one-out."""
+        if isinstance(self.policy, policies.LeaveOneOut):
+            labels = self.ids
+        elif isinstance(self.policy, policies.LeaveGroupOut):
+            labels = self.groups
+        else:
+            return None
+        everything = np.arange(self.ids.size)
+        left_out = [labels[np.setdiff1d(everything, kept)][0] for kept in self.splits]
+        return ("id" if labels is self.ids else "group"), left_out
 
 
 def _check_number(name, value, low=None, high=None, integer=False, optional=True):

@@ -12,6 +12,8 @@ from importlib.metadata import entry_points
 
 from nimare.diagnostics import Diagnostics
 
+from nimare_stability._nimare_private import DIAG_OPTIONS_ATTR
+
 ENTRY_POINT_GROUP = "nimare.diagnostics"
 
 #: What :func:`enable_workflows` replaced, to be put back by :func:`disable_workflows`.
@@ -88,11 +90,12 @@ def enable_workflows():
     str_to_class = _str_to_class()
     _SAVED["names"] = set(str_to_class)
     added = installed_diagnostics()
-    _SAVED["options"] = {cls: cls.__dict__["_diag_options"] for cls in _workflow_classes()}
+    _SAVED["options"] = {cls: cls.__dict__[DIAG_OPTIONS_ATTR] for cls in _workflow_classes()}
     str_to_class.update(added)
     for cls, options in _SAVED["options"].items():
         options = (options,) if isinstance(options, str) else tuple(options)
-        cls._diag_options = options + tuple(name for name in added if name not in options)
+        extended = options + tuple(name for name in added if name not in options)
+        setattr(cls, DIAG_OPTIONS_ATTR, extended)
     _SAVED["added"] = list(added)
     return list(added)
 
@@ -106,5 +109,5 @@ def disable_workflows():
     for name in _SAVED["added"]:
         str_to_class.pop(name, None)
     for cls, options in _SAVED["options"].items():
-        cls._diag_options = options
+        setattr(cls, DIAG_OPTIONS_ATTR, options)
     _SAVED.clear()

@@ -1,8 +1,6 @@
 """The kernel engine's replicates equal NiMARE fits (and corrections) on the same analyses."""
 
 import copy
-import gc
-import importlib
 
 import numpy as np
 import pytest
@@ -11,11 +9,8 @@ from nimare.meta.cbma import ALE, KDA, MKDAChi2, MKDADensity
 from nimare.meta.cbma.weights import StudyWeights
 from scipy import sparse
 
-from nimare_stability.engines import corrected, kernels
 from nimare_stability.engines.corrected import montecarlo_maps
 from nimare_stability.engines.kernels import KernelReplicates
-
-gc.freeze()  # nilearn calls gc.collect() per image
 
 ESTIMATORS = (ALE, MKDADensity, KDA)
 SUBSETS = [
@@ -191,12 +186,3 @@ def test_bad_histogram_is_refused(fitted):
     _, replicates = fitted[KDA]
     with pytest.raises(ValueError, match="histogram="):
         replicates.p_z(SUBSETS[0], histogram="jale")
-
-
-@pytest.mark.parametrize("name", kernels.NIMARE_PRIVATE_NAMES + corrected.NIMARE_PRIVATE_NAMES)
-def test_private_nimare_names_still_exist(name):
-    module, _, qualname = name.partition(":")
-    target = importlib.import_module(module)
-    for part in qualname.split("."):
-        target = getattr(target, part)
-    assert callable(target)

@@ -9,11 +9,10 @@ cluster-forming threshold (mass: the sum of statistic minus threshold).
 import numpy as np
 from nimare.stats import null_to_p
 from nimare.transforms import p_to_z
-from nimare.utils import DEFAULT_FLOAT_DTYPE, _p_to_logp_values
+from nimare.utils import DEFAULT_FLOAT_DTYPE
 from scipy import ndimage
 
-#: Private NiMARE names used here, as ``"module:qualified.name"``.
-NIMARE_PRIVATE_NAMES = ("nimare.utils:_p_to_logp_values",)
+from nimare_stability._nimare_private import _p_to_logp_values
 
 #: Face connectivity, as NiMARE labels clusters.
 _CONNECTIVITY = ndimage.generate_binary_structure(rank=3, connectivity=1)

@@ -14,34 +14,11 @@ import numpy as np
 from nimare.meta.cbma import ALE, KDA, MKDADensity
 from nimare.meta.cbma.weights import normalize_weights
 from nimare.results import MetaResult
-from nimare.utils import _mask_img_to_bool, _nlogp_to_logp_values
 from scipy import sparse
 
-_MODULES = {
-    ALE: "nimare.meta.cbma.ale",
-    MKDADensity: "nimare.meta.cbma.mkda",
-    KDA: "nimare.meta.cbma.mkda",
-}
-_METHODS = (
-    "_collect_ma_maps",
-    "_prepare_subsample_null",
-    "_compute_summarystat_est",
-    "_determine_histogram_bins",
-    "_compute_null_approximate",
-    "_summarystat_to_p",
-    "_p_to_summarystat",
-)
+from nimare_stability._nimare_private import _mask_img_to_bool, _nlogp_to_logp_values
 
-#: Private NiMARE names used here, as ``"module:qualified.name"``.
-NIMARE_PRIVATE_NAMES = (
-    "nimare.utils:_mask_img_to_bool",
-    "nimare.utils:_nlogp_to_logp_values",
-    *(
-        f"{module}:{cls.__name__}.{method}"
-        for cls, module in _MODULES.items()
-        for method in _METHODS
-    ),
-)
+_ESTIMATORS = (ALE, MKDADensity, KDA)
 
 _NULL_METHOD = "approximate"
 _HISTOGRAMS = ("replicate", "full")
@@ -95,7 +72,7 @@ class KernelReplicates:
     def supports(estimator):
         """Whether ``estimator`` is an ALE, MKDADensity or KDA with an approximate null."""
         null_method = getattr(estimator, "null_method", None)
-        return type(estimator) in _MODULES and null_method == _NULL_METHOD
+        return type(estimator) in _ESTIMATORS and null_method == _NULL_METHOD
 
     @classmethod
     def from_estimator(cls, estimator):

@@ -23,9 +23,13 @@ from nimare.meta.cbma import ALE, KDA, MKDADensity
 from nimare.meta.cbma.weights import normalize_weights
 from nimare.meta.kernel import ALEKernel, KDAKernel, MKDAKernel
 from nimare.meta.utils import get_ale_kernel, sphere_kernel_offsets
-from nimare.utils import _mask_coverage_to_null_ijk, _mask_img_to_bool
 
-from nimare_stability._nimare_private import check_n_cores
+from nimare_stability._nimare_private import (
+    RAW_WEIGHTS_ATTR,
+    _mask_coverage_to_null_ijk,
+    _mask_img_to_bool,
+    check_n_cores,
+)
 from nimare_stability.engines import _numba_kernels as nk
 
 __all__ = [
@@ -243,7 +247,7 @@ def build_layout(estimator, truncate=1e-5):
     values = np.concatenate([s[1] for s in supports])
     values = nk.ale_log_table(values) if mode == nk.ALE else values.astype(np.float64)
     slot = np.where(_mask_img_to_bool(mask).ravel(), nk.UNTOUCHED, nk.OUTSIDE)
-    raw = getattr(est, "_raw_weights_", None) if mode == nk.MKDA else None
+    raw = getattr(est, RAW_WEIGHTS_ATTR, None) if mode == nk.MKDA else None
     return FociLayout(
         ids=ids,
         focus_starts=focus_starts,
