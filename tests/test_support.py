@@ -1,7 +1,6 @@
 """The support rule: p < alpha from the target's own p values, one function for all maps."""
 
 import numpy as np
-import pytest
 from nimare.transforms import z_to_p
 from scipy import ndimage
 
