@@ -72,7 +72,7 @@ class FastEngine:
         ``seeds`` is unused: the fast engine's only randomness is the Monte Carlo null, drawn
         from ``null_seed``.
         """
-        nulls = self._null_maxima(schedule, n_cores) if self.montecarlo else None
+        nulls = self._null_maxima(schedule, n_cores, progress) if self.montecarlo else None
         for index, retained in enumerate(
             tqdm(schedule, desc="ResampledStability (fast)", disable=not progress)
         ):
@@ -101,7 +101,7 @@ class FastEngine:
     def _threshold(self, retained):
         return self.replicates.stat_threshold(retained, self._voxel_thresh, self.histogram)
 
-    def _null_maxima(self, schedule, n_cores):
+    def _null_maxima(self, schedule, n_cores, progress):
         """Null maxima per replicate: three arrays (R, n_iters); size/mass None if vFWE only."""
         layout = montecarlo.build_layout(self.estimator)
         LGR.info(
@@ -112,37 +112,36 @@ class FastEngine:
             retained = _retained_matrix(schedule, layout.n_analyses)
             thresholds = [self._threshold(kept) for kept in schedule]
             nulls = montecarlo.null_maxima(
-                layout, retained, thresholds, self.n_iters, self.null_seed, n_cores
+                layout, retained, thresholds, self.n_iters, self.null_seed, n_cores, progress
             )
         else:
-            nulls = self._shared_nulls(layout, schedule, n_cores)
+            nulls = self._shared_nulls(layout, schedule, n_cores, progress)
         return nulls if not self._vfwe_only else (nulls[0], None, None)
 
-    def _shared_nulls(self, layout, schedule, n_cores):
+    def _shared_nulls(self, layout, schedule, n_cores, progress):
         """One null per distinct replicate size; block ``b`` of size ``m`` keeps a random
         ``m``-subset of analyses, drawn from that size's stream."""
         sizes = sorted({len(kept) for kept in schedule})
+        starts = range(0, self.n_iters, montecarlo.BLOCK_SIZE)
         by_size = {}
-        for size, stream in zip(sizes, self.null_seed.spawn(len(sizes))):
-            draws, blocks = stream.spawn(2)
-            rng = np.random.default_rng(draws)
-            n_blocks = -(-self.n_iters // montecarlo.BLOCK_SIZE)
-            subsets = [
-                np.sort(rng.choice(layout.n_analyses, size, replace=False))
-                for _ in range(n_blocks)
-            ]
-            parts = [
-                montecarlo.null_maxima(
-                    layout,
-                    _retained_matrix([subset], layout.n_analyses),
-                    [self._threshold(subset)],
-                    min(montecarlo.BLOCK_SIZE, self.n_iters - b * montecarlo.BLOCK_SIZE),
-                    block,
-                    n_cores,
-                )
-                for b, (subset, block) in enumerate(zip(subsets, blocks.spawn(n_blocks)))
-            ]
-            by_size[size] = [np.concatenate([part[i] for part in parts], axis=1) for i in range(3)]
+        with tqdm(total=len(sizes) * len(starts), desc="Shared Monte Carlo null (blocks)",
+                  disable=not progress) as bar:
+            for size, stream in zip(sizes, self.null_seed.spawn(len(sizes))):
+                draws, block_streams = stream.spawn(2)
+                rng = np.random.default_rng(draws)
+                parts = []
+                for start, block in zip(starts, block_streams.spawn(len(starts))):
+                    subset = np.sort(rng.choice(layout.n_analyses, size, replace=False))
+                    parts.append(montecarlo.null_maxima(
+                        layout,
+                        _retained_matrix([subset], layout.n_analyses),
+                        [self._threshold(subset)],
+                        min(montecarlo.BLOCK_SIZE, self.n_iters - start),
+                        block,
+                        n_cores,
+                    ))
+                    bar.update()
+                by_size[size] = [np.concatenate([p[i] for p in parts], axis=1) for i in range(3)]
         return tuple(
             np.concatenate([by_size[len(kept)][i] for kept in schedule]) for i in range(3)
         )

@@ -23,6 +23,7 @@ from nimare.meta.cbma import ALE, KDA, MKDADensity
 from nimare.meta.cbma.weights import normalize_weights
 from nimare.meta.kernel import ALEKernel, KDAKernel, MKDAKernel
 from nimare.meta.utils import get_ale_kernel, sphere_kernel_offsets
+from tqdm.auto import tqdm
 
 from nimare_stability._nimare_private import (
     RAW_WEIGHTS_ATTR,
@@ -413,7 +414,9 @@ def _null_block(layout, child, n_iters, weights, thresholds):
     return _run(layout, layout.null_ijk[draws], weights, thresholds)
 
 
-def null_maxima(layout, retained, stat_thresholds, n_iters, seed_sequence, n_cores=1):
+def null_maxima(
+    layout, retained, stat_thresholds, n_iters, seed_sequence, n_cores=1, progress=False
+):
     """Monte Carlo null maxima for R replicates from common random foci.
 
     Parameters
@@ -431,6 +434,8 @@ def null_maxima(layout, retained, stat_thresholds, n_iters, seed_sequence, n_cor
         sequence itself is not advanced.
     n_cores : int, default=1
         Threads; ``<= 0`` means all cores. Results do not depend on it.
+    progress : bool, default=False
+        Show a progress bar over iterations.
 
     Returns
     -------
@@ -444,8 +449,10 @@ def null_maxima(layout, retained, stat_thresholds, n_iters, seed_sequence, n_cor
     thresholds = _check_thresholds(stat_thresholds, len(weights))
     sizes = [min(BLOCK_SIZE, n_iters - start) for start in range(0, int(n_iters), BLOCK_SIZE)]
     children = _block_children(seed_sequence, len(sizes))
-    blocks = Parallel(n_jobs=check_n_cores(n_cores), backend="threading")(
+    blocks = Parallel(n_jobs=check_n_cores(n_cores), backend="threading", return_as="generator")(
         delayed(_null_block)(layout, child, size, weights, thresholds)
         for child, size in zip(children, sizes)
     )
+    with tqdm(total=int(n_iters), desc="Monte Carlo null", unit="iter", disable=not progress) as bar:
+        blocks = [bar.update(size) or block for size, block in zip(sizes, blocks)]
     return tuple(np.concatenate([block[i] for block in blocks], axis=1) for i in range(3))
