@@ -304,6 +304,21 @@ class StratifiedSubsample(_TargetSizePolicy):
         return [(_singletons(stratum), r) for stratum, r in zip(units, allocation)]
 
 
+class SubsampleWithinStrata(_TargetSizePolicy):
+    """Retain ``target_n`` randomly chosen analyses of EACH stratum per replicate.
+
+    What a pairwise meta-analysis resampling both groups uses: the strata are the two
+    groups, and ``target_n`` (an int, or a fraction of each group) applies within each.
+    """
+
+    def _space(self, n, groups, strata):
+        units = _label_units("strata", strata, n, required_by="SubsampleWithinStrata")
+        return [
+            (_singletons(stratum), _resolve_target(self.target_n, len(stratum), "analyses"))
+            for stratum in units
+        ]
+
+
 class SplitterPolicy(BasePolicy):
     """Wrap a scikit-learn style splitter; replicates retain its train indices.
 

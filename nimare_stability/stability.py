@@ -208,7 +208,7 @@ class ResampledStability(Diagnostics):
         )
         if analyses.membership is not None and type(policy) is policies.Subsample:
             # Pairwise, both groups: subsample sizes apply within each group.
-            policy = policies.StratifiedSubsample(self.target_n, self.n_resamples)
+            policy = policies.SubsampleWithinStrata(self.target_n, self.n_resamples)
             strata = analyses.membership
         splits = list(
             policy.split(analyses.ids, groups=groups, strata=strata, rng=plan.schedule_rng())

@@ -101,3 +101,24 @@ def test_auto_uses_fast_for_kernel_cbma_and_refit_otherwise(pain_cluster):
                n_resamples=2, n_iters=200)
     summary = out.tables[f"{CLUSTER}_diag-ResampledStability_tab-summary"]
     assert summary.loc[0, "engine"] == "fast"
+
+
+def test_null_weights_are_the_replicates_own_when_mkda_imputes(pain):
+    """Imputed MKDADensity weights depend on the retained analyses: the null must use the
+    weights the replicate's statistic uses, not the full fit's renormalised."""
+    from nimare.meta.cbma.weights import StudyWeights
+
+    from nimare_stability.engines.kernels import KernelReplicates
+
+    ids = np.asarray(MKDADensity().fit(pain).estimator.inputs_["id"]).astype(str)
+    raw = {id_: np.nan if i < 6 else float(i + 1) for i, id_ in enumerate(ids)}
+    estimator = MKDADensity(weighting=StudyWeights(source=raw, on_missing="impute"))
+    full = estimator.fit(pain).estimator
+    keep = np.sort(np.random.default_rng(0).choice(ids.size, ids.size - 5, replace=False))
+    refit = copy.deepcopy(estimator).fit(pain.slice(list(ids[keep]))).estimator
+
+    weights = KernelReplicates.from_estimator(full).weights(keep)
+    np.testing.assert_allclose(weights[keep], np.ravel(refit.weight_vec_))
+    assert not weights[np.setdiff1d(np.arange(ids.size), keep)].any()
+    engine = FastEngine(full, None, None, "replicate", "replicate", 100, None)
+    np.testing.assert_allclose(engine._weights([keep])[0], weights)

@@ -254,3 +254,14 @@ def test_sklearn_group_kfold_receives_groups():
 def test_leave_k_out_needs_two_analyses():
     with pytest.raises(ValueError, match=r"ids has 1 analysis"):
         LeaveOneOut().check(["only"])
+
+
+def test_subsample_within_strata_keeps_target_n_of_each_stratum():
+    from nimare_stability.policies import SubsampleWithinStrata
+
+    strata = ["a"] * 6 + ["b"] * 9
+    splits = list(SubsampleWithinStrata(0.5, n_resamples=5).split(
+        list(range(15)), strata=strata, rng=np.random.default_rng(0)))
+    assert len({tuple(s) for s in splits}) == 5
+    for kept in splits:
+        assert (np.sum(kept < 6), np.sum(kept >= 6)) == (3, 4)

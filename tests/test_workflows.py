@@ -244,3 +244,15 @@ def test_verdict_calls_planted_clusters_robust_and_lone_cluster_one_analysis(
             assert row["top_contribution"] > 0.8
         elif any(np.linalg.norm(peak - xyz) < 12 for xyz in planted):
             assert row["verdict"] == "robust"
+
+
+def test_pairwise_subsample_sizes_apply_within_each_group(sleuth_pair):
+    result = MKDAChi2().fit(*sleuth_pair)
+    target = "z_desc-association"
+    out = ResampledStability(target_image=target, resampling_policy="subsample", target_n=10,
+                             n_resamples=3, random_state=0, progress=False).transform(result)
+    replicates = out.tables[f"{target}_diag-ResampledStability_tab-replicates"]
+    group1 = set(result.estimator.inputs_["id1"])
+    for retained in replicates["retained"]:
+        kept = retained.split(";")
+        assert sum(i in group1 for i in kept) == 10 and len(kept) == 20

@@ -98,6 +98,11 @@ class FastEngine:
     def _vfwe_only(self):
         return bool(self.corrector.parameters.get("vfwe_only", False))
 
+    def _weights(self, schedule):
+        """Each replicate's own analysis weights (MKDADensity), or None (ALE, KDA)."""
+        rows = [self.replicates.weights(kept) for kept in schedule]
+        return None if rows[0] is None else np.stack(rows)
+
     def _threshold(self, retained):
         return self.replicates.stat_threshold(retained, self._voxel_thresh, self.histogram)
 
@@ -112,7 +117,8 @@ class FastEngine:
             retained = _retained_matrix(schedule, layout.n_analyses)
             thresholds = [self._threshold(kept) for kept in schedule]
             nulls = montecarlo.null_maxima(
-                layout, retained, thresholds, self.n_iters, self.null_seed, n_cores, progress
+                layout, retained, thresholds, self.n_iters, self.null_seed, n_cores, progress,
+                weights=self._weights(schedule),
             )
         else:
             nulls = self._shared_nulls(layout, schedule, n_cores, progress)
@@ -126,11 +132,13 @@ class FastEngine:
         by_size = {}
         with tqdm(total=len(sizes) * len(starts), desc="Shared Monte Carlo null (blocks)",
                   disable=not progress) as bar:
-            for size, stream in zip(sizes, self.null_seed.spawn(len(sizes))):
-                draws, block_streams = stream.spawn(2)
+            streams = montecarlo.child_sequences(self.null_seed, len(sizes))
+            for size, stream in zip(sizes, streams):
+                draws, block_streams = montecarlo.child_sequences(stream, 2)
                 rng = np.random.default_rng(draws)
                 parts = []
-                for start, block in zip(starts, block_streams.spawn(len(starts))):
+                blocks = montecarlo.child_sequences(block_streams, len(starts))
+                for start, block in zip(starts, blocks):
                     subset = np.sort(rng.choice(layout.n_analyses, size, replace=False))
                     parts.append(montecarlo.null_maxima(
                         layout,
@@ -139,6 +147,7 @@ class FastEngine:
                         min(montecarlo.BLOCK_SIZE, self.n_iters - start),
                         block,
                         n_cores,
+                        weights=self._weights([subset]),
                     ))
                     bar.update()
                 by_size[size] = [np.concatenate([p[i] for p in parts], axis=1) for i in range(3)]

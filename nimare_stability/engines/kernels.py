@@ -151,6 +151,19 @@ class KernelReplicates:
         estimator = self._null(self._replicate(retained), histogram)
         return estimator._p_to_summarystat(p_threshold, null_method=_NULL_METHOD)
 
+    def weights(self, retained):
+        """Analysis weights of a replicate's statistic, in :attr:`ids` order (0 where left
+        out), or None for estimators without weights (ALE, KDA)."""
+        replicate = self._replicate(retained)
+        weight_vec = getattr(replicate.estimator, "weight_vec_", None)
+        if weight_vec is None:
+            return None
+        retained = self._check_retained(retained)
+        weights = np.zeros(self.ids.size)
+        # weight_vec_ follows the replicate's MA rows, i.e. its kernel rows in sorted order.
+        weights[retained[np.argsort(self._rows[retained])]] = np.ravel(weight_vec)
+        return weights
+
     def result(self, retained, histogram="replicate"):
         """A :class:`~nimare.results.MetaResult` with the replicate's uncorrected maps.
 

@@ -37,6 +37,7 @@ __all__ = [
     "BLOCK_SIZE",
     "FociLayout",
     "build_layout",
+    "child_sequences",
     "maxima_for_foci",
     "null_maxima",
     "replicate_weights",
@@ -393,8 +394,8 @@ def maxima_for_foci(layout, foci_ijk, retained, stat_thresholds):
     return _run(layout, grouped, weights, _check_thresholds(stat_thresholds, len(weights)))
 
 
-def _block_children(seed_sequence, n_blocks):
-    """The first ``n_blocks`` children ``seed_sequence.spawn`` would give, without spawning."""
+def child_sequences(seed_sequence, n_children):
+    """The first ``n_children`` children ``seed_sequence.spawn`` would give, without spawning."""
     if not isinstance(seed_sequence, np.random.SeedSequence):
         seed_sequence = np.random.SeedSequence(seed_sequence)
     return [
@@ -403,7 +404,7 @@ def _block_children(seed_sequence, n_blocks):
             spawn_key=(*seed_sequence.spawn_key, b),
             pool_size=seed_sequence.pool_size,
         )
-        for b in range(n_blocks)
+        for b in range(n_children)
     ]
 
 
@@ -415,7 +416,8 @@ def _null_block(layout, child, n_iters, weights, thresholds):
 
 
 def null_maxima(
-    layout, retained, stat_thresholds, n_iters, seed_sequence, n_cores=1, progress=False
+    layout, retained, stat_thresholds, n_iters, seed_sequence, n_cores=1, progress=False,
+    weights=None,
 ):
     """Monte Carlo null maxima for R replicates from common random foci.
 
@@ -436,6 +438,11 @@ def null_maxima(
         Threads; ``<= 0`` means all cores. Results do not depend on it.
     progress : bool, default=False
         Show a progress bar over iterations.
+    weights : float array of shape (R, n_analyses), optional
+        Per-replicate analysis weights (0 where left out), overriding
+        :func:`replicate_weights`: pass the weights each replicate's statistic uses when
+        they cannot be derived from the full fit's (MKDADensity imputing missing weights
+        from the retained analyses).
 
     Returns
     -------
@@ -445,10 +452,11 @@ def null_maxima(
     """
     if int(n_iters) < 1:
         raise ValueError(f"n_iters must be a positive integer; got {n_iters!r}.")
-    weights = replicate_weights(layout, retained)
+    if weights is None:
+        weights = replicate_weights(layout, retained)
     thresholds = _check_thresholds(stat_thresholds, len(weights))
     sizes = [min(BLOCK_SIZE, n_iters - start) for start in range(0, int(n_iters), BLOCK_SIZE)]
-    children = _block_children(seed_sequence, len(sizes))
+    children = child_sequences(seed_sequence, len(sizes))
     blocks = Parallel(n_jobs=check_n_cores(n_cores), backend="threading", return_as="generator")(
         delayed(_null_block)(layout, child, size, weights, thresholds)
         for child, size in zip(children, sizes)
