@@ -7,8 +7,8 @@ maxima of the compiled engine (:mod:`~nimare_stability.engines.montecarlo`):
 
 - ``null="replicate"``: one pass of random foci for ALL analyses gives every replicate a
   draw of its own null (common random numbers);
-- ``null="shared"``: one null per distinct replicate size, each block of iterations
-  drawing that many analyses at random (JALE's and NiMARE 0.22's idea).
+- ``null="shared"``: one null per distinct replicate size, every few iterations drawing
+  that many analyses at random (JALE's and NiMARE 0.22's idea).
 """
 
 import copy
@@ -25,6 +25,8 @@ from nimare_stability.engines.kernels import KernelReplicates
 LGR = logging.getLogger(__name__)
 
 _MONTECARLO_SUFFIX = "_corr-FWE_method-montecarlo"
+#: ``null="shared"`` redraws its random subset of analyses every this many iterations.
+SHARED_SUBSET_ITERATIONS = 50
 
 
 def supports(estimator, corrector):
@@ -125,10 +127,11 @@ class FastEngine:
         return nulls if not self._vfwe_only else (nulls[0], None, None)
 
     def _shared_nulls(self, layout, schedule, n_cores, progress):
-        """One null per distinct replicate size; block ``b`` of size ``m`` keeps a random
-        ``m``-subset of analyses, drawn from that size's stream."""
+        """One null per distinct replicate size ``m``: every
+        :data:`SHARED_SUBSET_ITERATIONS` iterations keep a new random ``m``-subset of
+        analyses (with its own cluster-forming threshold), drawn from that size's stream."""
         sizes = sorted({len(kept) for kept in schedule})
-        starts = range(0, self.n_iters, montecarlo.BLOCK_SIZE)
+        starts = range(0, self.n_iters, SHARED_SUBSET_ITERATIONS)
         by_size = {}
         with tqdm(total=len(sizes) * len(starts), desc="Shared Monte Carlo null (blocks)",
                   disable=not progress) as bar:
@@ -144,7 +147,7 @@ class FastEngine:
                         layout,
                         _retained_matrix([subset], layout.n_analyses),
                         [self._threshold(subset)],
-                        min(montecarlo.BLOCK_SIZE, self.n_iters - start),
+                        min(SHARED_SUBSET_ITERATIONS, self.n_iters - start),
                         block,
                         n_cores,
                         weights=self._weights([subset]),
