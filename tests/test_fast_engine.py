@@ -122,3 +122,13 @@ def test_null_weights_are_the_replicates_own_when_mkda_imputes(pain):
     assert not weights[np.setdiff1d(np.arange(ids.size), keep)].any()
     engine = FastEngine(full, None, None, "replicate", "replicate", 100, None)
     np.testing.assert_allclose(engine._weights([keep])[0], weights)
+
+
+def test_progress_bars_do_not_change_results(pain_cluster):
+    params = dict(resampling_policy="subsample", target_n=15, n_resamples=2, n_iters=200)
+    shown = ResampledStability(target_image=CLUSTER, random_state=5, progress=True, **params)
+    hidden = ResampledStability(target_image=CLUSTER, random_state=5, progress=False, **params)
+    stem = f"{CLUSTER}_diag-ResampledStability"
+    np.testing.assert_array_equal(
+        shown.transform(pain_cluster).maps[stem], hidden.transform(pain_cluster).maps[stem]
+    )

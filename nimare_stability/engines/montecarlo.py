@@ -461,6 +461,9 @@ def null_maxima(
         delayed(_null_block)(layout, child, size, weights, thresholds)
         for child, size in zip(children, sizes)
     )
+    done = []
     with tqdm(total=int(n_iters), desc="Monte Carlo null", unit="iter", disable=not progress) as bar:
-        blocks = [bar.update(size) or block for size, block in zip(sizes, blocks)]
-    return tuple(np.concatenate([block[i] for block in blocks], axis=1) for i in range(3))
+        for size, block in zip(sizes, blocks):
+            done.append(block)
+            bar.update(size)
+    return tuple(np.concatenate([block[i] for block in done], axis=1) for i in range(3))
