@@ -59,7 +59,8 @@ def test_fast_monte_carlo_equals_refit_given_the_same_null(pain, n_iters, estima
     )
     engine = FastEngine(baseline.estimator, copy.deepcopy(baseline.corrector), rule,
                         "replicate", "replicate", n_iters, None)
-    fast_maps = engine._maps(0, retained, maxima)
+    thresholds, _ = engine._thresholds_and_weights([retained])
+    fast_maps = engine._maps(0, retained, maxima, thresholds)
 
     for name in ("logp_level-voxel", "logp_desc-size_level-cluster",
                  "logp_desc-mass_level-cluster"):
@@ -120,8 +121,9 @@ def test_null_weights_are_the_replicates_own_when_mkda_imputes(pain):
     weights = KernelReplicates.from_estimator(full).weights(keep)
     np.testing.assert_allclose(weights[keep], np.ravel(refit.weight_vec_))
     assert not weights[np.setdiff1d(np.arange(ids.size), keep)].any()
-    engine = FastEngine(full, None, None, "replicate", "replicate", 100, None)
-    np.testing.assert_allclose(engine._weights([keep])[0], weights)
+    engine = FastEngine(full, FWECorrector(method="montecarlo"), None, "replicate",
+                        "replicate", 100, None)
+    np.testing.assert_allclose(engine._thresholds_and_weights([keep])[1][0], weights)
 
 
 def test_progress_bars_do_not_change_results(pain_cluster):

@@ -74,22 +74,26 @@ class FastEngine:
         ``seeds`` is unused: the fast engine's only randomness is the Monte Carlo null, drawn
         from ``null_seed``.
         """
-        nulls = self._null_maxima(schedule, n_cores, progress) if self.montecarlo else None
+        thresholds = nulls = None
+        if self.montecarlo:
+            thresholds, weights = self._thresholds_and_weights(schedule)
+            nulls = self._null_maxima(schedule, thresholds, weights, n_cores, progress)
         for index, retained in enumerate(
             tqdm(schedule, desc="ResampledStability (fast)", disable=not progress)
         ):
-            yield index, self.rule(self._maps(index, retained, nulls))
+            yield index, self.rule(self._maps(index, retained, nulls, thresholds))
 
-    def _maps(self, index, retained, nulls):
+    def _maps(self, index, retained, nulls, thresholds):
         if not self.montecarlo:
             result = self.replicates.result(retained, self.histogram)
             if self.corrector is not None:
                 result = copy.deepcopy(self.corrector).transform(result)
             return result.maps
         stat = self.replicates.stat(retained)
-        threshold = self._threshold(retained)
         max_stat, max_size, max_mass = (None if n is None else n[index] for n in nulls)
-        maps = montecarlo_maps(stat, threshold, max_stat, max_size, max_mass, self.rule.mask)
+        maps = montecarlo_maps(
+            stat, thresholds[index], max_stat, max_size, max_mass, self.rule.mask
+        )
         return {name + _MONTECARLO_SUFFIX: values for name, values in maps.items()}
 
     @property
@@ -100,15 +104,18 @@ class FastEngine:
     def _vfwe_only(self):
         return bool(self.corrector.parameters.get("vfwe_only", False))
 
-    def _weights(self, schedule):
-        """Each replicate's own analysis weights (MKDADensity), or None (ALE, KDA)."""
-        rows = [self.replicates.weights(kept) for kept in schedule]
-        return None if rows[0] is None else np.stack(rows)
+    def _thresholds_and_weights(self, schedule):
+        """Each replicate's cluster-forming threshold and its own analysis weights
+        (MKDADensity; None for ALE and KDA), in one pass so each replicate is prepared once."""
+        thresholds, rows = [], []
+        for kept in schedule:
+            thresholds.append(
+                self.replicates.stat_threshold(kept, self._voxel_thresh, self.histogram)
+            )
+            rows.append(self.replicates.weights(kept))
+        return thresholds, (None if rows[0] is None else np.stack(rows))
 
-    def _threshold(self, retained):
-        return self.replicates.stat_threshold(retained, self._voxel_thresh, self.histogram)
-
-    def _null_maxima(self, schedule, n_cores, progress):
+    def _null_maxima(self, schedule, thresholds, weights, n_cores, progress):
         """Null maxima per replicate: three arrays (R, n_iters); size/mass None if vFWE only."""
         layout = montecarlo.build_layout(self.estimator)
         LGR.info(
@@ -117,10 +124,9 @@ class FastEngine:
         )
         if self.null == "replicate":
             retained = _retained_matrix(schedule, layout.n_analyses)
-            thresholds = [self._threshold(kept) for kept in schedule]
             nulls = montecarlo.null_maxima(
                 layout, retained, thresholds, self.n_iters, self.null_seed, n_cores, progress,
-                weights=self._weights(schedule),
+                weights=weights,
             )
         else:
             nulls = self._shared_nulls(layout, schedule, n_cores, progress)
@@ -143,14 +149,15 @@ class FastEngine:
                 blocks = montecarlo.child_sequences(block_streams, len(starts))
                 for start, block in zip(starts, blocks):
                     subset = np.sort(rng.choice(layout.n_analyses, size, replace=False))
+                    threshold, weights = self._thresholds_and_weights([subset])
                     parts.append(montecarlo.null_maxima(
                         layout,
                         _retained_matrix([subset], layout.n_analyses),
-                        [self._threshold(subset)],
+                        threshold,
                         min(SHARED_SUBSET_ITERATIONS, self.n_iters - start),
                         block,
                         n_cores,
-                        weights=self._weights([subset]),
+                        weights=weights,
                     ))
                     bar.update()
                 by_size[size] = [np.concatenate([p[i] for p in parts], axis=1) for i in range(3)]
