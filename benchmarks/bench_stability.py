@@ -18,8 +18,7 @@ import warnings
 CASES = {
     "leave_1_out": dict(resampling_policy="leave_1_out"),
     "leave_k_out": dict(resampling_policy="leave_k_out", k=3, n_resamples=20, random_state=42),
-    "subsample": dict(resampling_policy="subsample", target_n=15, n_resamples=20,
-                      random_state=42),
+    "subsample": dict(resampling_policy="subsample", target_n=15, n_resamples=20, random_state=42),
 }
 TARGET = "z_desc-size_level-cluster_corr-FWE_method-montecarlo"
 BASELINE = {}
@@ -54,8 +53,9 @@ def _case(args):
         from nimare_stability import ResampledStability
 
         params.setdefault("random_state", 0)
-        ResampledStability(target_image=TARGET, null=null, n_cores=n_cores, progress=False,
-                           **params).transform(result)
+        ResampledStability(
+            target_image=TARGET, null=null, n_cores=n_cores, progress=False, **params
+        ).transform(result)
     seconds = time.perf_counter() - start
     return seconds, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -73,8 +73,10 @@ def main():
     BASELINE["result"], seconds = _baseline(args.n_iters, args.n_cores)
     print(f"pain, ALE, n_iters={args.n_iters}, n_cores={args.n_cores}")
     print(f"baseline FWECorrector(montecarlo): {seconds:.1f} s (not counted below)")
-    print(f"{'case':<13}{'NiMARE 0.22.1':>15}{'ours shared':>14}{'ratio':>8}"
-          f"{'ours replicate':>17}{'ratio':>8}   peak RSS MB (NiMARE/shared/replicate)")
+    print(
+        f"{'case':<13}{'NiMARE 0.22.1':>15}{'ours shared':>14}{'ratio':>8}"
+        f"{'ours replicate':>17}{'ratio':>8}   peak RSS MB (NiMARE/shared/replicate)"
+    )
     context = multiprocessing.get_context("fork")
     for name in args.cases:
         runs = {}
@@ -82,10 +84,12 @@ def main():
             with context.Pool(1) as pool:
                 runs[null] = pool.apply(_case, ((who, name, null, args.n_cores),))
         nimare_s = runs[None][0]
-        print(f"{name:<13}{nimare_s:>14.1f}s{runs['shared'][0]:>13.1f}s"
-              f"{nimare_s / runs['shared'][0]:>7.1f}x{runs['replicate'][0]:>16.1f}s"
-              f"{nimare_s / runs['replicate'][0]:>7.1f}x   "
-              f"{runs[None][1]:.0f}/{runs['shared'][1]:.0f}/{runs['replicate'][1]:.0f}")
+        print(
+            f"{name:<13}{nimare_s:>14.1f}s{runs['shared'][0]:>13.1f}s"
+            f"{nimare_s / runs['shared'][0]:>7.1f}x{runs['replicate'][0]:>16.1f}s"
+            f"{nimare_s / runs['replicate'][0]:>7.1f}x   "
+            f"{runs[None][1]:.0f}/{runs['shared'][1]:.0f}/{runs['replicate'][1]:.0f}"
+        )
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""nimare-stability: how much should we trust a meta-analysis's clusters?
+"""How much should we trust a meta-analysis's clusters? Resampling diagnostics for NiMARE.
 
 ``ResampledStability`` refits a NiMARE meta-analysis on resampled sets of analyses and maps,
 voxel by voxel, how often each voxel stays significant. ``robustness_table`` joins that

@@ -13,14 +13,21 @@ from nimare.utils import (
     _p_to_logp_values,
 )
 
-#: Private functions, re-exported above.
-FUNCTIONS = (
-    _check_ncores,
-    _mask_coverage_to_null_ijk,
-    _mask_img_to_bool,
-    _nlogp_to_logp_values,
-    _p_to_logp_values,
-)
+__all__ = [
+    "DIAG_OPTIONS_ATTR",
+    "KERNEL_ESTIMATOR_METHODS",
+    "MIN_ANALYSES_ATTR",
+    "NAME_SUFFIX_ATTR",
+    "RAW_WEIGHTS_ATTR",
+    "_check_ncores",
+    "_mask_coverage_to_null_ijk",
+    "_mask_img_to_bool",
+    "_nlogp_to_logp_values",
+    "_p_to_logp_values",
+    "check_n_cores",
+    "corrector_suffix",
+    "estimator_min_analyses",
+]
 
 #: Private methods the fast engine calls on fitted ALE, MKDADensity and KDA estimators.
 KERNEL_ESTIMATOR_METHODS = (
@@ -39,6 +46,13 @@ MIN_ANALYSES_ATTR = "_min_analyses"
 RAW_WEIGHTS_ATTR = "_raw_weights_"
 #: Workflow class attribute listing the diagnostic names it accepts.
 DIAG_OPTIONS_ATTR = "_diag_options"
+#: Corrector attribute holding the ``_corr-…_method-…`` suffix of the maps it writes.
+NAME_SUFFIX_ATTR = "_name_suffix"
+
+
+def corrector_suffix(corrector):
+    """Return the ``_corr-…_method-…`` suffix of the maps ``corrector`` writes."""
+    return getattr(corrector, NAME_SUFFIX_ATTR, None)
 
 
 def estimator_min_analyses(estimator):

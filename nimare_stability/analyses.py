@@ -31,6 +31,12 @@ class AnalysisSet:
 
     def __init__(self, estimator, resample_group="both"):
         self.pairwise = isinstance(estimator, PairwiseCBMAEstimator)
+        if not self.pairwise and resample_group != "both":
+            raise ValueError(
+                f"resample_group={resample_group!r} applies to pairwise estimators only, not "
+                f"{type(estimator).__name__}; accepted: resample_group='both' (the default)."
+            )
+        self.estimator = estimator
         self.resample_group = resample_group if self.pairwise else None
         keys = ("dataset1", "dataset2") if self.pairwise else ("dataset",)
         self.collections = [getattr(estimator, key, None) for key in keys]
@@ -44,8 +50,8 @@ class AnalysisSet:
             )
         self.group_ids = [np.asarray(inputs[k]).astype(str) for k in id_keys]
         self.coordinates = [
-            inputs.get(k) for k in (("coordinates1", "coordinates2") if self.pairwise
-                                    else ("coordinates",))
+            inputs.get(k)
+            for k in (("coordinates1", "coordinates2") if self.pairwise else ("coordinates",))
         ]
         self.is_cbma = isinstance(estimator, CBMAEstimator)
         if not self.pairwise:
@@ -63,24 +69,24 @@ class AnalysisSet:
         kept = set(self.ids[retained])
         subsets = [
             collection.slice([i for i in ids if i in kept])
-            if self.resample_group in ("both", group) else collection
+            if self.resample_group in ("both", group)
+            else collection
             for collection, ids, group in zip(self.collections, self.group_ids, GROUPS)
         ]
         return estimator.fit(*subsets)
 
-    def check_replicate(self, retained, floor, policy_name):
-        """Raise a ValueError when a replicate keeps too few analyses (per group)."""
-        counts = (
-            [len(retained)] if self.membership is None
-            else [int(np.sum(self.membership[retained] == g)) for g in GROUPS]
+    def smallest_replicate(self, splits):
+        """Return the fewest analyses any replicate keeps.
+
+        With ``resample_group="both"``, the fewest of either group.
+        """
+        if self.membership is None:
+            return min(len(retained) for retained in splits)
+        return min(
+            int(np.sum(self.membership[retained] == group))
+            for retained in splits
+            for group in GROUPS
         )
-        if min(counts) < floor:
-            where = "" if self.membership is None else " of a group"
-            raise ValueError(
-                f"resampling_policy={policy_name!r} keeps as few as {min(counts)} analyses"
-                f"{where} (of {len(self.ids)}) in a replicate, but the estimator needs at "
-                f"least {floor}; keep more analyses (k, target_n)."
-            )
 
     def study_of(self):
         """Map each analysis id to its Studyset study id."""
@@ -93,6 +99,7 @@ class AnalysisSet:
     def frames(self):
         """Metadata and annotation frames of the fitted collections (id column first)."""
         return [
-            frame for collection in dict.fromkeys(self.collections)
+            frame
+            for collection in dict.fromkeys(self.collections)
             for frame in (collection.metadata, collection.annotations_df)
         ]

@@ -29,8 +29,15 @@ def _parser():
     return parser
 
 
-def demo(output_dir, n_iters=5000, policy="leave_1_out", target_n=None, n_resamples=None,
-         n_cores=1, random_state=0):
+def demo(
+    output_dir,
+    n_iters=5000,
+    policy="leave_1_out",
+    target_n=None,
+    n_resamples=None,
+    n_cores=1,
+    random_state=0,
+):
     """Fit ALE on pain, correct it, run ResampledStability and save every output.
 
     Returns
@@ -69,8 +76,13 @@ def main(argv=None):
     logging.basicConfig(level=logging.WARNING)
     logging.getLogger("nimare").setLevel(logging.WARNING)
     result = demo(
-        args.output_dir, args.n_iters, args.policy, args.target_n, args.n_resamples,
-        args.n_cores, args.random_state,
+        args.output_dir,
+        args.n_iters,
+        args.policy,
+        args.target_n,
+        args.n_resamples,
+        args.n_cores,
+        args.random_state,
     )
     stem = f"{TARGET}_diag-ResampledStability"
     with pd.option_context("display.width", 160, "display.max_columns", 20):

@@ -6,14 +6,14 @@ way makes our ``cluster_id`` the label value of NiMARE's label map (and of Jackk
 ``_tab-counts`` columns) for the same target and threshold.
 """
 
-import re
 from dataclasses import dataclass
 
 import nibabel as nib
 import numpy as np
 from nilearn.reporting import get_clusters_table
 
-from nimare_stability import targets
+from nimare_stability import mapnames
+from nimare_stability.volumes import to_volume
 
 TAILS = {1: "positive", -1: "negative"}
 #: Jackknife's ``_tab-counts`` column prefix per tail.
@@ -40,14 +40,6 @@ class Cluster:
         return f"{TAIL_LABELS[self.tail]} {self.cluster_id}"
 
 
-def peak_map_name(target_image):
-    """Return the uncorrected map a corrected target derives from (``z`` for most)."""
-    name = re.sub(r"_corr-[A-Za-z]+_method-[A-Za-z]+", "", target_image)
-    name = name.replace("_level-cluster", "").replace("_level-voxel", "")
-    name = re.sub(r"_desc-(size|mass)(?=_|$)", "", name)
-    return re.sub(r"(_desc-\w+?)(Size|Mass)(?=_|$)", r"\1", name)
-
-
 def baseline_clusters(result, target_image, support, mask):
     """Label the baseline support into clusters.
 
@@ -63,9 +55,9 @@ def baseline_clusters(result, target_image, support, mask):
     list of :class:`Cluster`
         Positive tail first, each tail in NiMARE's label order.
     """
-    target = result.maps.get(targets.sibling(target_image, "z"))
-    ranking = np.ones(int(mask.sum())) if target is None else np.abs(target)
-    peaks = result.maps.get(peak_map_name(target_image), target)
+    target = result.maps.get(mapnames.sibling(target_image, "z"))
+    ranking = np.ones(int(mask.sum())) if target is None else np.nan_to_num(np.abs(target))
+    peaks = result.maps.get(mapnames.peak_map_name(target_image), target)
     affine = result.masker.mask_img_.affine
     clusters = []
     for sign, tail in TAILS.items():
@@ -73,7 +65,7 @@ def baseline_clusters(result, target_image, support, mask):
         if not in_tail.any():
             continue
         labels = _nilearn_labels(np.where(in_tail, ranking, 0), mask, affine)
-        peak_values = sign * (ranking if peaks is None else np.asarray(peaks))
+        peak_values = np.nan_to_num(sign * (ranking if peaks is None else np.asarray(peaks)))
         for cluster_id in np.unique(labels[labels > 0]):
             voxels = np.flatnonzero(labels == cluster_id)
             peak = voxels[np.argmax(peak_values[voxels])]
@@ -85,8 +77,7 @@ def baseline_clusters(result, target_image, support, mask):
 
 
 def _nilearn_labels(values, mask, affine):
-    volume = np.zeros(mask.shape, dtype=np.float32)
-    volume[mask] = values
+    volume = to_volume(values.astype(np.float32), mask)
     _, label_maps = get_clusters_table(
         nib.Nifti1Image(volume, affine), 0, 0, two_sided=False, return_label_maps=True
     )

@@ -38,10 +38,13 @@ def analysis_labels(spec, parameter, analyses):
     missing = [id_ for id_ in ids if _is_missing(lookup.get(id_))]
     if missing:
         raise ValueError(
-            f"{parameter}={_short(spec)} gives no label for {len(missing)} analyses "
+            f"{parameter}={describe(spec)} gives no label for {len(missing)} analyses "
             f"(e.g. {', '.join(map(str, missing[:5]))}); every analysis needs one."
         )
-    return np.array([lookup[id_] for id_ in ids], dtype=object)
+    labels = np.empty(len(ids), dtype=object)  # filled one by one: tuples stay labels
+    for position, id_ in enumerate(ids):
+        labels[position] = lookup[id_]
+    return labels
 
 
 def _column_lookup(column, parameter, analyses):
@@ -59,7 +62,7 @@ def _column_lookup(column, parameter, analyses):
 
 
 def _hashable(lookup):
-    """Lists (e.g. ``sample_sizes``) become tuples, so they can label a group."""
+    """Turn lists (e.g. ``sample_sizes``) into tuples, so they can label a group."""
     return {k: tuple(v) if isinstance(v, (list, np.ndarray)) else v for k, v in lookup.items()}
 
 
@@ -67,5 +70,6 @@ def _is_missing(label):
     return label is None or (isinstance(label, float) and np.isnan(label))
 
 
-def _short(spec):
+def describe(spec):
+    """Return a short ``repr`` of a groups or strata spec, for messages."""
     return repr(spec) if isinstance(spec, str) else f"<mapping of {len(spec)} ids>"

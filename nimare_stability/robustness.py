@@ -12,14 +12,19 @@ import pandas as pd
 from nimare.diagnostics import Diagnostics
 
 from nimare_stability import clusters as cluster_labels
+from nimare_stability import mapnames
 from nimare_stability._results import derived_result
-from nimare_stability.stability import DIAGNOSTIC, ResampledStability
+from nimare_stability._validation import check_number
+from nimare_stability.baseline import baseline, support_rule
+from nimare_stability.stability import DIAGNOSTIC, ResampledStability, check_result
 
 COLUMNS = ["cluster_id", "tail", "mean_stability", "top_analysis", "top_contribution", "verdict"]
 
 
 def robustness_table(result, target_image=None, one_analysis=0.8, unstable=0.5):
     """Judge each cluster of ``target_image`` by its stability and its top contributor.
+
+    .. versionadded:: 0.1.0
 
     Parameters
     ----------
@@ -41,15 +46,17 @@ def robustness_table(result, target_image=None, one_analysis=0.8, unstable=0.5):
         Jackknife's by label value when both used the same threshold, and by the largest
         voxel overlap otherwise.
     """
-    _check_fraction("one_analysis", one_analysis)
-    _check_fraction("unstable", unstable)
+    check_result(result)
+    check_number("one_analysis", one_analysis, 0, 1, bounds="[]", optional=False)
+    check_number("unstable", unstable, 0, 1, bounds="[]", optional=False)
     diagnostic = _stability_run(result, target_image)
     target_image = diagnostic.target_image
-    stability = result.tables[f"{target_image}_diag-{DIAGNOSTIC}_tab-clusters"]
-    baseline = {(c.tail, c.cluster_id): c for c in diagnostic.baseline(result)[1]}
+    stability = result.tables[f"{mapnames.diagnostic_stem(target_image, DIAGNOSTIC)}_tab-clusters"]
+    _, clusters = baseline(result, support_rule(result, diagnostic))
+    by_key = {(c.tail, c.cluster_id): c for c in clusters}
     rows = []
     for _, row in stability.iterrows():
-        cluster = baseline[(row["tail"], row["cluster_id"])]
+        cluster = by_key[(row["tail"], row["cluster_id"])]
         top_analysis, top = _top_contributor(result, target_image, cluster)
         is_one = top > one_analysis
         is_unstable = row["mean"] < unstable
@@ -64,8 +71,11 @@ def robustness_table(result, target_image=None, one_analysis=0.8, unstable=0.5):
 
 
 class RobustnessVerdict(Diagnostics):
-    """Workflow step writing ``target_image + "_tab-robustness"``; list it after
-    ``"jackknife"`` and ``"resampledstability"``.
+    """Workflow step writing ``target_image + "_tab-robustness"``.
+
+    List it after ``"jackknife"`` and ``"resampledstability"``.
+
+    .. versionadded:: 0.1.0
 
     Parameters
     ----------
@@ -95,18 +105,31 @@ class RobustnessVerdict(Diagnostics):
         self.n_cores = n_cores
 
     def _transform(self, expid, label_map, sign, result, **kwargs):
-        """Not used: the verdict reads whole tables in :meth:`transform`."""
-        raise TypeError("RobustnessVerdict works on whole results in transform().")
+        raise NotImplementedError(
+            "RobustnessVerdict reads whole tables in transform(); it has no per-analysis step "
+            "for Diagnostics.transform to call."
+        )
 
     def transform(self, result):
-        """Return a new result with the ``_tab-robustness`` table added."""
+        """Return a new result with the ``_tab-robustness`` table added.
+
+        Parameters
+        ----------
+        result : :obj:`~nimare.results.MetaResult`
+            Holds the outputs of ResampledStability and Jackknife. Never modified.
+
+        Returns
+        -------
+        :obj:`~nimare.results.MetaResult`
+        """
         table = robustness_table(result, self.target_image, self.one_analysis, self.unstable)
         return derived_result(result, self, tables={f"{self.target_image}_tab-robustness": table})
 
 
 def _stability_run(result, target_image):
     runs = [
-        d for d in result.diagnostics
+        d
+        for d in result.diagnostics
         if isinstance(d, ResampledStability) and target_image in (None, d.target_image)
     ]
     if not runs:
@@ -119,10 +142,11 @@ def _stability_run(result, target_image):
 
 
 def _top_contributor(result, target_image, cluster):
-    """Return (analysis id, contribution) of the largest Jackknife contributor, or
-    (None, nan) when Jackknife has no cluster overlapping ``cluster``."""
-    image_name = "".join(f"_{part}" for part in target_image.split("_")[1:])
-    labels = result.maps.get(f"label{image_name}_tail-{cluster.tail}")
+    """Return (analysis id, contribution) of the largest Jackknife contributor.
+
+    (None, nan) when Jackknife has no cluster overlapping ``cluster``.
+    """
+    labels = result.maps.get(mapnames.label_map_name(target_image, cluster.tail))
     counts = _jackknife_counts(result, target_image, cluster.tail)
     if labels is None or counts is None:
         raise ValueError(
@@ -138,10 +162,5 @@ def _top_contributor(result, target_image, cluster):
 
 
 def _jackknife_counts(result, target_image, tail):
-    stem = f"{target_image}_diag-Jackknife_tab-counts"
+    stem = f"{mapnames.diagnostic_stem(target_image, 'Jackknife')}_tab-counts"
     return result.tables.get(f"{stem}_tail-{tail}", result.tables.get(stem))
-
-
-def _check_fraction(name, value):
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
-        raise ValueError(f"{name}={value!r} is not accepted; accepted: a number in [0, 1].")

@@ -6,9 +6,9 @@ replicate. Spawning the null root even when no null engine runs keeps each repli
 the same whatever engine is used.
 """
 
-import numbers
-
 import numpy as np
+
+from nimare_stability._validation import check_number
 
 
 def check_random_state(random_state):
@@ -25,18 +25,7 @@ def check_random_state(random_state):
     """
     if random_state is None:
         return int(np.random.SeedSequence().generate_state(1)[0])
-    if isinstance(random_state, (bool, np.bool_)) or not isinstance(
-        random_state, numbers.Integral
-    ):
-        raise TypeError(
-            f"random_state={random_state!r} is not accepted; accepted: a non-negative int "
-            "or None."
-        )
-    if random_state < 0:
-        raise ValueError(
-            f"random_state={random_state} is negative; accepted: a non-negative int or None."
-        )
-    return int(random_state)
+    return int(check_number("random_state", random_state, low=0, integer=True, also=" or None"))
 
 
 class SeedPlan:

@@ -1,5 +1,6 @@
-"""The support rule: ONE function decides which voxels of a map count, for the baseline and
-for every replicate.
+"""The support rule: ONE function decides which voxels of a map count.
+
+The same rule judges the baseline and every replicate:
 
 1. p < ``alpha``, p read from the target's own family (``p_`` sibling, else ``logp_``, else
    the z map with NiMARE's tail); or, when ``target_threshold`` is given, |z| > threshold.
@@ -11,12 +12,9 @@ for every replicate.
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import ndimage, stats
 
-from nimare_stability import targets
-
-#: Face connectivity, as nilearn and NiMARE's Jackknife label clusters.
-FACES = ndimage.generate_binary_structure(3, 1)
+from nimare_stability import mapnames, targets
+from nimare_stability.volumes import label_faces, to_volume
 
 #: p values within float32 rounding of alpha count as equal to alpha (not significant):
 #: NiMARE stores logp as float32, so a Monte Carlo p of exactly 0.05 reads back as 0.04999999.
@@ -37,16 +35,22 @@ class SupportRule:
 
     Parameters
     ----------
-    target_image : str
+    target_image : :obj:`str`
         Map to judge.
     tail : {"one", "two"}
         Tail of the p values behind the target's z map (used only when p must be derived
         from z).
-    mask : (X, Y, Z) bool ndarray
+    mask : :class:`numpy.ndarray` of bool, shape (X, Y, Z)
         In-mask voxels, in the order of the maps' values.
-    alpha : float
-    target_threshold : float or None
-    cluster_threshold : int or None
+    alpha : :obj:`float`
+    target_threshold : :obj:`float` or None
+    cluster_threshold : :obj:`int` or None
+    excluded : :class:`numpy.ndarray` of bool, shape (n_voxels,), optional
+        Voxels never supported (those where the baseline target is NaN).
+
+    Notes
+    -----
+    A voxel whose p (or z, under ``target_threshold``) is NaN is never supported.
     """
 
     target_image: str
@@ -55,18 +59,23 @@ class SupportRule:
     alpha: float = 0.05
     target_threshold: float = None
     cluster_threshold: int = None
+    excluded: np.ndarray = None
 
     def __call__(self, maps):
         """Return the :class:`Support` of a result's ``maps`` (name -> 1D array)."""
         z = self._z(maps)
         if self.target_threshold is not None:
-            signs = np.sign(z) * (np.abs(z) > self.target_threshold)
+            significant = np.abs(z) > self.target_threshold
         else:
-            signs = np.where(z < 0, -1, 1) * (self._p(maps, z) < self.alpha * (1 - _P_RTOL))
+            p = targets.p_values(maps, self.target_image, self.tail)
+            significant = p < self.alpha * (1 - _P_RTOL)
+        if self.excluded is not None:
+            significant &= ~self.excluded
+        signs = np.where(significant, np.where(z < 0, -1, 1), 0)
         return self._drop_small_clusters(signs.astype(np.int8))
 
     def _z(self, maps):
-        name = targets.sibling(self.target_image, "z")
+        name = mapnames.sibling(self.target_image, "z")
         if name in maps:
             return np.asarray(maps[name], dtype=np.float64)
         if self.target_threshold is not None:
@@ -76,21 +85,11 @@ class SupportRule:
             )
         return np.zeros(len(next(iter(maps.values()))))
 
-    def _p(self, maps, z):
-        for kind in ("p", "logp"):
-            name = targets.sibling(self.target_image, kind)
-            if name in maps:
-                values = np.asarray(maps[name], dtype=np.float64)
-                return values if kind == "p" else 10.0**-values
-        p = stats.norm.sf(np.abs(z) if self.tail == "two" else z)
-        return 2 * p if self.tail == "two" else p
-
     def _drop_small_clusters(self, signs):
-        volume = np.zeros(self.mask.shape, dtype=np.int8)
-        volume[self.mask] = signs
+        volume = to_volume(signs, self.mask)
         n_clusters = 0
         for sign in (1, -1):
-            labels, n_labels = ndimage.label(volume == sign, FACES)
+            labels, n_labels = label_faces(volume == sign)
             if not n_labels:
                 continue
             sizes = np.bincount(labels.ravel())

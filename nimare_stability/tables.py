@@ -1,12 +1,11 @@
-"""Stability outputs: the sampling-error map and the summary, cluster, replicate and
-influence tables."""
+"""Stability outputs: the sampling-error map and the summary, cluster and other tables."""
 
 import numpy as np
 import pandas as pd
 
 
 def sampling_error(stability, n_replicates, n_possible, exhaustive):
-    """Standard error of each voxel's stability.
+    """Return the standard error of each voxel's stability.
 
     0 for exhaustive schedules; for random distinct subsets
     ``sqrt(s(1 - s) / R * (M - R) / (M - 1))``, with ``M`` the number of possible subsets
@@ -37,31 +36,53 @@ def summary_table(stability, settings):
 
 def clusters_table(stability, accumulator):
     """One row per baseline cluster, with the distribution of its voxels' stability."""
-    columns = ["cluster_id", "tail", "peak_x", "peak_y", "peak_z", "n_voxels", "mean",
-               "median", "min", "share_ge50", "share_ge80", "detection_rate", "unstable"]
+    columns = [
+        "cluster_id",
+        "tail",
+        "peak_x",
+        "peak_y",
+        "peak_z",
+        "n_voxels",
+        "mean",
+        "median",
+        "min",
+        "share_ge50",
+        "share_ge80",
+        "detection_rate",
+        "unstable",
+    ]
     rows = []
     for column, cluster in enumerate(accumulator.clusters):
         values = np.clip(cluster.sign * stability[cluster.voxels], 0, None)
         rows.append(
-            [cluster.cluster_id, cluster.tail, *cluster.peak_xyz, cluster.voxels.size,
-             values.mean(), np.median(values), values.min(), np.mean(values >= 0.5),
-             np.mean(values >= 0.8), accumulator.detected[:, column].mean(), values.mean() < 0.5]
+            [
+                cluster.cluster_id,
+                cluster.tail,
+                *cluster.peak_xyz,
+                cluster.voxels.size,
+                values.mean(),
+                np.median(values),
+                values.min(),
+                np.mean(values >= 0.5),
+                np.mean(values >= 0.8),
+                accumulator.detected[:, column].mean(),
+                values.mean() < 0.5,
+            ]
         )
     return pd.DataFrame(rows, columns=columns)
 
 
-def replicates_table(schedule, seeds, ids, accumulator):
+def replicates_table(schedule, seeds, accumulator):
     """One row per replicate: its seed, retained and left-out ids, and how it compares."""
-    ids = np.asarray(ids)
+    ids = np.asarray(schedule.ids)
     rows = []
-    for index, (retained, seed) in enumerate(zip(schedule, seeds)):
-        left_out = np.setdiff1d(np.arange(ids.size), retained)
+    for index, (retained, seed) in enumerate(zip(schedule.splits, seeds)):
         rows.append(
             {
                 "replicate": index,
                 "seed": seed,
                 "retained": ";".join(ids[retained]),
-                "left_out": ";".join(ids[left_out]),
+                "left_out": ";".join(ids[schedule.left_out(index)]),
                 "n_support": int(accumulator.n_support[index]),
                 "dice": float(accumulator.dice[index]),
                 "n_clusters": int(accumulator.n_clusters[index]),

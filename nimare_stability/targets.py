@@ -7,42 +7,21 @@ used to make it.
 """
 
 import copy
-import re
 import warnings
 
+import numpy as np
 from nimare.correct import FWECorrector
 from nimare.meta.cbma.base import PairwiseCBMAEstimator
 from nimare.meta.ibma import IBMAEstimator
+from scipy import stats
 
-_KINDS = ("z", "p", "logp")
-_CORRECTION = re.compile(r"_corr-(?P<type>[A-Za-z]+)_method-(?P<method>[A-Za-z]+)")
-
-
-def split_kind(target_image):
-    """Split a map name into its kind (``z``, ``p``, ``logp``) and the rest of the name."""
-    kind, _, rest = target_image.partition("_")
-    if kind not in _KINDS:
-        raise ValueError(
-            f"target_image={target_image!r} is not a z, p or logp map; accepted: a map name "
-            "starting with 'z', 'p' or 'logp' (e.g. 'z_corr-FDR_method-indep')."
-        )
-    return kind, (f"_{rest}" if rest else "")
-
-
-def sibling(target_image, kind):
-    """Return the name of ``target_image``'s map of another ``kind``."""
-    return kind + split_kind(target_image)[1]
-
-
-def correction(target_image):
-    """Return ``(type, method)`` of the target's correction, or None when uncorrected."""
-    match = _CORRECTION.search(target_image)
-    return (match["type"], match["method"]) if match else None
+from nimare_stability import mapnames
+from nimare_stability._nimare_private import corrector_suffix
 
 
 def z_tail(target_image, estimator):
     """Return the tail (``"one"`` or ``"two"``) of the p values behind the target's z map."""
-    corr = correction(target_image)
+    corr = mapnames.correction(target_image)
     if isinstance(estimator, PairwiseCBMAEstimator):
         return "two"
     if corr is not None:
@@ -59,7 +38,24 @@ def check_target(result, target_image):
             f"target_image={target_image!r} is not a map of this result; available maps: "
             f"{', '.join(sorted(result.maps))}."
         )
-    split_kind(target_image)
+    mapnames.split_kind(target_image)
+
+
+def p_values(maps, target_image, tail):
+    """Return the p values behind ``target_image`` as float64, NaN where they are NaN.
+
+    Read from the ``p_`` sibling if present, else ``logp_`` (−log10 p), else derived from
+    the z map with ``tail`` (``"one"`` or ``"two"``, see :func:`z_tail`).
+    """
+    for kind in ("p", "logp"):
+        name = mapnames.sibling(target_image, kind)
+        if name in maps:
+            values = np.asarray(maps[name], dtype=np.float64)
+            return values if kind == "p" else 10.0**-values
+    z = np.asarray(maps[mapnames.sibling(target_image, "z")], dtype=np.float64)
+    if tail == "two":
+        return 2 * stats.norm.sf(np.abs(z))
+    return stats.norm.sf(z)
 
 
 def corrector_for(result, target_image, n_iters=None):
@@ -77,7 +73,7 @@ def corrector_for(result, target_image, n_iters=None):
     -------
     :class:`~nimare.correct.Corrector` or None
     """
-    corr = correction(target_image)
+    corr = mapnames.correction(target_image)
     if corr is None:
         if n_iters is not None:
             raise ValueError(
@@ -86,10 +82,10 @@ def corrector_for(result, target_image, n_iters=None):
             )
         return None
     corrector = result.corrector
-    suffix = "_corr-{}_method-{}".format(*corr)
-    if corrector is None or getattr(corrector, "_name_suffix", None) != suffix:
+    suffix = mapnames.correction_suffix(target_image)
+    if corrector is None or corrector_suffix(corrector) != suffix:
         made_by = "no corrector" if corrector is None else f"{type(corrector).__name__}"
-        made_by += "" if corrector is None else f" ({corrector._name_suffix.lstrip('_')})"
+        made_by += "" if corrector is None else f" ({corrector_suffix(corrector).lstrip('_')})"
         raise ValueError(
             f"target_image={target_image!r} was made by a '{suffix.lstrip('_')}' corrector, but "
             f"the result's corrector is {made_by}. Run ResampledStability on the result that "

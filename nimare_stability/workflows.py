@@ -1,5 +1,6 @@
-"""Name our diagnostics (and any other ``nimare.diagnostics`` entry point) in NiMARE's
-workflows.
+"""Name our diagnostics (and any other ``nimare.diagnostics`` entry point) in workflows.
+
+NiMARE's ``CBMAWorkflow``, ``PairwiseCBMAWorkflow`` and ``IBMAWorkflow``.
 
 NiMARE reads no entry points: workflow names resolve through
 ``nimare.workflows.base.STR_TO_CLASS`` and each workflow class's ``_diag_options``.
@@ -78,7 +79,8 @@ def installed_diagnostics():
 
 
 def enable_workflows():
-    """Make every installed ``nimare.diagnostics`` entry point usable by name in
+    """Make every installed ``nimare.diagnostics`` entry point usable by name in workflows.
+
     ``CBMAWorkflow``, ``PairwiseCBMAWorkflow`` and ``IBMAWorkflow``. Idempotent.
 
     Returns

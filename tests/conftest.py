@@ -5,6 +5,7 @@ import os
 
 import pytest
 from nimare.correct import FDRCorrector, FWECorrector
+from nimare.io import convert_sleuth_to_studyset
 from nimare.meta.cbma import ALE
 from nimare.nimads import Studyset
 from nimare.utils import get_resource_path
@@ -57,3 +58,13 @@ def ibma_studyset(tmp_path_factory):
     from simulated import make_ibma_studyset
 
     return make_ibma_studyset(tmp_path_factory.mktemp("ibma"), n_analyses=12, n_studies=6)
+
+
+@pytest.fixture(scope="session")
+def sleuth_pair():
+    """Two small Sleuth studysets shipped with NiMARE: a quick pairwise pair (21 and 16)."""
+    path = get_resource_path()
+    return [
+        convert_sleuth_to_studyset(f"{path}/semantic_{name}_children.txt")
+        for name in ("knowledge", "relatedness")
+    ]

@@ -11,7 +11,6 @@ import os
 
 import nibabel as nib
 import numpy as np
-
 from nimare.nimads import Studyset
 from nimare.utils import get_template
 

@@ -8,8 +8,19 @@ from nimare_stability import cli
 
 def test_demo_writes_nifti_maps_and_tsv_tables(tmp_path, capsys, n_iters):
     code = cli.main(
-        ["demo", "--output-dir", str(tmp_path), "--n-iters", str(n_iters), "--policy",
-         "subsample", "--target-n", "0.8", "--n-resamples", "2"]
+        [
+            "demo",
+            "--output-dir",
+            str(tmp_path),
+            "--n-iters",
+            str(n_iters),
+            "--policy",
+            "subsample",
+            "--target-n",
+            "0.8",
+            "--n-resamples",
+            "2",
+        ]
     )
     assert code == 0
     stem = tmp_path / f"{cli.TARGET}_diag-ResampledStability"

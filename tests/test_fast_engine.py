@@ -8,6 +8,9 @@ from nimare.correct import FDRCorrector, FWECorrector
 from nimare.meta.cbma import ALE, KDA, MKDADensity
 
 from nimare_stability import ResampledStability
+from nimare_stability.analyses import AnalysisSet
+from nimare_stability.baseline import support_rule
+from nimare_stability.engines import EngineInputs
 from nimare_stability.engines.fast import FastEngine
 
 ESTIMATORS = [ALE, MKDADensity, KDA]
@@ -21,8 +24,7 @@ def _run(result, target, engine, **params):
 
 
 @pytest.mark.parametrize("estimator", ESTIMATORS)
-@pytest.mark.parametrize("target", ["z", "z_corr-FDR_method-indep",
-                                    "z_corr-FWE_method-bonferroni"])
+@pytest.mark.parametrize("target", ["z", "z_corr-FDR_method-indep", "z_corr-FWE_method-bonferroni"])
 def test_fast_equals_refit_without_monte_carlo(pain, estimator, target):
     result = estimator().fit(pain)
     if "FDR" in target:
@@ -45,7 +47,7 @@ def test_fast_monte_carlo_equals_refit_given_the_same_null(pain, n_iters, estima
         estimator(random_state=1).fit(pain)
     )
     diagnostic = ResampledStability(target_image=CLUSTER, progress=False)
-    rule = diagnostic._support_rule(baseline)
+    rule = support_rule(baseline, diagnostic)
     ids = np.asarray(baseline.estimator.inputs_["id"]).astype(str)
     retained = np.arange(2, ids.size)
 
@@ -57,13 +59,23 @@ def test_fast_monte_carlo_equals_refit_given_the_same_null(pain, n_iters, estima
         nulls[f"values_{kind}_corr-fwe_method-montecarlo"][None, :]
         for kind in ("level-voxel", "desc-size_level-cluster", "desc-mass_level-cluster")
     )
-    engine = FastEngine(baseline.estimator, copy.deepcopy(baseline.corrector), rule,
-                        "replicate", "replicate", n_iters, None)
+    engine = FastEngine(
+        EngineInputs(
+            baseline.estimator,
+            copy.deepcopy(baseline.corrector),
+            AnalysisSet(baseline.estimator),
+            rule,
+            n_iters,
+        )
+    )
     thresholds, _ = engine._thresholds_and_weights([retained])
     fast_maps = engine._maps(0, retained, maxima, thresholds)
 
-    for name in ("logp_level-voxel", "logp_desc-size_level-cluster",
-                 "logp_desc-mass_level-cluster"):
+    for name in (
+        "logp_level-voxel",
+        "logp_desc-size_level-cluster",
+        "logp_desc-mass_level-cluster",
+    ):
         key = f"{name}_corr-FWE_method-montecarlo"
         np.testing.assert_allclose(fast_maps[key], refit.maps[key], atol=1e-5)
     np.testing.assert_array_equal(rule(fast_maps).signs, rule(refit.maps).signs)
@@ -78,28 +90,36 @@ def pain_cluster(pain, n_iters):
 
 
 @pytest.mark.parametrize("null", ["replicate", "shared"])
-def test_fast_monte_carlo_is_reproducible_and_core_independent(pain_cluster, null):
-    params = dict(resampling_policy="subsample", target_n=15, n_resamples=3, null=null,
-                  n_iters=200)
+def test_fast_monte_carlo_is_reproducible_and_core_independent(pain_cluster, null, n_iters):
+    params = dict(
+        resampling_policy="subsample", target_n=15, n_resamples=3, null=null, n_iters=2 * n_iters
+    )
     one = _run(pain_cluster, CLUSTER, "fast", n_cores=1, **params)
     two = _run(pain_cluster, CLUSTER, "fast", n_cores=2, **params)
     stem = f"{CLUSTER}_diag-ResampledStability"
     np.testing.assert_array_equal(one.maps[stem], two.maps[stem])
-    assert one.tables[f"{stem}_tab-summary"].loc[0, "n_iters"] == 200
+    assert one.tables[f"{stem}_tab-summary"].loc[0, "n_iters"] == 2 * n_iters
     assert (np.abs(one.maps[stem]) > 0).any()
 
 
-def test_full_null_histogram_changes_replicates(pain_cluster):
-    params = dict(resampling_policy="subsample", target_n=10, n_resamples=3, n_iters=200)
+def test_full_null_histogram_changes_replicates(pain_cluster, n_iters):
+    params = dict(resampling_policy="subsample", target_n=10, n_resamples=3, n_iters=2 * n_iters)
     own = _run(pain_cluster, CLUSTER, "fast", **params)
     full = _run(pain_cluster, CLUSTER, "fast", null_histogram="full", **params)
     stem = f"{CLUSTER}_diag-ResampledStability"
     assert not np.array_equal(own.maps[stem], full.maps[stem])
 
 
-def test_auto_uses_fast_for_kernel_cbma_and_refit_otherwise(pain_cluster):
-    out = _run(pain_cluster, CLUSTER, "auto", resampling_policy="subsample", target_n=20,
-               n_resamples=2, n_iters=200)
+def test_auto_uses_fast_for_kernel_cbma_and_refit_otherwise(pain_cluster, n_iters):
+    out = _run(
+        pain_cluster,
+        CLUSTER,
+        "auto",
+        resampling_policy="subsample",
+        target_n=20,
+        n_resamples=2,
+        n_iters=2 * n_iters,
+    )
     summary = out.tables[f"{CLUSTER}_diag-ResampledStability_tab-summary"]
     assert summary.loc[0, "engine"] == "fast"
 
@@ -121,13 +141,14 @@ def test_null_weights_are_the_replicates_own_when_mkda_imputes(pain):
     weights = KernelReplicates.from_estimator(full).weights(keep)
     np.testing.assert_allclose(weights[keep], np.ravel(refit.weight_vec_))
     assert not weights[np.setdiff1d(np.arange(ids.size), keep)].any()
-    engine = FastEngine(full, FWECorrector(method="montecarlo"), None, "replicate",
-                        "replicate", 100, None)
+    engine = FastEngine(
+        EngineInputs(full, FWECorrector(method="montecarlo"), AnalysisSet(full), None, 100)
+    )
     np.testing.assert_allclose(engine._thresholds_and_weights([keep])[1][0], weights)
 
 
-def test_progress_bars_do_not_change_results(pain_cluster):
-    params = dict(resampling_policy="subsample", target_n=15, n_resamples=2, n_iters=200)
+def test_progress_bars_do_not_change_results(pain_cluster, n_iters):
+    params = dict(resampling_policy="subsample", target_n=15, n_resamples=2, n_iters=2 * n_iters)
     shown = ResampledStability(target_image=CLUSTER, random_state=5, progress=True, **params)
     hidden = ResampledStability(target_image=CLUSTER, random_state=5, progress=False, **params)
     stem = f"{CLUSTER}_diag-ResampledStability"

@@ -1,5 +1,6 @@
 """Tests for nimare_stability.policies."""
 
+import doctest
 import itertools
 import math
 from collections import Counter
@@ -16,7 +17,9 @@ from nimare_stability.policies import (
     StratifiedSubsample,
     Subsample,
     SubsampleGroups,
+    adapters,
     available_policies,
+    builtin,
     resolve_policy,
 )
 
@@ -260,8 +263,17 @@ def test_subsample_within_strata_keeps_target_n_of_each_stratum():
     from nimare_stability.policies import SubsampleWithinStrata
 
     strata = ["a"] * 6 + ["b"] * 9
-    splits = list(SubsampleWithinStrata(0.5, n_resamples=5).split(
-        list(range(15)), strata=strata, rng=np.random.default_rng(0)))
+    splits = list(
+        SubsampleWithinStrata(0.5, n_resamples=5).split(
+            list(range(15)), strata=strata, rng=np.random.default_rng(0)
+        )
+    )
     assert len({tuple(s) for s in splits}) == 5
     for kept in splits:
         assert (np.sum(kept < 6), np.sum(kept >= 6)) == (3, 4)
+
+
+@pytest.mark.parametrize("module", [builtin, adapters], ids=lambda m: m.__name__)
+def test_docstring_examples_hold(module):
+    failures, tried = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert tried > 0 and failures == 0

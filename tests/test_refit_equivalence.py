@@ -55,31 +55,59 @@ def test_exhaustive_schedule_has_zero_sampling_error(loo):
     assert not loo.maps[f"{D}_stat-se"].any()
 
 
-def test_tables_hold_design_columns(loo):
+def test_tables_hold_design_columns(loo, n_iters):
     summary = loo.tables[f"{D}_tab-summary"]
     assert list(summary.columns) == [
-        "target_image", "resampling_policy", "n_resamples", "target_n", "k", "random_state",
-        "null", "engine", "n_iters", "alpha", "n_voxels_nonzero", "n_voxels_ge50",
-        "n_voxels_ge80", "mean_nonzero",
+        "target_image",
+        "resampling_policy",
+        "n_resamples",
+        "target_n",
+        "k",
+        "random_state",
+        "null",
+        "engine",
+        "n_iters",
+        "alpha",
+        "n_voxels_nonzero",
+        "n_voxels_ge50",
+        "n_voxels_ge80",
+        "mean_nonzero",
     ]
     row = summary.iloc[0]
     assert (row["n_resamples"], row["target_n"], row["random_state"]) == (21, 20, 3)
-    assert (row["engine"], row["n_iters"], row["null"]) == ("refit", 100, "replicate")
+    assert (row["engine"], row["n_iters"], row["null"]) == ("refit", n_iters, "replicate")
     stability = loo.maps[D]
     assert row["n_voxels_nonzero"] == np.count_nonzero(stability)
     assert row["n_voxels_ge80"] == np.count_nonzero(stability >= 0.8)
 
     replicates = loo.tables[f"{D}_tab-replicates"]
     assert list(replicates.columns) == [
-        "replicate", "seed", "retained", "left_out", "n_support", "dice", "n_clusters"
+        "replicate",
+        "seed",
+        "retained",
+        "left_out",
+        "n_support",
+        "dice",
+        "n_clusters",
     ]
     assert sorted(replicates["left_out"]) == sorted(pain_ids(loo))
     assert replicates["seed"].nunique() == 21
 
     clusters = loo.tables[f"{D}_tab-clusters"]
     assert list(clusters.columns) == [
-        "cluster_id", "tail", "peak_x", "peak_y", "peak_z", "n_voxels", "mean", "median",
-        "min", "share_ge50", "share_ge80", "detection_rate", "unstable",
+        "cluster_id",
+        "tail",
+        "peak_x",
+        "peak_y",
+        "peak_z",
+        "n_voxels",
+        "mean",
+        "median",
+        "min",
+        "share_ge50",
+        "share_ge80",
+        "detection_rate",
+        "unstable",
     ]
     np.testing.assert_array_equal(clusters["unstable"], clusters["mean"] < 0.5)
 
@@ -97,7 +125,9 @@ def test_cluster_ids_are_nimare_label_values(loo, pain_montecarlo):
     jackknife = Jackknife(target_image=TARGET, target_threshold=1.65).transform(
         pain_montecarlo.copy()
     )
-    labels = jackknife.maps["label_desc-size_level-cluster_corr-FWE_method-montecarlo_tail-positive"]
+    labels = jackknife.maps[
+        "label_desc-size_level-cluster_corr-FWE_method-montecarlo_tail-positive"
+    ]
     clusters = loo.tables[f"{D}_tab-clusters"]
     assert sorted(clusters["cluster_id"]) == sorted(np.unique(labels[labels > 0]).astype(int))
     for _, cluster in clusters.iterrows():

@@ -1,18 +1,14 @@
 """The simulated image studyset is something IBMA estimators can fit."""
 
-
 import numpy as np
 import pytest
 from nimare.correct import FDRCorrector
 from nimare.meta import ibma
-
 from simulated import blob_masks, make_ibma_studyset
 
 # Expected with 5 studies: pymare warns that cluster-robust inference over so few
 # groups is anti-conservative.
-pytestmark = pytest.mark.filterwarnings(
-    "ignore:.*(Cluster-robust|Satterthwaite).*:UserWarning"
-)
+pytestmark = pytest.mark.filterwarnings("ignore:.*(Cluster-robust|Satterthwaite).*:UserWarning")
 
 N_ANALYSES = 12
 N_STUDIES = 5
@@ -91,23 +87,3 @@ def test_estimators_fit_and_correct(studyset, estimator):
     assert len(set(codes.values())) == N_STUDIES
     for a, b in zip(studyset.ids, studyset.ids[1:]):
         assert (codes[a] == codes[b]) == (study_of[a] == study_of[b])
-
-
-def test_slice_and_refit(studyset):
-    keep = list(studyset.ids[: N_ANALYSES // 2])
-    sliced = studyset.slice(keep)
-    assert list(sliced.ids) == keep
-    meta = ibma.Stouffers()
-    meta.fit(sliced)
-    assert sorted(map(str, meta.inputs_["id"])) == sorted(keep)
-    # Leave one study out.
-    study_of = _study_of(studyset)
-    left_out = study_of[keep[0]]
-    rest = studyset.slice([i for i in studyset.ids if study_of[i] != left_out])
-    assert left_out not in set(rest.study_ids)
-    assert len(rest.study_ids) == N_STUDIES - 1
-    same = studyset.slice([left_out], filter_level="study")
-    assert set(same.ids) == {i for i in studyset.ids if study_of[i] == left_out}
-    meta = ibma.Stouffers()
-    meta.fit(rest)
-    assert sorted(map(str, meta.inputs_["id"])) == sorted(rest.ids)

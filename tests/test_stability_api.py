@@ -15,7 +15,7 @@ from nimare.workflows import CBMAWorkflow
 from nimare.workflows.base import _check_input
 
 from nimare_stability import ResampledStability
-from nimare_stability.refit import ReplicateError
+from nimare_stability.engines import ReplicateError
 
 FDR = "z_corr-FDR_method-indep"
 
@@ -36,17 +36,36 @@ def test_is_a_nimare_diagnostics_whose_init_only_stores():
     params = ResampledStability(k=3, groups="study").get_params()
     assert ResampledStability(**params).get_params() == params
     assert set(params) == {
-        "target_image", "resampling_policy", "k", "target_n", "n_resamples", "groups",
-        "strata", "resample_group", "alpha", "target_threshold", "cluster_threshold", "null",
-        "null_histogram", "n_iters", "engine", "random_state", "n_cores", "progress",
+        "target_image",
+        "resampling_policy",
+        "k",
+        "target_n",
+        "n_resamples",
+        "groups",
+        "strata",
+        "resample_group",
+        "alpha",
+        "target_threshold",
+        "cluster_threshold",
+        "null",
+        "null_histogram",
+        "n_iters",
+        "engine",
+        "random_state",
+        "n_cores",
+        "progress",
         "generate_description",
     }
 
 
 def test_survives_workflow_defaults_and_set_params():
     filled = _check_input(
-        ResampledStability(cluster_threshold=5), Diagnostics, ("jackknife",),
-        target_threshold=1.65, cluster_threshold=10, n_cores=2,
+        ResampledStability(cluster_threshold=5),
+        Diagnostics,
+        ("jackknife",),
+        target_threshold=1.65,
+        cluster_threshold=10,
+        n_cores=2,
     )
     assert (filled.target_threshold, filled.cluster_threshold, filled.n_cores) == (1.65, 5, 2)
     filled.set_params(target_image="z_desc-mass_level-cluster_corr-FWE_method-montecarlo")
@@ -55,7 +74,10 @@ def test_survives_workflow_defaults_and_set_params():
 
 def test_instance_runs_inside_cbma_workflow(pain, n_iters, tmp_path):
     diagnostic = ResampledStability(
-        resampling_policy="subsample", target_n=0.9, n_resamples=2, random_state=1,
+        resampling_policy="subsample",
+        target_n=0.9,
+        n_resamples=2,
+        random_state=1,
         progress=False,
     )
     workflow = CBMAWorkflow(
@@ -126,7 +148,8 @@ def test_grouped_policy_leaves_whole_studies_out(ibma_studyset):
 @pytest.mark.parametrize(
     # Two analyses per study: DerSimonianLaird's default cluster-robust inference over 6
     # studies keeps nothing significant after leaving 3 analyses out.
-    "estimator", [Stouffers, Fishers, partial(DerSimonianLaird, groupby=False)]
+    "estimator",
+    [Stouffers, Fishers, partial(DerSimonianLaird, groupby=False)],
 )
 def test_ibma_stability_is_fraction_of_nimare_refits(ibma_studyset, estimator):
     result = FDRCorrector().transform(estimator().fit(ibma_studyset))
@@ -151,20 +174,30 @@ def test_ibma_stability_is_fraction_of_nimare_refits(ibma_studyset, estimator):
         (dict(target_image="z_nope"), ValueError, r"target_image='z_nope'.*available maps: .*z"),
         (dict(resampling_policy="bootstrap"), ValueError, r"bootstrap.*leave_1_out"),
         (dict(resampling_policy="leave_k_out", k=21), ValueError, r"k=21"),
-        (dict(resampling_policy="subsample", target_n=30, n_resamples=2), ValueError,
-         r"target_n=30"),
+        (
+            dict(resampling_policy="subsample", target_n=30, n_resamples=2),
+            ValueError,
+            r"target_n=30",
+        ),
         (dict(resampling_policy="subsample", target_n=5), ValueError, r"n_resamples"),
-        (dict(groups="lab"), ValueError, r"groups='lab'.*available columns"),
-        (dict(groups=3), TypeError, r"groups=3"),
+        (
+            dict(resampling_policy="leave_group_out", groups="lab"),
+            ValueError,
+            r"groups='lab'.*available columns",
+        ),
+        (dict(resampling_policy="leave_group_out", groups=3), TypeError, r"groups=3"),
         (dict(alpha=1.5), ValueError, r"alpha=1.5"),
         (dict(alpha="0.05"), TypeError, r"alpha='0.05'"),
         (dict(engine="gpu"), ValueError, r"engine='gpu'.*'auto'"),
         (dict(random_state=1.5), TypeError, r"random_state=1.5"),
         (dict(cluster_threshold=-1), ValueError, r"cluster_threshold=-1"),
         (dict(n_iters=50), ValueError, r"n_iters=50.*Monte Carlo"),
-        (dict(target_image="z_desc-size_level-cluster_corr-FWE_method-montecarlo"), ValueError,
-         r"FWE_method-montecarlo.*FDRCorrector"),
-        (dict(null="shared", engine="refit"), ValueError, r"null='shared' needs the fast"),
+        (
+            dict(target_image="z_desc-size_level-cluster_corr-FWE_method-montecarlo"),
+            ValueError,
+            r"FWE_method-montecarlo.*FDRCorrector",
+        ),
+        (dict(null="shared", engine="refit"), ValueError, r"null='shared' applies to Monte Carlo"),
         (dict(null_histogram="full", engine="refit"), ValueError, r"null_histogram='full'"),
     ],
 )
@@ -197,7 +230,8 @@ def test_unreachable_alpha_warns(pain_montecarlo):
             broken.estimator = copy.deepcopy(pain_montecarlo.estimator)
             broken.estimator.kernel_transformer = None
             _quick(
-                target_image="z_desc-size_level-cluster_corr-FWE_method-montecarlo", n_iters=10,
+                target_image="z_desc-size_level-cluster_corr-FWE_method-montecarlo",
+                n_iters=10,
                 engine="refit",
             ).transform(broken)
 

@@ -7,10 +7,8 @@ import numpy as np
 import pytest
 from nimare.correct import FWECorrector
 from nimare.generate import create_coordinate_studyset
-from nimare.io import convert_sleuth_to_studyset
 from nimare.meta.cbma import ALE, KDA, ALESubtraction, MKDAChi2
 from nimare.meta.ibma import DerSimonianLaird, Fishers, Stouffers, WeightedLeastSquares
-from nimare.utils import get_resource_path
 from nimare.workflows import CBMAWorkflow, IBMAWorkflow, PairwiseCBMAWorkflow
 from nimare.workflows import base as workflow_base
 from nimare.workflows.cbma import CBMAWorkflow as CBMA
@@ -56,10 +54,10 @@ def test_without_enable_nimare_refuses_the_name():
         CBMAWorkflow(diagnostics=["resampledstability"])
 
 
-def test_cbma_workflow_by_name_runs_jackknife_and_stability(enabled, pain, tmp_path):
+def test_cbma_workflow_by_name_runs_jackknife_and_stability(enabled, pain, tmp_path, n_iters):
     workflow = CBMAWorkflow(
         estimator=ALE(random_state=0),
-        corrector=FWECorrector(method="montecarlo", n_iters=200),
+        corrector=FWECorrector(method="montecarlo", n_iters=2 * n_iters),
         diagnostics=["jackknife", "resampledstability"],
         output_dir=tmp_path,
     )
@@ -85,16 +83,15 @@ def test_ibma_workflow_still_runs_jackknife_after_enable_and_disable(ibma_studys
     assert any("Jackknife_tab-counts" in name for name in result.tables)
 
 
-@pytest.mark.parametrize(
-    "estimator", [Stouffers, Fishers, DerSimonianLaird, WeightedLeastSquares]
-)
+@pytest.mark.parametrize("estimator", [Stouffers, Fishers, DerSimonianLaird, WeightedLeastSquares])
 def test_ibma_workflow_by_name(enabled, ibma_studyset, estimator):
     workflow = IBMAWorkflow(
         estimator=estimator(groupby=False) if estimator is not Fishers else estimator(),
         diagnostics=[
             "jackknife",
-            ResampledStability(resampling_policy="leave_group_out", groups="study",
-                               random_state=0, progress=False),
+            ResampledStability(
+                resampling_policy="leave_group_out", groups="study", random_state=0, progress=False
+            ),
         ],
     )
     result = workflow.fit(ibma_studyset)
@@ -104,24 +101,23 @@ def test_ibma_workflow_by_name(enabled, ibma_studyset, estimator):
     assert (stability > 0).any() and (stability < 0).any()  # both planted blobs, signs kept
 
 
-@pytest.fixture(scope="module")
-def sleuth_pair():
-    path = get_resource_path()
-    return [
-        convert_sleuth_to_studyset(f"{path}/semantic_{name}_children.txt")
-        for name in ("knowledge", "relatedness")
-    ]
-
-
 @pytest.mark.parametrize(
-    "estimator", [lambda: ALESubtraction(n_iters=100, random_state=0), lambda: MKDAChi2()]
+    "estimator",
+    [lambda n: ALESubtraction(n_iters=n, random_state=0), lambda n: MKDAChi2()],
 )
-def test_pairwise_workflow_produces_stability_maps(enabled, sleuth_pair, estimator):
+def test_pairwise_workflow_produces_stability_maps(enabled, sleuth_pair, estimator, n_iters):
     workflow = PairwiseCBMAWorkflow(
-        estimator=estimator(),
+        estimator=estimator(n_iters),
         corrector="fdr",
-        diagnostics=[ResampledStability(resampling_policy="subsample", target_n=0.8,
-                                        n_resamples=2, random_state=0, progress=False)],
+        diagnostics=[
+            ResampledStability(
+                resampling_policy="subsample",
+                target_n=0.8,
+                n_resamples=2,
+                random_state=0,
+                progress=False,
+            )
+        ],
     )
     result = workflow.fit(*sleuth_pair)
     names = [name for name in result.maps if name.endswith("_diag-ResampledStability")]
@@ -130,25 +126,34 @@ def test_pairwise_workflow_produces_stability_maps(enabled, sleuth_pair, estimat
     assert summary["n_resamples"] == 2
 
 
-def test_pairwise_difference_map_is_signed_and_resamples_both_groups(sleuth_pair):
-    result = ALESubtraction(n_iters=100, random_state=0).fit(*sleuth_pair)
+def test_pairwise_difference_map_is_signed_and_resamples_both_groups(sleuth_pair, n_iters):
+    result = ALESubtraction(n_iters=n_iters, random_state=0).fit(*sleuth_pair)
     target = "z_desc-group1MinusGroup2"
-    out = ResampledStability(target_image=target, random_state=0, progress=False).transform(
-        result
-    )
+    out = ResampledStability(
+        target_image=target,
+        resampling_policy="subsample",
+        target_n=0.8,
+        n_resamples=2,
+        random_state=0,
+        progress=False,
+    ).transform(result)
     stability = out.maps[f"{target}_diag-ResampledStability"]
     baseline = np.sign(result.maps[target]) * (result.maps["p_desc-group1MinusGroup2"] < 0.05)
     assert (baseline > 0).any() and (baseline < 0).any()
     assert (stability > 0).any() and (stability < 0).any()
     assert np.all(stability[baseline > 0] >= 0) and np.all(stability[baseline < 0] <= 0)
     replicates = out.tables[f"{target}_diag-ResampledStability_tab-replicates"]
-    assert len(replicates) == 21 + 16  # leave one out of either group
+    group1 = set(result.estimator.inputs_["id1"])
+    for retained in replicates["retained"]:  # 80% of each group: 17 of 21, 13 of 16
+        kept = retained.split(";")
+        assert (sum(i in group1 for i in kept), sum(i not in group1 for i in kept)) == (17, 13)
 
 
 @pytest.fixture
 def plugin(tmp_path, monkeypatch):
     """A third-party package announcing a policy and diagnostics through entry points."""
-    (tmp_path / "fake_stability_plugin.py").write_text(textwrap.dedent('''
+    (tmp_path / "fake_stability_plugin.py").write_text(
+        textwrap.dedent("""
         import numpy as np
         from nimare.diagnostics import Diagnostics
 
@@ -164,12 +169,15 @@ def plugin(tmp_path, monkeypatch):
         class NullDiagnostic(Diagnostics):
             def _transform(self, *args, **kwargs):
                 return None
-    '''))
+    """)
+    )
     info = tmp_path / "fake_stability_plugin-0.1.dist-info"
     info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: fake-stability-plugin\n"
-                                   "Version: 0.1\n")
-    (info / "entry_points.txt").write_text(textwrap.dedent("""
+    (info / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: fake-stability-plugin\nVersion: 0.1\n"
+    )
+    (info / "entry_points.txt").write_text(
+        textwrap.dedent("""
         [nimare_stability.policies]
         every_other = fake_stability_plugin:EveryOther
 
@@ -177,7 +185,8 @@ def plugin(tmp_path, monkeypatch):
         nulldiagnostic = fake_stability_plugin:NullDiagnostic
         broken = fake_stability_plugin_missing:Nope
         jackknife = fake_stability_plugin:NullDiagnostic
-    """))
+    """)
+    )
     monkeypatch.syspath_prepend(str(tmp_path))
     yield
     nimare_stability.disable_workflows()
@@ -185,8 +194,9 @@ def plugin(tmp_path, monkeypatch):
 
 def test_third_party_policy_is_usable_by_name(plugin, pain_ale):
     assert "every_other" in policies.available_policies()
-    out = ResampledStability(target_image="z", resampling_policy="every_other",
-                             random_state=0, progress=False).transform(pain_ale)
+    out = ResampledStability(
+        target_image="z", resampling_policy="every_other", random_state=0, progress=False
+    ).transform(pain_ale)
     replicates = out.tables["z_diag-ResampledStability_tab-replicates"]
     assert [len(r.split(";")) for r in replicates["retained"]] == [11, 10]
 
@@ -208,19 +218,24 @@ def test_third_party_diagnostic_by_name_broken_and_clashing_ones_warn(plugin):
 def one_analysis_studyset():
     """Two planted foci in every analysis, plus 15 foci of analysis 0 alone at one spot."""
     _, studyset = create_coordinate_studyset(
-        foci=2, foci_percentage="100%", fwhm=10, sample_size=30, n_studies=20,
-        n_noise_foci=2, seed=1,
+        foci=2,
+        foci_percentage="100%",
+        fwhm=10,
+        sample_size=30,
+        n_studies=20,
+        n_noise_foci=2,
+        seed=1,
     )
     lone = np.array([-40.0, 30.0, 10.0]) + np.random.default_rng(0).normal(0, 2, (15, 3))
     return studyset.with_points(np.zeros(15, dtype=int), lone, space="MNI")
 
 
 def test_verdict_calls_planted_clusters_robust_and_lone_cluster_one_analysis(
-    enabled, one_analysis_studyset
+    enabled, one_analysis_studyset, n_iters
 ):
     workflow = CBMAWorkflow(
         estimator=KDA(),
-        corrector=FWECorrector(method="montecarlo", n_iters=100),
+        corrector=FWECorrector(method="montecarlo", n_iters=n_iters),
         diagnostics=["jackknife", "resampledstability", "robustness"],
     )
     result = workflow.fit(one_analysis_studyset)
@@ -234,11 +249,17 @@ def test_verdict_calls_planted_clusters_robust_and_lone_cluster_one_analysis(
 
     verdicts = result.tables[f"{MASS}_tab-robustness"]
     assert list(verdicts.columns) == [
-        "cluster_id", "tail", "mean_stability", "top_analysis", "top_contribution", "verdict"
+        "cluster_id",
+        "tail",
+        "mean_stability",
+        "top_analysis",
+        "top_contribution",
+        "verdict",
     ]
     for _, row in verdicts.iterrows():
-        peak = clusters.loc[clusters["cluster_id"] == row["cluster_id"], ["peak_x", "peak_y",
-                                                                         "peak_z"]].to_numpy()
+        peak = clusters.loc[
+            clusters["cluster_id"] == row["cluster_id"], ["peak_x", "peak_y", "peak_z"]
+        ].to_numpy()
         if np.linalg.norm(peak - lone) < 12:
             assert row["verdict"] == "one-analysis" and row["top_analysis"] == "study-0-1"
             assert row["top_contribution"] > 0.8
@@ -249,8 +270,14 @@ def test_verdict_calls_planted_clusters_robust_and_lone_cluster_one_analysis(
 def test_pairwise_subsample_sizes_apply_within_each_group(sleuth_pair):
     result = MKDAChi2().fit(*sleuth_pair)
     target = "z_desc-association"
-    out = ResampledStability(target_image=target, resampling_policy="subsample", target_n=10,
-                             n_resamples=3, random_state=0, progress=False).transform(result)
+    out = ResampledStability(
+        target_image=target,
+        resampling_policy="subsample",
+        target_n=10,
+        n_resamples=3,
+        random_state=0,
+        progress=False,
+    ).transform(result)
     replicates = out.tables[f"{target}_diag-ResampledStability_tab-replicates"]
     group1 = set(result.estimator.inputs_["id1"])
     for retained in replicates["retained"]:

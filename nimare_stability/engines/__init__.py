@@ -1,1 +1,61 @@
-"""Compiled engines: fast replicate statistics and Monte Carlo nulls for kernel CBMA."""
+"""Engines judge the replicates of a schedule; ONE registry says what each supports.
+
+- ``"fast"`` (:class:`~nimare_stability.engines.fast.FastEngine`): kernel CBMA (the table in
+  :mod:`~nimare_stability.engines.families`) from MA maps cached once, with the compiled
+  Monte Carlo null.
+- ``"refit"`` (:class:`~nimare_stability.engines.refit.RefitEngine`): NiMARE's own fit and
+  corrector per replicate; any estimator.
+
+``engine="auto"`` takes the first engine of :data:`ENGINES` that supports the estimator
+and corrector.
+"""
+
+from nimare_stability.engines.base import Engine, EngineInputs
+from nimare_stability.engines.fast import FastEngine
+from nimare_stability.engines.refit import RefitEngine, ReplicateError
+
+#: Every engine by name, in order of preference for ``engine="auto"``.
+ENGINES = {FastEngine.name: FastEngine, RefitEngine.name: RefitEngine}
+
+__all__ = ["ENGINES", "Engine", "EngineInputs", "ReplicateError", "resolve_engine"]
+
+
+def resolve_engine(requested, estimator, corrector, options):
+    """Return the engine class that will judge the replicates.
+
+    Parameters
+    ----------
+    requested : {"auto", "fast", "refit"}
+    estimator : fitted NiMARE estimator
+    corrector : :class:`~nimare.correct.Corrector` or None
+    options : :obj:`dict`
+        Engine-specific options as the caller set them (``null``, ``null_histogram``).
+
+    Raises
+    ------
+    ValueError
+        When the requested engine cannot reproduce this estimator and corrector, or an
+        option other than its default needs an engine that does not apply.
+    """
+    if requested == "auto":
+        chosen = next(
+            cls for cls in ENGINES.values() if cls.unsupported(estimator, corrector) is None
+        )
+    else:
+        chosen = ENGINES[requested]
+        reason = chosen.unsupported(estimator, corrector)
+        if reason is not None:
+            raise ValueError(
+                f"engine={requested!r} does not support {reason}. Accepted: engine='auto' or "
+                f"one of {', '.join(repr(n) for n in ENGINES if n != requested)}."
+            )
+    for option, value in options.items():
+        owner = next((cls for cls in ENGINES.values() if option in cls.options), chosen)
+        default = owner.options.get(option, value)
+        if value != default and option not in chosen.options:
+            raise ValueError(
+                f"{option}={value!r} needs the {owner.name} engine, which does not apply here "
+                f"(engine={requested!r}, {type(estimator).__name__}); accepted: "
+                f"{option}={default!r}."
+            )
+    return chosen

@@ -37,8 +37,9 @@ def ale_log_table(ma_values):
 
 
 @njit(cache=True, nogil=True)
-def _spread_foci(foci, focus_starts, analysis_kernel, k_rows, k_val, k_starts, shape, mode,
-                 slot, scratch):
+def _spread_foci(
+    foci, focus_starts, analysis_kernel, k_rows, k_val, k_starts, shape, mode, slot, scratch
+):
     """Stamp every analysis's kernels; return ``(n_touched, n_entries)``.
 
     A kernel is a list of runs along the last axis: ``k_rows[q] = (di, dj, dk0, length,
@@ -125,8 +126,9 @@ def _additive_stat(acc, n_comp):
 @njit(cache=True, nogil=True)
 def _exact_log_sum(f, weights, foci, kern):
     """ALE's full-kernel ``sum log1p(-MA)`` at flat voxel ``f``, in analysis order."""
-    focus_starts, analysis_kernel, dense, dense_starts, dense_width, shape = kern
-    ny, nz = shape[1], shape[2]
+    focus_starts, analysis_kernel = kern.focus_starts, kern.analysis_kernel
+    dense, dense_starts, dense_width = kern.dense_log, kern.dense_starts, kern.dense_width
+    ny, nz = kern.shape[1], kern.shape[2]
     vi, vj, vk = f // (ny * nz), (f // nz) % ny, f % nz
     total = 0.0
     for a in range(weights.shape[0]):
@@ -235,10 +237,9 @@ def run_block(foci, kern, mode, tail, slot, weights, thresholds, max_touched, ma
     ----------
     foci : int32 array of shape (n_iters, n_foci, 3)
         Random foci, grouped by analysis as ``kern[0]`` (``focus_starts``) says.
-    kern : tuple
-        ``(focus_starts, analysis_kernel, k_rows, k_val, k_starts, dense, dense_starts,
-        dense_width, shape)``: the runs of (possibly truncated) kernels for
-        :func:`_spread_foci` and, for ALE, the full kernels' ``log1p(-MA)`` cubes.
+    kern : KernelTables
+        The runs of (possibly truncated) kernels for :func:`_spread_foci` and, for ALE, the
+        full kernels' ``log1p(-MA)`` cubes (see ``layout.KernelTables``).
     mode : int
         ALE, MKDA or KDA.
     tail : float
@@ -256,9 +257,7 @@ def run_block(foci, kern, mode, tail, slot, weights, thresholds, max_touched, ma
     -------
     max_stat, max_size, max_mass : float64 arrays of shape (R, n_iters)
     """
-    focus_starts, analysis_kernel, k_rows, k_val, k_starts = kern[:5]
-    exact = (focus_starts, analysis_kernel, kern[5], kern[6], kern[7], kern[8])
-    shape = kern[8]
+    focus_starts, analysis_kernel, shape = kern.focus_starts, kern.analysis_kernel, kern.shape
     n_iters = foci.shape[0]
     n_rep = weights.shape[0]
     scratch = (
@@ -275,14 +274,22 @@ def run_block(foci, kern, mode, tail, slot, weights, thresholds, max_touched, ma
     out = np.zeros((3, n_rep, n_iters))
     for it in range(n_iters):
         n_comp, _ = _spread_foci(
-            foci[it], focus_starts, analysis_kernel, k_rows, k_val, k_starts, shape, mode,
-            slot, scratch,
+            foci[it],
+            focus_starts,
+            analysis_kernel,
+            kern.rows,
+            kern.values,
+            kern.starts,
+            shape,
+            mode,
+            slot,
+            scratch,
         )
         for r in range(n_rep):
             _accumulate(weights[r], mode, scratch[4], scratch[2], scratch[3], n_comp, stat)
             if mode == ALE:
                 out[0, r, it] = _ale_stat(
-                    stat, n_comp, thresholds[r], tail, weights[r], foci[it], exact, comp_flat
+                    stat, n_comp, thresholds[r], tail, weights[r], foci[it], kern, comp_flat
                 )
             else:
                 out[0, r, it] = _additive_stat(stat, n_comp)

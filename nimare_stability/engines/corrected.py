@@ -10,12 +10,9 @@ import numpy as np
 from nimare.stats import null_to_p
 from nimare.transforms import p_to_z
 from nimare.utils import DEFAULT_FLOAT_DTYPE
-from scipy import ndimage
 
 from nimare_stability._nimare_private import _p_to_logp_values
-
-#: Face connectivity, as NiMARE labels clusters.
-_CONNECTIVITY = ndimage.generate_binary_structure(rank=3, connectivity=1)
+from nimare_stability.volumes import label_faces, to_volume
 
 
 def montecarlo_maps(stat, stat_threshold, null_max_stat, null_max_size, null_max_mass, mask):
@@ -59,9 +56,7 @@ def montecarlo_maps(stat, stat_threshold, null_max_stat, null_max_size, null_max
 
 def _cluster_labels(stat, threshold, mask):
     """Cluster label of each masked voxel (0: at or below ``threshold``)."""
-    volume = np.zeros(mask.shape, dtype=bool)
-    volume[mask] = stat > threshold
-    labels, _ = ndimage.label(volume, _CONNECTIVITY)
+    labels, _ = label_faces(to_volume(stat > threshold, mask))
     return labels[mask]
 
 

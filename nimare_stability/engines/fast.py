@@ -19,7 +19,9 @@ from nimare.correct import FDRCorrector, FWECorrector
 from tqdm.auto import tqdm
 
 from nimare_stability.engines import montecarlo
+from nimare_stability.engines.base import Engine
 from nimare_stability.engines.corrected import montecarlo_maps
+from nimare_stability.engines.families import unsupported_estimator
 from nimare_stability.engines.kernels import KernelReplicates
 
 LGR = logging.getLogger(__name__)
@@ -27,53 +29,64 @@ LGR = logging.getLogger(__name__)
 _MONTECARLO_SUFFIX = "_corr-FWE_method-montecarlo"
 #: ``null="shared"`` redraws its random subset of analyses every this many iterations.
 SHARED_SUBSET_ITERATIONS = 50
+_FWE_METHODS = ("bonferroni", "montecarlo")
 
 
-def supports(estimator, corrector):
-    """Whether the fast engine reproduces ``estimator`` + ``corrector`` (else: refit)."""
-    if not KernelReplicates.supports(estimator):
-        return False
-    return corrector is None or isinstance(corrector, FDRCorrector) or (
-        isinstance(corrector, FWECorrector) and corrector.method in ("bonferroni", "montecarlo")
-    )
-
-
-class FastEngine:
+class FastEngine(Engine):
     """Judge replicates of a kernel CBMA estimator without refitting it.
 
     Parameters
     ----------
-    estimator : fitted ALE, MKDADensity or KDA (``null_method="approximate"``)
-    corrector : :class:`~nimare.correct.Corrector` or None
-        The target's corrector (a private copy).
-    rule : :class:`~nimare_stability.support.SupportRule`
-    null : {"replicate", "shared"}
-    null_histogram : {"replicate", "full"}
-    n_iters : int or None
-        Monte Carlo iterations (Monte Carlo targets only).
-    null_seed : :class:`numpy.random.SeedSequence`
-        Root of the null engine's streams.
+    inputs : :class:`~nimare_stability.engines.base.EngineInputs`
+        Reads ``estimator`` (a fitted estimator of
+        :data:`~nimare_stability.engines.families.KERNEL_ESTIMATORS`), ``corrector``,
+        ``rule`` and, for Monte Carlo targets, ``n_iters``, ``null``, ``null_histogram``
+        and ``null_seed``.
     """
 
     name = "fast"
+    options = {"null": "replicate", "null_histogram": "replicate"}
 
-    def __init__(self, estimator, corrector, rule, null, null_histogram, n_iters, null_seed):
-        self.replicates = KernelReplicates.from_estimator(estimator)
-        self.estimator = estimator
-        self.corrector = corrector
-        self.rule = rule
-        self.null = null
-        self.histogram = null_histogram
-        self.n_iters = n_iters
-        self.null_seed = null_seed
+    @classmethod
+    def unsupported(cls, estimator, corrector):
+        """Return why the fast engine cannot reproduce ``estimator`` + ``corrector``, or None."""
+        reason = unsupported_estimator(estimator)
+        if reason is not None:
+            return reason
+        if (
+            corrector is None
+            or isinstance(corrector, FDRCorrector)
+            or (isinstance(corrector, FWECorrector) and corrector.method in _FWE_METHODS)
+        ):
+            return None
+        method = getattr(corrector, "method", None)
+        return (
+            f"{type(corrector).__name__}(method={method!r}) (accepted: FDR, Bonferroni or "
+            "Monte Carlo FWE correction, or none)"
+        )
+
+    def __init__(self, inputs):
+        super().__init__(inputs)
+        self.replicates = KernelReplicates.from_estimator(inputs.estimator)
+        self.estimator = inputs.estimator
+        self.corrector = inputs.corrector
+        self.rule = inputs.rule
+        self.null = inputs.null
+        self.histogram = inputs.null_histogram
+        self.n_iters = inputs.n_iters
+        self.null_seed = inputs.null_seed
+        corrector = inputs.corrector
         self.montecarlo = isinstance(corrector, FWECorrector) and corrector.method == "montecarlo"
 
     def run(self, schedule, seeds, n_cores=1, progress=True):
         """Yield ``(index, support)`` for every replicate, in schedule order.
 
-        ``seeds`` is unused: the fast engine's only randomness is the Monte Carlo null, drawn
-        from ``null_seed``.
+        ``seeds`` is unused: a kernel estimator's fit draws nothing at random, and the only
+        randomness left, the Monte Carlo null, is drawn from ``null_seed`` in blocks of
+        iterations, so that every replicate's null comes from the same random foci (common
+        random numbers) whatever ``n_cores``.
         """
+        schedule = schedule.splits
         thresholds = nulls = None
         if self.montecarlo:
             thresholds, weights = self._thresholds_and_weights(schedule)
@@ -105,8 +118,11 @@ class FastEngine:
         return bool(self.corrector.parameters.get("vfwe_only", False))
 
     def _thresholds_and_weights(self, schedule):
-        """Each replicate's cluster-forming threshold and its own analysis weights
-        (MKDADensity; None for ALE and KDA), in one pass so each replicate is prepared once."""
+        """Return each replicate's cluster-forming threshold and analysis weights.
+
+        Weights are the replicate's own (MKDADensity; None for ALE and KDA); one pass
+        prepares each replicate once.
+        """
         thresholds, rows = [], []
         for kept in schedule:
             thresholds.append(
@@ -125,7 +141,13 @@ class FastEngine:
         if self.null == "replicate":
             retained = _retained_matrix(schedule, layout.n_analyses)
             nulls = montecarlo.null_maxima(
-                layout, retained, thresholds, self.n_iters, self.null_seed, n_cores, progress,
+                layout,
+                retained,
+                thresholds,
+                self.n_iters,
+                self.null_seed,
+                n_cores,
+                progress,
                 weights=weights,
             )
         else:
@@ -133,14 +155,19 @@ class FastEngine:
         return nulls if not self._vfwe_only else (nulls[0], None, None)
 
     def _shared_nulls(self, layout, schedule, n_cores, progress):
-        """One null per distinct replicate size ``m``: every
-        :data:`SHARED_SUBSET_ITERATIONS` iterations keep a new random ``m``-subset of
-        analyses (with its own cluster-forming threshold), drawn from that size's stream."""
+        """Return one null per distinct replicate size ``m``.
+
+        Every :data:`SHARED_SUBSET_ITERATIONS` iterations keep a new random ``m``-subset of
+        analyses (with its own cluster-forming threshold), drawn from that size's stream.
+        """
         sizes = sorted({len(kept) for kept in schedule})
         starts = range(0, self.n_iters, SHARED_SUBSET_ITERATIONS)
         by_size = {}
-        with tqdm(total=len(sizes) * len(starts), desc="Shared Monte Carlo null (blocks)",
-                  disable=not progress) as bar:
+        with tqdm(
+            total=len(sizes) * len(starts),
+            desc="Shared Monte Carlo null (blocks)",
+            disable=not progress,
+        ) as bar:
             streams = montecarlo.child_sequences(self.null_seed, len(sizes))
             for size, stream in zip(sizes, streams):
                 draws, block_streams = montecarlo.child_sequences(stream, 2)
@@ -150,20 +177,20 @@ class FastEngine:
                 for start, block in zip(starts, blocks):
                     subset = np.sort(rng.choice(layout.n_analyses, size, replace=False))
                     threshold, weights = self._thresholds_and_weights([subset])
-                    parts.append(montecarlo.null_maxima(
-                        layout,
-                        _retained_matrix([subset], layout.n_analyses),
-                        threshold,
-                        min(SHARED_SUBSET_ITERATIONS, self.n_iters - start),
-                        block,
-                        n_cores,
-                        weights=weights,
-                    ))
+                    parts.append(
+                        montecarlo.null_maxima(
+                            layout,
+                            _retained_matrix([subset], layout.n_analyses),
+                            threshold,
+                            min(SHARED_SUBSET_ITERATIONS, self.n_iters - start),
+                            block,
+                            n_cores,
+                            weights=weights,
+                        )
+                    )
                     bar.update()
                 by_size[size] = [np.concatenate([p[i] for p in parts], axis=1) for i in range(3)]
-        return tuple(
-            np.concatenate([by_size[len(kept)][i] for kept in schedule]) for i in range(3)
-        )
+        return tuple(np.concatenate([by_size[len(kept)][i] for kept in schedule]) for i in range(3))
 
 
 def _retained_matrix(schedule, n_analyses):

@@ -11,16 +11,15 @@ sparse modeled-activation (MA) maps.
 import copy
 
 import numpy as np
-from nimare.meta.cbma import ALE, KDA, MKDADensity
 from nimare.meta.cbma.weights import normalize_weights
 from nimare.results import MetaResult
 from scipy import sparse
 
-from nimare_stability._nimare_private import _mask_img_to_bool, _nlogp_to_logp_values
+from nimare_stability._nimare_private import _nlogp_to_logp_values
+from nimare_stability.engines.families import NULL_METHOD as _NULL_METHOD
+from nimare_stability.engines.families import unsupported_estimator
+from nimare_stability.volumes import mask_array
 
-_ESTIMATORS = (ALE, MKDADensity, KDA)
-
-_NULL_METHOD = "approximate"
 _HISTOGRAMS = ("replicate", "full")
 
 
@@ -64,15 +63,9 @@ class KernelReplicates:
         self._kernel_ids = kernel_ids
         self._rows = rows
         self.ids = kernel_ids[rows]
-        self.mask = _mask_img_to_bool(estimator.masker.mask_img)
+        self.mask = mask_array(estimator.masker)
         self._cached = (None, None)
         self._full = None
-
-    @staticmethod
-    def supports(estimator):
-        """Whether ``estimator`` is an ALE, MKDADensity or KDA with an approximate null."""
-        null_method = getattr(estimator, "null_method", None)
-        return type(estimator) in _ESTIMATORS and null_method == _NULL_METHOD
 
     @classmethod
     def from_estimator(cls, estimator):
@@ -81,14 +74,12 @@ class KernelReplicates:
         Raises
         ------
         ValueError
-            When the estimator is not supported (see :meth:`supports`) or not fitted.
+            When the estimator is not supported
+            (:func:`~nimare_stability.engines.families.unsupported_estimator`) or not fitted.
         """
-        if not cls.supports(estimator):
-            raise ValueError(
-                f"estimator={type(estimator).__name__}(null_method="
-                f"{getattr(estimator, 'null_method', None)!r}) is not supported by the kernel "
-                "engine; accepted: ALE, MKDADensity or KDA with null_method='approximate'."
-            )
+        reason = unsupported_estimator(estimator)
+        if reason is not None:
+            raise ValueError(f"The kernel engine does not support {reason}.")
         if "id" not in getattr(estimator, "inputs_", {}):
             raise ValueError(
                 f"estimator={type(estimator).__name__} is not fitted; accepted: an estimator "
@@ -131,7 +122,8 @@ class KernelReplicates:
         stat : ndarray, optional
             The replicate's :meth:`stat`; computed when omitted.
         histogram : {"replicate", "full"}, default="replicate"
-            Null histogram: the replicate's own (as a NiMARE fit) or the full data's (JALE).
+            Null histogram: the replicate's own (as a NiMARE fit and JALE) or the full
+            data's (NiMARE 0.22's ``ResampledStability`` shortcut).
 
         Returns
         -------
@@ -152,8 +144,11 @@ class KernelReplicates:
         return estimator._p_to_summarystat(p_threshold, null_method=_NULL_METHOD)
 
     def weights(self, retained):
-        """Analysis weights of a replicate's statistic, in :attr:`ids` order (0 where left
-        out), or None for estimators without weights (ALE, KDA)."""
+        """Return the analysis weights of a replicate's statistic.
+
+        In :attr:`ids` order, 0 where left out; None for estimators without weights (ALE,
+        KDA).
+        """
         replicate = self._replicate(retained)
         weight_vec = getattr(replicate.estimator, "weight_vec_", None)
         if weight_vec is None:
@@ -165,7 +160,7 @@ class KernelReplicates:
         return weights
 
     def result(self, retained, histogram="replicate"):
-        """A :class:`~nimare.results.MetaResult` with the replicate's uncorrected maps.
+        """Return a :class:`~nimare.results.MetaResult` with the replicate's uncorrected maps.
 
         Holds ``stat``, ``p``, ``z`` and ``logp`` as a NiMARE fit does, so a deep copy of an
         ``FDRCorrector`` or ``FWECorrector(method="bonferroni")`` corrects it as it would the

@@ -12,6 +12,9 @@ import time
 from joblib import Parallel, delayed
 from tqdm.auto import tqdm
 
+from nimare_stability.engines.base import Engine
+from nimare_stability.schedule import left_out_positions
+
 LGR = logging.getLogger(__name__)
 
 #: Schedules whose estimated run time exceeds this many seconds are logged as a warning.
@@ -22,45 +25,38 @@ class ReplicateError(RuntimeError):
     """A replicate's fit or correction raised."""
 
 
-class RefitEngine:
-    """Fit and judge replicates.
+class RefitEngine(Engine):
+    """Fit and judge replicates with NiMARE's own estimator and corrector (any estimator).
+
+    Each replicate's estimator is a deep copy of the baseline's with the replicate's seed as
+    its ``random_state`` (the seeds of :meth:`run`).
 
     Parameters
     ----------
-    estimator : fitted NiMARE estimator
-        Never modified: each replicate works on a deep copy.
-    corrector : :class:`~nimare.correct.Corrector` or None
-        Already a private copy; deep-copied again per replicate.
-    analyses : :class:`~nimare_stability.analyses.AnalysisSet`
-        What ``estimator`` was fit on; schedules index ``analyses.ids``.
-    rule : :class:`~nimare_stability.support.SupportRule`
+    inputs : :class:`~nimare_stability.engines.base.EngineInputs`
+        Reads ``estimator``, ``corrector``, ``analyses`` and ``rule``.
     """
 
     name = "refit"
 
-    def __init__(self, estimator, corrector, analyses, rule):
-        self.estimator = estimator
-        self.corrector = corrector
-        self.analyses = analyses
-        self.rule = rule
-
     def support(self, index, retained, seed):
         """Return the :class:`~nimare_stability.support.Support` of one replicate."""
+        inputs = self.inputs
         try:
-            estimator = copy.deepcopy(self.estimator)
+            estimator = copy.deepcopy(inputs.estimator)
             if "random_state" in estimator.get_params(deep=False):
                 estimator.set_params(random_state=seed)
-            result = self.analyses.fit(estimator, retained)
-            if self.corrector is not None:
-                result = copy.deepcopy(self.corrector).transform(result)
+            result = inputs.analyses.fit(estimator, retained)
+            if inputs.corrector is not None:
+                result = copy.deepcopy(inputs.corrector).transform(result)
         except Exception as exc:
-            ids = self.analyses.ids
-            left_out = sorted(set(ids) - set(ids[retained]))
+            ids = inputs.analyses.ids
+            left_out = ids[left_out_positions(retained, ids.size)]
             raise ReplicateError(
                 f"Replicate {index} (seed {seed}; left out: {';'.join(left_out)}) failed: "
                 f"{type(exc).__name__}: {exc}"
             ) from exc
-        return self.rule(result.maps)
+        return inputs.rule(result.maps)
 
     def run(self, schedule, seeds, n_cores=1, progress=True):
         """Yield ``(index, support)`` for every replicate, in schedule order.
@@ -68,17 +64,18 @@ class RefitEngine:
         The first replicate runs alone and times the schedule; the rest stream through
         joblib, so at most a few replicate maps are held at once.
         """
+        splits = schedule.splits
         start = time.perf_counter()
-        first = self.support(0, schedule[0], seeds[0])
-        estimate = (time.perf_counter() - start) * len(schedule) / max(n_cores, 1)
+        first = self.support(0, splits[0], seeds[0])
+        estimate = (time.perf_counter() - start) * len(splits) / max(n_cores, 1)
         log = LGR.warning if estimate > LONG_RUN_SECONDS else LGR.info
-        log(f"{len(schedule)} replicates with the refit engine: about {estimate:.0f} s.")
-        bar = tqdm(total=len(schedule), desc="ResampledStability", disable=not progress)
+        log(f"{len(splits)} replicates with the refit engine: about {estimate:.0f} s.")
+        bar = tqdm(total=len(splits), desc="ResampledStability", disable=not progress)
         bar.update()
         yield 0, first
         rest = Parallel(n_jobs=n_cores, return_as="generator")(
-            delayed(self.support)(index, schedule[index], seeds[index])
-            for index in range(1, len(schedule))
+            delayed(self.support)(index, splits[index], seeds[index])
+            for index in range(1, len(splits))
         )
         for index, support in enumerate(rest, start=1):
             bar.update()
