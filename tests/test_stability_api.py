@@ -108,6 +108,7 @@ def test_random_state_fixes_everything_and_n_cores_does_not_matter(pain_fdr):
             one.tables[f"{stem}_tab-{table}"], two.tables[f"{stem}_tab-{table}"]
         )
     assert not one.tables[f"{stem}_tab-replicates"].equals(other.tables[f"{stem}_tab-replicates"])
+    assert one.metadata[f"{stem}_seconds"] > 0  # timing per target, never in the tables
 
 
 def test_random_state_none_is_recorded_and_repeatable(pain_fdr):

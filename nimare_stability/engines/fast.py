@@ -68,13 +68,6 @@ class FastEngine(Engine):
     def __init__(self, inputs):
         super().__init__(inputs)
         self.replicates = KernelReplicates.from_estimator(inputs.estimator)
-        self.estimator = inputs.estimator
-        self.corrector = inputs.corrector
-        self.rule = inputs.rule
-        self.null = inputs.null
-        self.histogram = inputs.null_histogram
-        self.n_iters = inputs.n_iters
-        self.null_seed = inputs.null_seed
         corrector = inputs.corrector
         self.montecarlo = isinstance(corrector, FWECorrector) and corrector.method == "montecarlo"
 
@@ -94,28 +87,28 @@ class FastEngine(Engine):
         for index, retained in enumerate(
             tqdm(schedule, desc="ResampledStability (fast)", disable=not progress)
         ):
-            yield index, self.rule(self._maps(index, retained, nulls, thresholds))
+            yield index, self.inputs.rule(self._maps(index, retained, nulls, thresholds))
 
     def _maps(self, index, retained, nulls, thresholds):
         if not self.montecarlo:
-            result = self.replicates.result(retained, self.histogram)
-            if self.corrector is not None:
-                result = copy.deepcopy(self.corrector).transform(result)
+            result = self.replicates.result(retained, self.inputs.null_histogram)
+            if self.inputs.corrector is not None:
+                result = copy.deepcopy(self.inputs.corrector).transform(result)
             return result.maps
         stat = self.replicates.stat(retained)
         max_stat, max_size, max_mass = (None if n is None else n[index] for n in nulls)
         maps = montecarlo_maps(
-            stat, thresholds[index], max_stat, max_size, max_mass, self.rule.mask
+            stat, thresholds[index], max_stat, max_size, max_mass, self.inputs.rule.mask
         )
         return {name + _MONTECARLO_SUFFIX: values for name, values in maps.items()}
 
     @property
     def _voxel_thresh(self):
-        return self.corrector.parameters.get("voxel_thresh", 0.001)
+        return self.inputs.corrector.parameters.get("voxel_thresh", 0.001)
 
     @property
     def _vfwe_only(self):
-        return bool(self.corrector.parameters.get("vfwe_only", False))
+        return bool(self.inputs.corrector.parameters.get("vfwe_only", False))
 
     def _thresholds_and_weights(self, schedule):
         """Return each replicate's cluster-forming threshold and analysis weights.
@@ -126,26 +119,26 @@ class FastEngine(Engine):
         thresholds, rows = [], []
         for kept in schedule:
             thresholds.append(
-                self.replicates.stat_threshold(kept, self._voxel_thresh, self.histogram)
+                self.replicates.stat_threshold(kept, self._voxel_thresh, self.inputs.null_histogram)
             )
             rows.append(self.replicates.weights(kept))
         return thresholds, (None if rows[0] is None else np.stack(rows))
 
     def _null_maxima(self, schedule, thresholds, weights, n_cores, progress):
         """Null maxima per replicate: three arrays (R, n_iters); size/mass None if vFWE only."""
-        layout = montecarlo.build_layout(self.estimator)
+        layout = montecarlo.build_layout(self.inputs.estimator)
         LGR.info(
-            f"Monte Carlo null for {len(schedule)} replicates, {self.n_iters} iterations "
-            f"(null={self.null!r})."
+            f"Monte Carlo null for {len(schedule)} replicates, {self.inputs.n_iters} iterations "
+            f"(null={self.inputs.null!r})."
         )
-        if self.null == "replicate":
+        if self.inputs.null == "replicate":
             retained = _retained_matrix(schedule, layout.n_analyses)
             nulls = montecarlo.null_maxima(
                 layout,
                 retained,
                 thresholds,
-                self.n_iters,
-                self.null_seed,
+                self.inputs.n_iters,
+                self.inputs.null_seed,
                 n_cores,
                 progress,
                 weights=weights,
@@ -161,14 +154,14 @@ class FastEngine(Engine):
         analyses (with its own cluster-forming threshold), drawn from that size's stream.
         """
         sizes = sorted({len(kept) for kept in schedule})
-        starts = range(0, self.n_iters, SHARED_SUBSET_ITERATIONS)
+        starts = range(0, self.inputs.n_iters, SHARED_SUBSET_ITERATIONS)
         by_size = {}
         with tqdm(
             total=len(sizes) * len(starts),
             desc="Shared Monte Carlo null (blocks)",
             disable=not progress,
         ) as bar:
-            streams = montecarlo.child_sequences(self.null_seed, len(sizes))
+            streams = montecarlo.child_sequences(self.inputs.null_seed, len(sizes))
             for size, stream in zip(sizes, streams):
                 draws, block_streams = montecarlo.child_sequences(stream, 2)
                 rng = np.random.default_rng(draws)
@@ -182,7 +175,7 @@ class FastEngine(Engine):
                             layout,
                             _retained_matrix([subset], layout.n_analyses),
                             threshold,
-                            min(SHARED_SUBSET_ITERATIONS, self.n_iters - start),
+                            min(SHARED_SUBSET_ITERATIONS, self.inputs.n_iters - start),
                             block,
                             n_cores,
                             weights=weights,
