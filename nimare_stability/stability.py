@@ -239,8 +239,7 @@ class ResampledStability(Diagnostics):
             out_tables,
             _description(self) if self.generate_description else None,
         )
-        stem = mapnames.diagnostic_stem(self.target_image, DIAGNOSTIC)
-        new.metadata[f"{stem}_seconds"] = time.perf_counter() - started
+        new.metadata[f"{self._stem}_seconds"] = time.perf_counter() - started
         return new
 
     def _schedule(self, analyses, plan):
@@ -286,7 +285,7 @@ class ResampledStability(Diagnostics):
         error = tables.sampling_error(
             stability, len(schedule), schedule.n_possible_subsets(), schedule.is_exhaustive()
         )
-        name = mapnames.diagnostic_stem(self.target_image, DIAGNOSTIC)
+        name = self._stem
         maps = {name: stability.astype(np.float32), f"{name}_stat-se": error.astype(np.float32)}
         out_tables = {
             f"{name}_tab-summary": tables.summary_table(stability, settings),
@@ -301,6 +300,10 @@ class ResampledStability(Diagnostics):
                 *influence_rows, accumulator
             )
         return maps, out_tables
+
+    @property
+    def _stem(self):
+        return mapnames.diagnostic_stem(self.target_image, DIAGNOSTIC)
 
     def _check_params(self):
         for parameter, choices in _CHOICES.items():

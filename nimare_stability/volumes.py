@@ -22,9 +22,9 @@ def mask_array(masker):
     return _mask_img_to_bool(mask_img)
 
 
-def to_volume(values, mask, fill=0):
-    """Put masked values back into a volume of ``mask``'s shape."""
-    volume = np.full(mask.shape, fill, dtype=np.asarray(values).dtype)
+def to_volume(values, mask):
+    """Put masked values back into a volume of ``mask``'s shape (0 outside the mask)."""
+    volume = np.zeros(mask.shape, dtype=np.asarray(values).dtype)
     volume[mask] = values
     return volume
 

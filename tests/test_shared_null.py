@@ -55,8 +55,8 @@ def test_shared_null_matches_nimare_nulls_of_random_subsets(shared_null, pain, n
     standard errors (binomial error of both samples, inflated by 2 for the subset-to-subset
     clustering of the iterations).
     """
-    _, nulls = shared_null
-    ids = np.asarray(ALE().fit(pain).estimator.inputs_["id"]).astype(str)
+    engine, nulls = shared_null
+    ids = engine.inputs.analyses.ids
     rng = np.random.default_rng(11)
     per_subset = SHARED_SUBSET_ITERATIONS // 2
     theirs = {key: [] for key in KEYS}
