@@ -47,6 +47,9 @@ display = plot_stat_map(
 # A verdict per cluster
 # ---------------------
 # Jackknife says how much each analysis contributes to each cluster; joined with the
-# stability, a cluster is robust, rests on one analysis, is unstable, or both (fragile).
+# stability and with which single removals sink it, each cluster gets a verdict and the
+# reason for it (see plot_robustness_profile.py for fragility and fail-safe N).
 result = Jackknife(target_image=target, target_threshold=1.65).transform(result)
-print(robustness_table(result, target))
+table = robustness_table(result, target)
+for _, row in table.iterrows():
+    print(f"cluster {row['cluster_id']}: {row['verdict']}: {row['reason']}")

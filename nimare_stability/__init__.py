@@ -1,16 +1,22 @@
 """How much should we trust a meta-analysis's clusters? Resampling diagnostics for NiMARE.
 
 ``ResampledStability`` refits a NiMARE meta-analysis on resampled sets of analyses and maps,
-voxel by voxel, how often each voxel stays significant. ``robustness_table`` joins that
-with NiMARE's Jackknife into a per-cluster verdict. ``enable_workflows()`` lets NiMARE's
-workflows name both (``"resampledstability"``, ``"robustness"``).
+voxel by voxel, how often each voxel stays significant. ``Fragility`` finds the fewest
+analyses whose removal sinks each cluster, ``FailSafeN`` how many null analyses it
+withstands. ``robustness_table`` joins them with NiMARE's Jackknife into a per-cluster
+verdict and its reason. ``enable_workflows()`` lets NiMARE's workflows name them all
+(``"resampledstability"``, ``"fragility"``, ``"failsafen"``, ``"robustness"``).
 """
 
+from nimare_stability.failsafe import FailSafeN
+from nimare_stability.fragility import Fragility
 from nimare_stability.robustness import RobustnessVerdict, robustness_table
 from nimare_stability.stability import ResampledStability
 from nimare_stability.workflows import disable_workflows, enable_workflows
 
 __all__ = [
+    "FailSafeN",
+    "Fragility",
     "ResampledStability",
     "RobustnessVerdict",
     "disable_workflows",

@@ -71,8 +71,7 @@ def warn_empty_support(support, rule):
     warnings.warn(
         f"target_image={rule.target_image!r} has no support (no voxel with {how}"
         f"{f' in a cluster of {rule.cluster_threshold}+ voxels' if rule.cluster_threshold else ''}"
-        "): the cluster and influence tables are empty; the stability map still counts "
-        "replicate support.",
+        "): there are no clusters to judge (their tables are empty).",
         UserWarning,
         stacklevel=3,
     )

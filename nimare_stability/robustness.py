@@ -1,79 +1,125 @@
-"""The per-cluster verdict: join stability with NiMARE's Jackknife contributions.
+"""The per-cluster verdict: every diagnostic's evidence joined, a verdict and its reason.
 
-A cluster is ``robust``; ``one-analysis`` when a single analysis contributes more than
-``one_analysis`` of it (Jackknife); ``unstable`` when its mean stability is below
-``unstable``; ``fragile`` when both hold.
+Checks, in order of precedence (a cluster's verdict is its first failed check):
+
+- ``fragile``: it vanishes when fewer than ``min_fragility`` analyses are removed
+  (Fragility; a leave-one-out influence table shows the single removals). Eickhoff et al.
+  (2016) advise that no ALE cluster be driven by one or two experiments: the default 3 asks
+  a cluster to survive the removal of any two. A cluster that vanishes without one analysis
+  is always ``fragile``.
+- ``dominated``: one analysis contributes more than ``max_contribution`` of it (NiMARE's
+  Jackknife); Eickhoff et al. (2016) advise that the most dominant experiment contribute
+  less than half.
+- ``unstable``: its mean stability is below ``min_stability`` (ResampledStability): it is
+  significant in fewer than half of the replicates.
+- ``file-drawer``: its fail-safe N per analysis is below ``min_fsn_per_analysis``
+  (FailSafeN): fewer unpublished null analyses than there are published ones would sink it
+  (Acar et al., 2018, add up to ten times as many).
+
+A cluster passing every check present is ``robust``, except that without evidence on
+single removals (neither Fragility nor a leave-one(-group)-out influence table) it is
+``undetermined``. Fragility searches every set of up to ``max_exact`` (2) analyses and
+greedy sets beyond, so a ``robust`` cluster survived the removal of any two analyses and of
+its largest contributors up to ``min_fragility - 1``; a greedy fragility is an upper bound.
 """
 
-from collections import Counter
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
-from nimare.diagnostics import Diagnostics
 
-from nimare_stability import clusters as cluster_labels
 from nimare_stability import mapnames
+from nimare_stability._diagnostic import DEFAULT_TARGET, ClusterDiagnostic, check_result
 from nimare_stability._results import derived_result
 from nimare_stability._validation import check_number
+from nimare_stability.analyses import AnalysisSet
 from nimare_stability.baseline import baseline, support_rule
-from nimare_stability.stability import DIAGNOSTIC, ResampledStability, check_result
+from nimare_stability.failsafe import FailSafeN
+from nimare_stability.fragility import Fragility
+from nimare_stability.jackknife_evidence import has_jackknife, top_contributor
+from nimare_stability.stability import ResampledStability
 
-COLUMNS = ["cluster_id", "tail", "mean_stability", "top_analysis", "top_contribution", "verdict"]
+#: Our diagnostics whose evidence the verdict reads, in the order their columns appear.
+SOURCES = (ResampledStability, Fragility, FailSafeN)
+#: The support parameters every joined diagnostic must share (the same clusters).
+_RULE = ("alpha", "target_threshold", "cluster_threshold")
 
 
-def robustness_table(result, target_image=None, one_analysis=0.8, unstable=0.5):
-    """Judge each cluster of ``target_image`` by its stability and its top contributor.
+class Thresholds(NamedTuple):
+    """The thresholds of the checks (see :func:`robustness_table`)."""
+
+    min_fragility: int
+    max_contribution: float
+    min_stability: float
+    min_fsn_per_analysis: float
+
+
+def robustness_table(
+    result,
+    target_image=None,
+    min_fragility=4,
+    max_contribution=0.5,
+    min_stability=0.5,
+    min_fsn_per_analysis=1.0,
+):
+    """Join every diagnostic's evidence on ``target_image``'s clusters into a verdict.
 
     .. versionadded:: 0.1.0
 
     Parameters
     ----------
     result : :class:`~nimare.results.MetaResult`
-        Holds the outputs of :class:`~nimare_stability.ResampledStability` and of
-        :class:`~nimare.diagnostics.Jackknife` for ``target_image``.
+        Holds the outputs of any of :class:`~nimare_stability.ResampledStability`,
+        :class:`~nimare_stability.Fragility`, :class:`~nimare_stability.FailSafeN` (run with
+        the same ``alpha``, ``target_threshold`` and ``cluster_threshold``) and NiMARE's
+        :class:`~nimare.diagnostics.Jackknife`, for ``target_image``.
     target_image : str, optional
-        Defaults to the target of the last ResampledStability run on ``result``.
-    one_analysis : float, default=0.8
-        Top Jackknife contribution above which a cluster rests on one analysis.
-    unstable : float, default=0.5
-        Mean stability below which a cluster is unstable.
+        Defaults to the target of the last of this package's diagnostics run on ``result``.
+    min_fragility : int, default=4
+        Fewest removed analyses a ``robust`` cluster withstands plus one (see the module).
+    max_contribution : float, default=0.5
+        Largest Jackknife contribution of one analysis to a ``robust`` cluster.
+    min_stability : float, default=0.5
+        Lowest mean stability of a ``robust`` cluster.
+    min_fsn_per_analysis : float, default=1.0
+        Lowest mean fail-safe N, per analysis, of a ``robust`` cluster.
 
     Returns
     -------
     :class:`pandas.DataFrame`
-        One row per stability cluster, columns ``cluster_id``, ``tail``, ``mean_stability``,
-        ``top_analysis``, ``top_contribution``, ``verdict``. Clusters are joined with
-        Jackknife's by label value when both used the same threshold, and by the largest
-        voxel overlap otherwise.
+        One row per baseline cluster: ``cluster_id``, ``tail``, the evidence columns of the
+        diagnostics present (ResampledStability: ``mean_stability``, ``detection_rate``,
+        ``vanishes_without``; Jackknife: ``top_analysis``, ``top_contribution``; Fragility:
+        ``n_contributing``, ``fragility``, ``fragility_removed``; FailSafeN: ``fsn_mean``,
+        ``fsn_min``, ``fsn_per_analysis``, ``fsn_censored``), ``verdict`` and ``reason``.
     """
     check_result(result)
-    check_number("one_analysis", one_analysis, 0, 1, bounds="[]", optional=False)
-    check_number("unstable", unstable, 0, 1, bounds="[]", optional=False)
-    diagnostic = _stability_run(result, target_image)
-    target_image = diagnostic.target_image
-    stability = result.tables[f"{mapnames.diagnostic_stem(target_image, DIAGNOSTIC)}_tab-clusters"]
-    _, clusters = baseline(result, support_rule(result, diagnostic))
-    by_key = {(c.tail, c.cluster_id): c for c in clusters}
+    check_number("min_fragility", min_fragility, low=1, integer=True, optional=False)
+    check_number("max_contribution", max_contribution, 0, 1, bounds="[]", optional=False)
+    check_number("min_stability", min_stability, 0, 1, bounds="[]", optional=False)
+    check_number("min_fsn_per_analysis", min_fsn_per_analysis, low=0, optional=False)
+    thresholds = Thresholds(min_fragility, max_contribution, min_stability, min_fsn_per_analysis)
+    runs = _runs(result, target_image)
+    first = next(iter(runs.values()))
+    target_image = first.target_image
+    _, clusters = baseline(result, support_rule(result, first))
+    n_analyses = AnalysisSet(result.estimator).ids.size
+    evidence = _Evidence(result, target_image, runs, n_analyses)
     rows = []
-    for _, row in stability.iterrows():
-        cluster = by_key[(row["tail"], row["cluster_id"])]
-        top_analysis, top = _top_contributor(result, target_image, cluster)
-        is_one = top > one_analysis
-        is_unstable = row["mean"] < unstable
-        verdict = {
-            (False, False): "robust",
-            (True, False): "one-analysis",
-            (False, True): "unstable",
-            (True, True): "fragile",
-        }[(bool(is_one), bool(is_unstable))]
-        rows.append([row["cluster_id"], row["tail"], row["mean"], top_analysis, top, verdict])
-    return pd.DataFrame(rows, columns=COLUMNS)
+    for cluster in clusters:
+        row = {"cluster_id": cluster.cluster_id, "tail": cluster.tail, **evidence.of(cluster)}
+        checks = _Checks(row, evidence.units, n_analyses, thresholds)
+        row["verdict"], row["reason"] = checks.verdict()
+        rows.append(row)
+    columns = ["cluster_id", "tail", *evidence.columns, "verdict", "reason"]
+    return pd.DataFrame(rows, columns=columns)
 
 
-class RobustnessVerdict(Diagnostics):
+class RobustnessVerdict(ClusterDiagnostic):
     """Workflow step writing ``target_image + "_tab-robustness"``.
 
-    List it after ``"jackknife"`` and ``"resampledstability"``.
+    List it after the diagnostics whose evidence it joins (``"jackknife"``,
+    ``"resampledstability"``, ``"fragility"``, ``"failsafen"``).
 
     .. versionadded:: 0.1.0
 
@@ -81,34 +127,34 @@ class RobustnessVerdict(Diagnostics):
     ----------
     target_image : str
         Set by the workflow for each target.
-    one_analysis, unstable : float
+    min_fragility, max_contribution, min_stability, min_fsn_per_analysis
         See :func:`robustness_table`.
     target_threshold, cluster_threshold, n_cores : optional
         Accepted because NiMARE's workflows pass them to every diagnostic named by string;
         the verdict reads clusters from the diagnostics that ran before it.
     """
 
+    name = "Robustness"
+
     def __init__(
         self,
-        target_image="z_desc-size_level-cluster_corr-FWE_method-montecarlo",
-        one_analysis=0.8,
-        unstable=0.5,
+        target_image=DEFAULT_TARGET,
+        min_fragility=4,
+        max_contribution=0.5,
+        min_stability=0.5,
+        min_fsn_per_analysis=1.0,
         target_threshold=None,
         cluster_threshold=None,
         n_cores=1,
     ):
         self.target_image = target_image
-        self.one_analysis = one_analysis
-        self.unstable = unstable
+        self.min_fragility = min_fragility
+        self.max_contribution = max_contribution
+        self.min_stability = min_stability
+        self.min_fsn_per_analysis = min_fsn_per_analysis
         self.target_threshold = target_threshold
         self.cluster_threshold = cluster_threshold
         self.n_cores = n_cores
-
-    def _transform(self, expid, label_map, sign, result, **kwargs):
-        raise NotImplementedError(
-            "RobustnessVerdict reads whole tables in transform(); it has no per-analysis step "
-            "for Diagnostics.transform to call."
-        )
 
     def transform(self, result):
         """Return a new result with the ``_tab-robustness`` table added.
@@ -116,51 +162,197 @@ class RobustnessVerdict(Diagnostics):
         Parameters
         ----------
         result : :obj:`~nimare.results.MetaResult`
-            Holds the outputs of ResampledStability and Jackknife. Never modified.
+            Holds the outputs of the diagnostics to join. Never modified.
 
         Returns
         -------
         :obj:`~nimare.results.MetaResult`
         """
-        table = robustness_table(result, self.target_image, self.one_analysis, self.unstable)
+        table = robustness_table(
+            result,
+            self.target_image,
+            self.min_fragility,
+            self.max_contribution,
+            self.min_stability,
+            self.min_fsn_per_analysis,
+        )
         return derived_result(result, self, tables={f"{self.target_image}_tab-robustness": table})
 
 
-def _stability_run(result, target_image):
-    runs = [
-        d
-        for d in result.diagnostics
-        if isinstance(d, ResampledStability) and target_image in (None, d.target_image)
-    ]
+def _runs(result, target_image):
+    """Return the last run of each of :data:`SOURCES` on the target (one support rule)."""
+    ours = [d for d in result.diagnostics if isinstance(d, SOURCES)]
+    if target_image is None and ours:
+        target_image = ours[-1].target_image
+    runs = {}
+    for source in SOURCES:
+        found = [d for d in ours if isinstance(d, source) and d.target_image == target_image]
+        if found:
+            runs[source] = found[-1]
     if not runs:
         ran = sorted({d.target_image for d in result.diagnostics if hasattr(d, "target_image")})
         raise ValueError(
-            f"target_image={target_image!r}: no ResampledStability output in this result; "
-            f"run ResampledStability first (diagnostics run on: {ran or 'none'})."
+            f"target_image={target_image!r}: no ResampledStability, Fragility or FailSafeN "
+            f"output in this result; run one first (diagnostics run on: {ran or 'none'})."
         )
-    return runs[-1]
-
-
-def _top_contributor(result, target_image, cluster):
-    """Return (analysis id, contribution) of the largest Jackknife contributor.
-
-    (None, nan) when Jackknife has no cluster overlapping ``cluster``.
-    """
-    labels = result.maps.get(mapnames.label_map_name(target_image, cluster.tail))
-    counts = _jackknife_counts(result, target_image, cluster.tail)
-    if labels is None or counts is None:
+    rules = {source.__name__: tuple(getattr(d, p) for p in _RULE) for source, d in runs.items()}
+    if len(set(rules.values())) > 1:
         raise ValueError(
-            f"No Jackknife output for target_image={target_image!r} ({cluster.tail} tail) in "
-            "this result; run nimare.diagnostics.Jackknife on the same target first."
+            f"The diagnostics on target_image={target_image!r} used different support rules "
+            f"({', '.join(_RULE)}: {rules}), so their clusters differ; accepted: the same "
+            "alpha, target_threshold and cluster_threshold for every diagnostic."
         )
-    overlap = Counter(int(v) for v in np.asarray(labels)[cluster.voxels] if v > 0)
-    if not overlap:
-        return None, np.nan
-    column = f"{cluster_labels.TAIL_LABELS[cluster.tail]} {overlap.most_common(1)[0][0]}"
-    contributions = counts.set_index("id")[column].astype(float)
-    return contributions.idxmax(), float(contributions.max())
+    return runs
 
 
-def _jackknife_counts(result, target_image, tail):
-    stem = f"{mapnames.diagnostic_stem(target_image, 'Jackknife')}_tab-counts"
-    return result.tables.get(f"{stem}_tail-{tail}", result.tables.get(stem))
+class _Evidence:
+    """The evidence columns of each diagnostic present, per cluster."""
+
+    def __init__(self, result, target_image, runs, n_analyses):
+        self.result = result
+        self.target_image = target_image
+        self.tables = {
+            source: result.tables[f"{mapnames.diagnostic_stem(target_image, d.name)}_tab-clusters"]
+            .set_index(["tail", "cluster_id"])
+            .sort_index()
+            for source, d in runs.items()
+        }
+        stem = mapnames.diagnostic_stem(target_image, ResampledStability.name)
+        self.influence = result.tables.get(f"{stem}_tab-influence")
+        self.jackknife = has_jackknife(result, target_image)
+        self.units = ("analyses", n_analyses)
+        if self.influence is not None and self.influence.columns[0] == "group":
+            self.units = ("groups", len(self.influence))
+        self.columns = []
+        if ResampledStability in self.tables:
+            self.columns += ["mean_stability", "detection_rate", "vanishes_without"]
+        if self.jackknife:
+            self.columns += ["top_analysis", "top_contribution"]
+        if Fragility in self.tables:
+            self.columns += ["n_contributing", "fragility", "fragility_removed"]
+        if FailSafeN in self.tables:
+            self.columns += ["fsn_mean", "fsn_min", "fsn_per_analysis", "fsn_censored"]
+
+    def of(self, cluster):
+        """Return the evidence columns of one cluster."""
+        key = (cluster.tail, cluster.cluster_id)
+        row = {}
+        if ResampledStability in self.tables:
+            found = self.tables[ResampledStability].loc[key]
+            row.update(mean_stability=found["mean"], detection_rate=found["detection_rate"])
+            row["vanishes_without"] = self._vanishes_without(cluster)
+        if self.jackknife:
+            row["top_analysis"], row["top_contribution"] = top_contributor(
+                self.result, self.target_image, cluster
+            )
+        if Fragility in self.tables:
+            found = self.tables[Fragility].loc[key]
+            row.update(
+                n_contributing=found["n_contributing"],
+                fragility=found["fragility"],
+                fragility_removed=found["removed"],
+            )
+        if FailSafeN in self.tables:
+            found = self.tables[FailSafeN].loc[key]
+            row.update(
+                fsn_mean=found["fsn_mean"],
+                fsn_min=found["fsn_min"],
+                fsn_per_analysis=found["fsn_per_analysis"],
+                fsn_censored=found["censored"],
+            )
+        return row
+
+    def _vanishes_without(self, cluster):
+        """Return the units whose single removal sinks the cluster (None: no influence)."""
+        if self.influence is None or cluster.label not in self.influence:
+            return None
+        units = self.influence.iloc[:, 0]
+        return ";".join(units[self.influence[cluster.label].to_numpy() == 1].astype(str))
+
+
+class _Checks:
+    """The verdict of one cluster from its evidence row."""
+
+    def __init__(self, row, units, n_analyses, thresholds):
+        self.row = row
+        self.units = units
+        self.n_analyses = n_analyses
+        self.thresholds = thresholds
+
+    def verdict(self):
+        """Return ``(verdict, reason)``."""
+        failed = [
+            (verdict, reason)
+            for verdict, reason in (
+                ("fragile", self._fragile()),
+                ("dominated", self._dominated()),
+                ("unstable", self._unstable()),
+                ("file-drawer", self._file_drawer()),
+            )
+            if reason
+        ]
+        if failed:
+            return failed[0][0], "; ".join(reason for _, reason in failed)
+        if self.row.get("vanishes_without") is None and "fragility" not in self.row:
+            return "undetermined", (
+                "no evidence on removing single analyses: run Fragility or leave-one-out "
+                "ResampledStability"
+            )
+        return "robust", "; ".join(self._strengths())
+
+    def _fragile(self):
+        lone = self.row.get("vanishes_without")
+        if lone:
+            units = lone.split(";")
+            which = units[0] if len(units) == 1 else f"any one of {', '.join(units)}"
+            word, count = self.units
+            return f"vanishes without {which} (1 of {count} {word})"
+        fragility = self.row.get("fragility")
+        if isinstance(fragility, (int, np.integer)) and fragility < self.thresholds.min_fragility:
+            removed = self.row["fragility_removed"].replace(";", ", ")
+            if fragility == 1:
+                return f"vanishes without {removed} (1 of {self.n_analyses} analyses)"
+            return (
+                f"vanishes when {fragility} of {self.n_analyses} analyses are removed ({removed})"
+            )
+        return None
+
+    def _dominated(self):
+        top = self.row.get("top_contribution")
+        maximum = self.thresholds.max_contribution
+        if top is not None and np.isfinite(top) and top > maximum:
+            return f"{self.row['top_analysis']} contributes {top:.2f} of it (> {maximum})"
+        return None
+
+    def _unstable(self):
+        mean = self.row.get("mean_stability")
+        minimum = self.thresholds.min_stability
+        if mean is not None and mean < minimum:
+            return f"mean stability {mean:.2f} (< {minimum})"
+        return None
+
+    def _file_drawer(self):
+        minimum = self.thresholds.min_fsn_per_analysis
+        per_analysis = self.row.get("fsn_per_analysis")
+        if per_analysis is not None and per_analysis < minimum:
+            return (
+                f"vanishes after {self.row['fsn_mean']:.1f} null analyses on average "
+                f"({per_analysis:.2f} per analysis, < {minimum})"
+            )
+        return None
+
+    def _strengths(self):
+        row = self.row
+        if "fragility" in row:
+            yield f"fragility {row['fragility']}"
+        elif row.get("vanishes_without") is not None:
+            yield "survives removing any one analysis"
+        if row.get("mean_stability") is not None:
+            yield f"mean stability {row['mean_stability']:.2f}"
+        if row.get("top_contribution") is not None and np.isfinite(row["top_contribution"]):
+            yield f"top contribution {row['top_contribution']:.2f}"
+        if row.get("fsn_mean") is not None:
+            yield (
+                f"fail-safe N {row['fsn_mean']:.1f} ({row['fsn_per_analysis']:.2f} per analysis"
+                f"{', censored' if row['fsn_censored'] else ''})"
+            )

@@ -46,6 +46,42 @@ class SeedPlan:
         """Return a fresh :class:`numpy.random.Generator` for the resampling schedule."""
         return np.random.default_rng(self._schedule)
 
+    def stream_rngs(self, n_streams):
+        """Return ``n_streams`` independent Generators, children of the schedule's stream.
+
+        For diagnostics whose random draws are not a schedule (FailSafeN's null analyses:
+        one stream per drawer).
+        """
+        children = child_sequences(self._schedule, n_streams)
+        return [np.random.default_rng(child) for child in children]
+
+    def keyed_seed(self, key):
+        """Return the int seed of a replicate named by ``key`` (a sequence of ints).
+
+        A key always gives the same seed, whatever order replicates are judged in (the
+        searches of Fragility and FailSafeN name a replicate by what it removes or adds).
+        """
+        return int(_descendant(self._replicates, key).generate_state(1)[0])
+
     def replicate_seeds(self, n_replicates):
         """Return one int seed per replicate, ``int(child.generate_state(1)[0])``."""
         return [int(child.generate_state(1)[0]) for child in self._replicates.spawn(n_replicates)]
+
+
+def child_sequences(seed_sequence, n_children):
+    """Return the first ``n_children`` children ``seed_sequence.spawn`` would give.
+
+    The sequence itself is not advanced.
+    """
+    if not isinstance(seed_sequence, np.random.SeedSequence):
+        seed_sequence = np.random.SeedSequence(seed_sequence)
+    return [_descendant(seed_sequence, (b,)) for b in range(n_children)]
+
+
+def _descendant(seed_sequence, key):
+    """Return the SeedSequence reached from ``seed_sequence`` by spawn indices ``key``."""
+    return np.random.SeedSequence(
+        seed_sequence.entropy,
+        spawn_key=(*seed_sequence.spawn_key, *map(int, key)),
+        pool_size=seed_sequence.pool_size,
+    )

@@ -4,21 +4,13 @@ import time
 import warnings
 
 import numpy as np
-from nimare.diagnostics import Diagnostics
-from nimare.results import MetaResult
 
-from nimare_stability import _nimare_private, grouping, mapnames, seeds, tables, targets
+from nimare_stability import _nimare_private, grouping, seeds, tables
+from nimare_stability._diagnostic import DEFAULT_TARGET, ClusterDiagnostic, check_result
 from nimare_stability._results import derived_result
-from nimare_stability._validation import check_bool, check_choice, check_number
+from nimare_stability._validation import check_choice
 from nimare_stability.aggregate import StabilityAccumulator
-from nimare_stability.analyses import AnalysisSet
-from nimare_stability.baseline import (
-    baseline,
-    check_target_values,
-    support_rule,
-    warn_empty_support,
-)
-from nimare_stability.engines import ENGINES, EngineInputs, resolve_engine
+from nimare_stability.engines import EngineInputs, resolve_engine
 from nimare_stability.policies import policy_name, resolve_policy
 from nimare_stability.schedule import Schedule
 
@@ -27,11 +19,12 @@ _CHOICES = {
     "resample_group": ("both", "group1", "group2"),
     "null": ("replicate", "shared"),
     "null_histogram": ("replicate", "full"),
-    "engine": ("auto", *ENGINES),
 }
 
+__all__ = ["DIAGNOSTIC", "ResampledStability", "check_result"]
 
-class ResampledStability(Diagnostics):
+
+class ResampledStability(ClusterDiagnostic):
     """Map how often each voxel stays significant when the analyses are resampled.
 
     Each replicate keeps the analyses a resampling policy chooses, refits a deep copy of the
@@ -119,7 +112,7 @@ class ResampledStability(Diagnostics):
 
     def __init__(
         self,
-        target_image="z_desc-size_level-cluster_corr-FWE_method-montecarlo",
+        target_image=DEFAULT_TARGET,
         resampling_policy="leave_1_out",
         k=None,
         target_n=None,
@@ -159,11 +152,7 @@ class ResampledStability(Diagnostics):
         self.progress = progress
         self.generate_description = generate_description
 
-    def _transform(self, expid, label_map, sign, result, **kwargs):
-        raise NotImplementedError(
-            "ResampledStability judges whole replicates in transform(); it has no "
-            "per-analysis step for Diagnostics.transform to call."
-        )
+    name = DIAGNOSTIC
 
     def transform(self, result):
         """Compute voxelwise stability for ``result``.
@@ -181,23 +170,16 @@ class ResampledStability(Diagnostics):
         started = time.perf_counter()
         check_result(result)
         self._check_params()
-        targets.check_target(result, self.target_image)
-        check_target_values(result, self.target_image)
-        estimator = result.estimator
-        analyses = AnalysisSet(estimator, self.resample_group)
-        corrector = targets.corrector_for(result, self.target_image, self.n_iters)
-        n_iters = targets.monte_carlo_iterations(result, corrector)
+        run = self._prepare(result, self.resample_group)
+        analyses, corrector, n_iters = run.analyses, run.corrector, run.n_iters
         self._check_null(n_iters)
-        targets.warn_unreachable_alpha(n_iters, self.alpha)
+        estimator = result.estimator
         engine = resolve_engine(
             self.engine,
             estimator,
             corrector,
             {"null": self.null, "null_histogram": self.null_histogram},
         )
-        rule = support_rule(result, self)
-        support, clusters = baseline(result, rule)
-        warn_empty_support(support, rule)
 
         plan = seeds.SeedPlan(seeds.check_random_state(self.random_state))
         schedule = self._schedule(analyses, plan)
@@ -206,13 +188,13 @@ class ResampledStability(Diagnostics):
             estimator,
             corrector,
             analyses,
-            rule,
+            run.rule,
             n_iters,
             self.null,
             self.null_histogram,
             plan.null_root,
         )
-        accumulator = StabilityAccumulator(support, clusters, len(schedule))
+        accumulator = StabilityAccumulator(run.support, run.clusters, len(schedule))
         n_cores = _nimare_private.check_n_cores(self.n_cores)
         for index, replicate in engine(inputs).run(
             schedule, replicate_seeds, n_cores, self.progress
@@ -301,27 +283,10 @@ class ResampledStability(Diagnostics):
             )
         return maps, out_tables
 
-    @property
-    def _stem(self):
-        return mapnames.diagnostic_stem(self.target_image, DIAGNOSTIC)
-
     def _check_params(self):
         for parameter, choices in _CHOICES.items():
             check_choice(parameter, getattr(self, parameter), choices)
-        check_number("alpha", self.alpha, 0, 1, bounds="()", optional=False)
-        check_number("n_iters", self.n_iters, low=1, integer=True)
-        check_number("cluster_threshold", self.cluster_threshold, low=0, integer=True)
-        check_number("target_threshold", self.target_threshold, low=0)
-        check_number("n_cores", self.n_cores, integer=True, optional=False)
-        check_bool("progress", self.progress)
-        check_bool("generate_description", self.generate_description)
-        if self.target_threshold is not None and self.alpha != 0.05:
-            warnings.warn(
-                f"alpha={self.alpha!r} is not used: target_threshold={self.target_threshold!r} "
-                "replaces the support rule p < alpha by |z| > target_threshold.",
-                UserWarning,
-                stacklevel=3,
-            )
+        self._check_common()
 
     def _check_null(self, n_iters):
         if n_iters is None and self.null != "replicate":
@@ -330,20 +295,6 @@ class ResampledStability(Diagnostics):
                 f"target_image={self.target_image!r} has no Monte Carlo null. Accepted: "
                 "null='replicate' (the default)."
             )
-
-
-def check_result(result):
-    """Raise unless ``result`` is a :class:`~nimare.results.MetaResult` with an estimator."""
-    if not isinstance(result, MetaResult):
-        raise TypeError(
-            f"result={type(result).__name__} ({result!r:.80}) is not accepted; accepted: a "
-            "nimare.results.MetaResult, as returned by estimator.fit(...) or a corrector."
-        )
-    if getattr(result, "estimator", None) is None:
-        raise ValueError(
-            "result=MetaResult without an estimator is not accepted; accepted: a MetaResult "
-            "returned by estimator.fit(...) or a corrector (it keeps the fitted estimator)."
-        )
 
 
 def _description(diagnostic):

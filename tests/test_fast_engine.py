@@ -11,6 +11,7 @@ from nimare_stability import ResampledStability
 from nimare_stability.analyses import AnalysisSet
 from nimare_stability.baseline import support_rule
 from nimare_stability.engines import EngineInputs
+from nimare_stability.engines.corrected import montecarlo_maps
 from nimare_stability.engines.fast import FastEngine
 
 ESTIMATORS = [ALE, MKDADensity, KDA]
@@ -68,8 +69,11 @@ def test_fast_monte_carlo_equals_refit_given_the_same_null(pain, n_iters, estima
             n_iters,
         )
     )
-    thresholds, _ = engine._thresholds_and_weights([retained])
+    thresholds, _ = engine.thresholds_and_weights([retained])
     fast_maps = engine._maps(0, retained, maxima, thresholds)
+    every_level = montecarlo_maps(
+        engine.replicates.stat(retained), thresholds[0], *(m[0] for m in maxima), rule.mask
+    )
 
     for name in (
         "logp_level-voxel",
@@ -77,7 +81,11 @@ def test_fast_monte_carlo_equals_refit_given_the_same_null(pain, n_iters, estima
         "logp_desc-mass_level-cluster",
     ):
         key = f"{name}_corr-FWE_method-montecarlo"
-        np.testing.assert_allclose(fast_maps[key], refit.maps[key], atol=1e-5)
+        np.testing.assert_allclose(every_level[name], refit.maps[key], atol=1e-5)
+    # The engine makes only the target's maps, the same values.
+    assert set(fast_maps) == {
+        f"{k}_desc-size_level-cluster_corr-FWE_method-montecarlo" for k in ("logp", "z")
+    }
     np.testing.assert_array_equal(rule(fast_maps).signs, rule(refit.maps).signs)
     assert rule(refit.maps).signs.any()
 
@@ -144,7 +152,7 @@ def test_null_weights_are_the_replicates_own_when_mkda_imputes(pain):
     engine = FastEngine(
         EngineInputs(full, FWECorrector(method="montecarlo"), AnalysisSet(full), None, 100)
     )
-    np.testing.assert_allclose(engine._thresholds_and_weights([keep])[1][0], weights)
+    np.testing.assert_allclose(engine.thresholds_and_weights([keep])[1][0], weights)
 
 
 def test_progress_bars_do_not_change_results(pain_cluster, n_iters):

@@ -5,6 +5,7 @@ import warnings
 
 import numpy as np
 import pytest
+from nilearn.reporting import get_clusters_table
 from nimare.correct import FWECorrector
 from nimare.generate import create_coordinate_studyset
 from nimare.meta.cbma import ALE, KDA, ALESubtraction, MKDAChi2
@@ -230,7 +231,7 @@ def one_analysis_studyset():
     return studyset.with_points(np.zeros(15, dtype=int), lone, space="MNI")
 
 
-def test_verdict_calls_planted_clusters_robust_and_lone_cluster_one_analysis(
+def test_verdict_calls_planted_clusters_robust_and_lone_cluster_fragile(
     enabled, one_analysis_studyset, n_iters
 ):
     workflow = CBMAWorkflow(
@@ -252,19 +253,26 @@ def test_verdict_calls_planted_clusters_robust_and_lone_cluster_one_analysis(
         "cluster_id",
         "tail",
         "mean_stability",
+        "detection_rate",
+        "vanishes_without",
         "top_analysis",
         "top_contribution",
         "verdict",
+        "reason",
     ]
+    influence = result.tables[f"{stem}_tab-influence"].set_index("id")
     for _, row in verdicts.iterrows():
         peak = clusters.loc[
             clusters["cluster_id"] == row["cluster_id"], ["peak_x", "peak_y", "peak_z"]
         ].to_numpy()
+        sinks = influence.index[influence[f"PositiveTail {row['cluster_id']}"] == 1]
+        assert row["vanishes_without"] == ";".join(sinks)
         if np.linalg.norm(peak - lone) < 12:
-            assert row["verdict"] == "one-analysis" and row["top_analysis"] == "study-0-1"
-            assert row["top_contribution"] > 0.8
+            assert row["verdict"] == "fragile" and row["vanishes_without"] == "study-0-1"
+            assert row["reason"].startswith("vanishes without study-0-1 (1 of 20 analyses)")
+            assert row["top_analysis"] == "study-0-1" and row["top_contribution"] > 0.8
         elif any(np.linalg.norm(peak - xyz) < 12 for xyz in planted):
-            assert row["verdict"] == "robust"
+            assert row["verdict"] == "robust", row["reason"]
 
 
 def test_pairwise_subsample_sizes_apply_within_each_group(sleuth_pair):
@@ -283,3 +291,36 @@ def test_pairwise_subsample_sizes_apply_within_each_group(sleuth_pair):
     for retained in replicates["retained"]:
         kept = retained.split(";")
         assert sum(i in group1 for i in kept) == 10 and len(kept) == 20
+
+
+def test_fragility_and_failsafen_run_by_name_and_join_the_verdict(
+    enabled, one_analysis_studyset, n_iters, tmp_path
+):
+    workflow = CBMAWorkflow(
+        estimator=KDA(),
+        corrector=FWECorrector(method="montecarlo", n_iters=n_iters),
+        diagnostics=["fragility", "failsafen", "robustness"],
+        output_dir=tmp_path,
+    )
+    result = workflow.fit(one_analysis_studyset)
+    names = [type(d).__name__ for d in result.diagnostics]
+    assert names == ["Fragility", "FailSafeN", "RobustnessVerdict"]
+    fragility = result.tables[f"{MASS}_diag-Fragility_tab-clusters"]
+    failsafe = result.tables[f"{MASS}_diag-FailSafeN_tab-clusters"]
+    # The workflow's thresholds reach our diagnostics: nilearn's (and Jackknife's) clusters.
+    assert all(d.target_threshold == 1.65 for d in result.diagnostics[:2])
+    _, label_maps = get_clusters_table(
+        result.get_map(MASS), 1.65, 10, two_sided=False, return_label_maps=True
+    )
+    labels = np.asanyarray(label_maps[0].dataobj)
+    expected = sorted(np.unique(labels[labels > 0]).astype(int))
+    assert sorted(fragility["cluster_id"]) == sorted(failsafe["cluster_id"]) == expected
+    verdicts = result.tables[f"{MASS}_tab-robustness"]
+    assert {"fragility", "fsn_mean", "verdict", "reason"} <= set(verdicts.columns)
+    lone = fragility.loc[fragility["removed"] == "study-0-1"]
+    assert len(lone) == 1 and lone["fragility"].iloc[0] == 1
+    verdict = verdicts.set_index("cluster_id").loc[lone["cluster_id"].iloc[0]]
+    assert verdict["verdict"] == "fragile"
+    assert (tmp_path / f"{MASS}_diag-FailSafeN_tab-clusters.tsv").exists()
+    assert "fail-safe N" in (tmp_path / "boilerplate.txt").read_text()
+    assert "acar2018assessing" in (tmp_path / "references.bib").read_text()

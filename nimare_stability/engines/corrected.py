@@ -14,8 +14,12 @@ from nimare.utils import DEFAULT_FLOAT_DTYPE
 from nimare_stability._nimare_private import _p_to_logp_values
 from nimare_stability.volumes import label_faces, to_volume
 
+LEVELS = ("level-voxel", "desc-size_level-cluster", "desc-mass_level-cluster")
 
-def montecarlo_maps(stat, stat_threshold, null_max_stat, null_max_size, null_max_mass, mask):
+
+def montecarlo_maps(
+    stat, stat_threshold, null_max_stat, null_max_size, null_max_mass, mask, levels=LEVELS
+):
     """Corrected maps of one replicate, as ``FWECorrector(method="montecarlo")`` names them.
 
     Parameters
@@ -29,16 +33,22 @@ def montecarlo_maps(stat, stat_threshold, null_max_stat, null_max_size, null_max
         ``null_max_size`` and ``null_max_mass`` None, only the voxel-level maps are made.
     mask : ndarray of bool, shape (nx, ny, nz)
         The volume ``stat`` is masked from (its True voxels, C order).
+    levels : sequence of str, default=LEVELS
+        Which of the maps to make (``"level-voxel"``, ``"desc-size_level-cluster"``,
+        ``"desc-mass_level-cluster"``); a replicate judged on one target needs one.
 
     Returns
     -------
     dict of str to ndarray of float32, shape (n_voxels,)
         ``logp_level-voxel``, ``z_level-voxel`` and, unless voxel-level only,
         ``logp_desc-size_level-cluster``, ``z_desc-size_level-cluster``,
-        ``logp_desc-mass_level-cluster``, ``z_desc-mass_level-cluster``. One-tailed z.
+        ``logp_desc-mass_level-cluster``, ``z_desc-mass_level-cluster``, of the ``levels``
+        asked for. One-tailed z.
     """
     stat = np.asarray(stat, dtype=DEFAULT_FLOAT_DTYPE)
-    maps = _maps_from_p("level-voxel", null_to_p(stat, null_max_stat, tail="upper"))
+    maps = {}
+    if "level-voxel" in levels:
+        maps = _maps_from_p("level-voxel", null_to_p(stat, null_max_stat, tail="upper"))
     if null_max_size is None and null_max_mass is None:
         return maps
     threshold = np.float64(stat_threshold)
@@ -49,8 +59,10 @@ def montecarlo_maps(stat, stat_threshold, null_max_stat, null_max_size, null_max
     # Background (label 0) is no cluster: size and mass 0 give p = 1 - 1/n_iters, as in NiMARE.
     sizes[0], masses[0] = 0, 0.0
     for desc, values, null in (("size", sizes, null_max_size), ("mass", masses, null_max_mass)):
-        p_clusters = null_to_p(values, null, tail="upper")
-        maps.update(_maps_from_p(f"desc-{desc}_level-cluster", p_clusters[labels]))
+        name = f"desc-{desc}_level-cluster"
+        if name in levels:
+            per_cluster = _maps_from_p(name, null_to_p(values, null, tail="upper"))
+            maps.update({key: value[labels] for key, value in per_cluster.items()})
     return maps
 
 

@@ -20,9 +20,10 @@ from tqdm.auto import tqdm
 
 from nimare_stability.engines import montecarlo
 from nimare_stability.engines.base import Engine
-from nimare_stability.engines.corrected import montecarlo_maps
+from nimare_stability.engines.corrected import LEVELS, montecarlo_maps
 from nimare_stability.engines.families import unsupported_estimator
 from nimare_stability.engines.kernels import KernelReplicates
+from nimare_stability.mapnames import split_kind
 
 LGR = logging.getLogger(__name__)
 
@@ -82,8 +83,8 @@ class FastEngine(Engine):
         schedule = schedule.splits
         thresholds = nulls = None
         if self.montecarlo:
-            thresholds, weights = self._thresholds_and_weights(schedule)
-            nulls = self._null_maxima(schedule, thresholds, weights, n_cores, progress)
+            thresholds, weights = self.thresholds_and_weights(schedule)
+            nulls = self.null_maxima_of(schedule, thresholds, weights, n_cores, progress)
         for index, retained in enumerate(
             tqdm(schedule, desc="ResampledStability (fast)", disable=not progress)
         ):
@@ -98,9 +99,22 @@ class FastEngine(Engine):
         stat = self.replicates.stat(retained)
         max_stat, max_size, max_mass = (None if n is None else n[index] for n in nulls)
         maps = montecarlo_maps(
-            stat, thresholds[index], max_stat, max_size, max_mass, self.inputs.rule.mask
+            stat,
+            thresholds[index],
+            max_stat,
+            max_size,
+            max_mass,
+            self.inputs.rule.mask,
+            levels=self._levels,
         )
         return {name + _MONTECARLO_SUFFIX: values for name, values in maps.items()}
+
+    @property
+    def _levels(self):
+        """The Monte Carlo map the support rule reads (all of them for another target)."""
+        target = split_kind(self.inputs.rule.target_image)[1]
+        level = target.removeprefix("_").removesuffix(_MONTECARLO_SUFFIX)
+        return (level,) if level in LEVELS else LEVELS
 
     @property
     def _voxel_thresh(self):
@@ -110,7 +124,7 @@ class FastEngine(Engine):
     def _vfwe_only(self):
         return bool(self.inputs.corrector.parameters.get("vfwe_only", False))
 
-    def _thresholds_and_weights(self, schedule):
+    def thresholds_and_weights(self, schedule):
         """Return each replicate's cluster-forming threshold and analysis weights.
 
         Weights are the replicate's own (MKDADensity; None for ALE and KDA); one pass
@@ -124,8 +138,12 @@ class FastEngine(Engine):
             rows.append(self.replicates.weights(kept))
         return thresholds, (None if rows[0] is None else np.stack(rows))
 
-    def _null_maxima(self, schedule, thresholds, weights, n_cores, progress):
-        """Null maxima per replicate: three arrays (R, n_iters); size/mass None if vFWE only."""
+    def null_maxima_of(self, schedule, thresholds, weights, n_cores, progress):
+        """Return the Monte Carlo null maxima of each replicate of ``schedule``.
+
+        Three arrays (R, n_iters): maximum statistic, cluster size and mass (size and mass
+        None if vFWE only). Subclasses that draw their nulls otherwise override this.
+        """
         layout = montecarlo.build_layout(self.inputs.estimator)
         LGR.info(
             f"Monte Carlo null for {len(schedule)} replicates, {self.inputs.n_iters} iterations "
@@ -169,7 +187,7 @@ class FastEngine(Engine):
                 blocks = montecarlo.child_sequences(block_streams, len(starts))
                 for start, block in zip(starts, blocks):
                     subset = np.sort(rng.choice(layout.n_analyses, size, replace=False))
-                    threshold, weights = self._thresholds_and_weights([subset])
+                    threshold, weights = self.thresholds_and_weights([subset])
                     parts.append(
                         montecarlo.null_maxima(
                             layout,

@@ -23,6 +23,38 @@ from nimare_stability.volumes import mask_array
 _HISTOGRAMS = ("replicate", "full")
 
 
+def collect_ma_maps(estimator):
+    """Compute the MA maps of a fitted CBMA estimator's analyses, one sparse row each.
+
+    Parameters
+    ----------
+    estimator : fitted single-group CBMA estimator
+        Never modified: a deep copy computes the maps.
+
+    Returns
+    -------
+    estimator : the deep copy
+    ma_maps : scipy.sparse.csr_matrix, shape (n_analyses, n_voxels)
+        In the kernel's row order (sorted analysis ids).
+    kernel_ids : ndarray of str
+        The id of each row.
+    rows : ndarray of int
+        Row of each ``estimator.inputs_["id"]``.
+    """
+    estimator = copy.deepcopy(estimator)
+    estimator.inputs_.pop("ma_maps", None)  # a refit rebuilds MA maps from coordinates
+    ma_maps = sparse.csr_matrix(estimator._collect_ma_maps())
+    kernel_ids = np.unique(estimator.inputs_["coordinates"]["id"].to_numpy().astype(str))
+    ids = np.asarray(estimator.inputs_["id"]).astype(str)
+    rows = np.searchsorted(kernel_ids, ids).clip(max=kernel_ids.size - 1)
+    if ma_maps.shape[0] != kernel_ids.size or not np.array_equal(kernel_ids[rows], ids):
+        raise ValueError(
+            "The kernel's MA-map rows do not match estimator.inputs_['id'] one to one; "
+            "accepted: every fitted analysis has at least one coordinate."
+        )
+    return estimator, ma_maps, kernel_ids, rows
+
+
 class _Replicate:
     """A shallow estimator copy prepared for one subset, with its MA rows and statistic."""
 
@@ -85,17 +117,7 @@ class KernelReplicates:
                 f"estimator={type(estimator).__name__} is not fitted; accepted: an estimator "
                 "after estimator.fit(studyset)."
             )
-        estimator = copy.deepcopy(estimator)
-        estimator.inputs_.pop("ma_maps", None)  # a refit rebuilds MA maps from coordinates
-        ma_maps = sparse.csr_matrix(estimator._collect_ma_maps())
-        kernel_ids = np.unique(estimator.inputs_["coordinates"]["id"].to_numpy().astype(str))
-        ids = np.asarray(estimator.inputs_["id"]).astype(str)
-        rows = np.searchsorted(kernel_ids, ids).clip(max=kernel_ids.size - 1)
-        if ma_maps.shape[0] != kernel_ids.size or not np.array_equal(kernel_ids[rows], ids):
-            raise ValueError(
-                "The kernel's MA-map rows do not match estimator.inputs_['id'] one to one; "
-                "accepted: every fitted analysis has at least one coordinate."
-            )
+        estimator, ma_maps, kernel_ids, rows = collect_ma_maps(estimator)
         return cls(estimator, ma_maps, kernel_ids, rows)
 
     def stat(self, retained):

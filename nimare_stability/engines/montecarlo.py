@@ -22,6 +22,7 @@ from tqdm.auto import tqdm
 from nimare_stability._nimare_private import check_n_cores
 from nimare_stability.engines import _numba_kernels as nk
 from nimare_stability.engines.layout import FociLayout, build_layout, full_kernels
+from nimare_stability.seeds import child_sequences
 
 __all__ = [
     "BLOCK_SIZE",
@@ -131,23 +132,6 @@ def maxima_for_foci(layout, foci_ijk, retained, stat_thresholds):
     weights = replicate_weights(layout, retained)
     grouped = np.asarray(foci_ijk)[:, layout.focus_rows]
     return _run(layout, grouped, weights, _check_thresholds(stat_thresholds, len(weights)))
-
-
-def child_sequences(seed_sequence, n_children):
-    """Return the first ``n_children`` children ``seed_sequence.spawn`` would give.
-
-    The sequence itself is not advanced.
-    """
-    if not isinstance(seed_sequence, np.random.SeedSequence):
-        seed_sequence = np.random.SeedSequence(seed_sequence)
-    return [
-        np.random.SeedSequence(
-            seed_sequence.entropy,
-            spawn_key=(*seed_sequence.spawn_key, b),
-            pool_size=seed_sequence.pool_size,
-        )
-        for b in range(n_children)
-    ]
 
 
 def _null_block(layout, child, n_iters, weights, thresholds):

@@ -1,0 +1,205 @@
+"""A coordinate-based studyset with a planted truth, for stability tests.
+
+Built on NiMARE alone. Every analysis reports:
+
+- a jittered focus at each TRUE region it is assigned to (each true region is
+  assigned to 50-70% of the analyses), so the true regions are robust: no small
+  set of analyses carries them;
+- for each FRAGILE region of fragility ``k``: exactly ``k`` analyses (and nobody
+  else) report the same patch of 12 foci around its centre (the vertices of a
+  regular icosahedron of circumradius :data:`FRAGILE_RADIUS_MM`);
+- a few uniform noise foci inside NiMARE's 2 mm MNI brain mask, at least
+  :data:`NOISE_MIN_DISTANCE_MM` from every planted centre.
+
+Why the patch is shaped so: :class:`~nimare.meta.cbma.KDA` sums its 10 mm sphere
+over the foci of an analysis, so one analysis with 12 foci reaches 12 at the
+centre, well above any sum the single-focus analyses reach by chance. But KDA's
+approximate null is built from the analyses' own MA-value histograms, so every
+voxel where one fragile analysis alone is high also inflates the null tail. Foci
+spread on a 9 mm icosahedron keep that analysis's high-value core small (13
+voxels at >= 8, peak 12 at the centre), which keeps the cluster-forming
+threshold (p < 0.001) near 8; identical coordinates would put 12 on the whole
+515-voxel sphere, push the threshold above 12 and make a single analysis
+non-significant. With KDA (default kernel) and
+Monte Carlo cluster-size FWE (``voxel_thresh=0.001``) each fragile region is
+significant while at least one of its analyses remains, and gone once all ``k``
+are dropped; each true region (15-21 of 30 reporters, one focus each) survives dropping
+any two analyses.
+
+ALE takes the maximum, not the sum, over an analysis's foci, so no single
+analysis makes a significant ALE cluster here; this helper targets KDA.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from nimare.nimads import Studyset
+from nimare.utils import get_template
+
+__all__ = [
+    "FRAGILE_CENTRES_MM",
+    "FRAGILE_RADIUS_MM",
+    "NOISE_MIN_DISTANCE_MM",
+    "TIGHT_RADIUS_MM",
+    "TRUE_CENTRES_MM",
+    "planted_studyset",
+]
+
+#: Centres (MNI mm) of the three true regions. Every planted centre (true or
+#: fragile) lies on the 2 mm grid, >= 15 mm inside the brain mask and >= 40 mm
+#: from every other planted centre.
+TRUE_CENTRES_MM = ((40.0, -20.0, 50.0), (-44.0, -60.0, 20.0), (0.0, 40.0, 30.0))
+#: Centres (MNI mm) for the fragile regions, used in the order of ``fragile``
+#: (the first three are the ones the tests check).
+FRAGILE_CENTRES_MM = (
+    (30.0, 10.0, 10.0),
+    (20.0, -60.0, -30.0),
+    (-30.0, 30.0, 0.0),
+    (40.0, -70.0, 10.0),
+    (-40.0, -20.0, 50.0),
+)
+#: Circumradius (mm) of the ``patch="tight"`` icosahedron (ALE's fragile regions).
+TIGHT_RADIUS_MM = 4.0
+#: Circumradius (mm) of the icosahedron of 12 foci each fragile analysis reports.
+FRAGILE_RADIUS_MM = 9.0
+#: Range (mm) of the distance between a true-region focus and its centre.
+TRUE_JITTER_MM = (2.0, 4.0)
+#: Noise foci per analysis.
+NOISE_FOCI = 3
+#: Minimum distance (mm) between a noise focus and every planted centre.
+NOISE_MIN_DISTANCE_MM = 20.0
+#: Fraction range of analyses that report each true region.
+TRUE_FRACTION = (0.5, 0.7)
+
+
+def _mask_world_coordinates():
+    """Return the (n_voxels, 3) MNI mm coordinates of the brain-mask voxels."""
+    img = get_template(space="mni152_2mm", mask="brain")
+    ijk = np.argwhere(np.asarray(img.dataobj) > 0)
+    return ijk @ img.affine[:3, :3].T + img.affine[:3, 3]
+
+
+def _icosahedron(radius):
+    """Return the 12 vertices of a regular icosahedron of circumradius ``radius`` (mm)."""
+    phi = (1.0 + 5.0**0.5) / 2.0
+    vertices = []
+    for a in (-1.0, 1.0):
+        for b in (-phi, phi):
+            vertices += [(0.0, a, b), (a, b, 0.0), (b, 0.0, a)]
+    vertices = np.asarray(vertices)
+    return vertices * radius / np.linalg.norm(vertices[0])
+
+
+#: What each analysis of a fragile region reports, by ``patch``.
+_PATCHES = {"icosahedron": _icosahedron(FRAGILE_RADIUS_MM), "tight": _icosahedron(TIGHT_RADIUS_MM)}
+
+
+def planted_studyset(n_analyses=30, fragile=(1, 2, 3), seed=0, patch="icosahedron"):
+    """Build a coordinate studyset with known true and fragile regions.
+
+    Parameters
+    ----------
+    n_analyses : int, default=30
+        Number of analyses, one per study.
+    fragile : sequence of int, default=(1, 2, 3)
+        One fragile region per entry; entry ``k`` is reported by exactly ``k``
+        analyses. The analyses of different fragile regions are disjoint, so
+        ``sum(fragile)`` must not exceed ``n_analyses``.
+    seed : int, default=0
+        Seed for :func:`numpy.random.default_rng`; the output is deterministic
+        given ``seed``.
+    patch : {"icosahedron", "tight"}, default="icosahedron"
+        What each analysis of a fragile region reports: the 12-focus patch of radius
+        :data:`FRAGILE_RADIUS_MM` (with KDA one analysis is significant and the region
+        vanishes only without all ``k``), or the same 12 foci within
+        :data:`TIGHT_RADIUS_MM` (the ALE case: significant with ``k >= 2``, and it
+        vanishes without any one of them).
+
+    Returns
+    -------
+    studyset : :class:`~nimare.nimads.Studyset`
+        Study ids are ``"study-00"``, ``"study-01"``, ...; each study has one
+        analysis with id ``"analysis-0"``, so ``studyset.ids`` are
+        ``"study-00-analysis-0"``, ... (NiMARE joins study and analysis ids with
+        ``"-"``). Every analysis carries ``metadata["sample_sizes"] = [n]``.
+    truth : dict
+        ``{"true": [xyz, ...], "fragile": {k: {"xyz": xyz, "ids": [...]}}}``: the
+        planted centres (tuples of MNI mm) and, per fragile region, the ids (as
+        in ``studyset.ids``) of the analyses that report it. ``fragile`` is keyed
+        by ``k``, so its entries must be distinct.
+    """
+    fragile = tuple(int(k) for k in fragile)
+    if any(k < 1 for k in fragile) or len(set(fragile)) != len(fragile):
+        raise ValueError(f"fragile must hold distinct positive ints, got {fragile}")
+    if len(fragile) > len(FRAGILE_CENTRES_MM):
+        raise ValueError(f"at most {len(FRAGILE_CENTRES_MM)} fragile regions are supported")
+    if sum(fragile) > n_analyses:
+        raise ValueError(f"sum(fragile)={sum(fragile)} exceeds n_analyses={n_analyses}")
+
+    rng = np.random.default_rng(seed)
+    digits = max(2, len(str(n_analyses - 1)))
+    study_ids = [f"study-{i:0{digits}d}" for i in range(n_analyses)]
+    analysis_ids = [f"{sid}-analysis-0" for sid in study_ids]
+    foci = [[] for _ in range(n_analyses)]
+
+    # True regions: each reported by 50-70% of the analyses, one jittered focus each.
+    lo = int(np.ceil(TRUE_FRACTION[0] * n_analyses))
+    hi = int(np.floor(TRUE_FRACTION[1] * n_analyses))
+    true_centres = [np.asarray(c) for c in TRUE_CENTRES_MM]
+    for centre in true_centres:
+        reporters = rng.choice(n_analyses, size=int(rng.integers(lo, hi + 1)), replace=False)
+        for i in np.sort(reporters):
+            direction = rng.standard_normal(3)
+            direction /= np.linalg.norm(direction)
+            foci[i].append(centre + direction * rng.uniform(*TRUE_JITTER_MM))
+
+    # Fragile regions: disjoint sets of exactly k analyses, each the same 12-focus patch.
+    order = rng.permutation(n_analyses)
+    fragile_truth = {}
+    fragile_centres = []
+    start = 0
+    for k, centre in zip(fragile, FRAGILE_CENTRES_MM):
+        centre = np.asarray(centre)
+        fragile_centres.append(centre)
+        reporters = np.sort(order[start : start + k])
+        start += k
+        for i in reporters:
+            foci[i].extend(centre + _PATCHES[patch])
+        fragile_truth[k] = {
+            "xyz": tuple(float(v) for v in centre),
+            "ids": [analysis_ids[i] for i in reporters],
+        }
+
+    # Noise: uniform over brain-mask voxels far from every planted centre.
+    candidates = _mask_world_coordinates()
+    planted = np.asarray(true_centres + fragile_centres)
+    dist = np.sqrt(((candidates[:, None, :] - planted[None, :, :]) ** 2).sum(-1)).min(axis=1)
+    candidates = candidates[dist >= NOISE_MIN_DISTANCE_MM]
+    for i in range(n_analyses):
+        picks = rng.choice(len(candidates), size=NOISE_FOCI, replace=False)
+        foci[i].extend(candidates[picks])
+
+    sample_sizes = rng.integers(15, 41, size=n_analyses)
+    studies = []
+    for i, sid in enumerate(study_ids):
+        points = [
+            {"coordinates": [round(float(v), 2) for v in xyz], "space": "MNI"} for xyz in foci[i]
+        ]
+        analysis = {
+            "id": "analysis-0",
+            "name": "analysis-0",
+            "metadata": {"sample_sizes": [int(sample_sizes[i])]},
+            "conditions": [],
+            "weights": [],
+            "images": [],
+            "texts": None,
+            "points": points,
+        }
+        studies.append({"id": sid, "name": sid, "metadata": {}, "analyses": [analysis]})
+
+    doc = {"id": "planted", "name": "Planted-truth CBMA studyset", "studies": studies}
+    truth = {
+        "true": [tuple(float(v) for v in c) for c in TRUE_CENTRES_MM],
+        "fragile": fragile_truth,
+    }
+    return Studyset(doc), truth
