@@ -12,6 +12,7 @@ leave-one-out step, with the ratio NiMARE / ours.
 import argparse
 import logging
 import os
+import resource
 import time
 import warnings
 
@@ -76,6 +77,8 @@ def main():
             print(f"  {name:<36}{value:>8.1f} s")
         print(f"  {'full profile':<36}{sum(steps.values()):>8.1f} s")
     print("\n" + table.to_string())
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"peak RSS of the main process: {peak:.0f} MB (FailSafeN's worker processes apart)")
 
     if args.skip_nimare:
         return

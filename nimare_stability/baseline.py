@@ -55,7 +55,7 @@ def check_target_values(result, target_image):
             f"target_image={target_image!r} is NaN in {n_nan} of {values.size} voxels; they "
             "count as not significant in the baseline and in every replicate.",
             UserWarning,
-            stacklevel=3,
+            stacklevel=4,
         )
 
 
@@ -73,5 +73,5 @@ def warn_empty_support(support, rule):
         f"{f' in a cluster of {rule.cluster_threshold}+ voxels' if rule.cluster_threshold else ''}"
         "): there are no clusters to judge (their tables are empty).",
         UserWarning,
-        stacklevel=3,
+        stacklevel=4,
     )

@@ -1,9 +1,11 @@
 """``FailSafeN``: how many null analyses a cluster withstands (Acar et al., 2018)."""
 
+import dataclasses
 import time
 
 import numpy as np
 import pandas as pd
+from joblib import Parallel, delayed
 from scipy import stats
 from tqdm.auto import tqdm
 
@@ -75,7 +77,8 @@ progress, generate_description
     :data:`GRID_POINTS` sizes from 0 to the maximum, and interpolated linearly (per
     iteration) in between; each replicate keeps its own statistic map and cluster-forming
     threshold. The bisection assumes a cluster that vanishes with ``m`` null analyses
-    vanishes with more.
+    vanishes with more. ``n_cores`` runs the grid's null in threads and the drawers after
+    the first in processes; results do not depend on it.
 
     References
     ----------
@@ -155,41 +158,85 @@ progress, generate_description
     def _search(self, run, plan, n_max):
         """Return each cluster's FSN in each drawer, and whether it was censored.
 
-        Arrays of shape (n_clusters, n_drawers). One drawer is held in memory at a time.
+        Arrays of shape (n_clusters, n_drawers). Drawer 0 runs first (it draws the grid of
+        nulls, when one is needed); the others run in parallel (``n_cores`` processes),
+        each drawing and fitting its own null analyses.
         """
         estimator = run.analyses.estimator
         profile_rng, *drawer_rngs = plan.stream_rngs(self.n_drawers + 1)
-        profiles = NullProfiles.draw(estimator, n_max, profile_rng)
         engine = resolve_engine(self.engine, estimator, run.corrector, {})
         if run.n_iters is not None and "null" in engine.options:
             engine = _GridNullEngine
+        task = _Task(
+            estimator,
+            NullProfiles.draw(estimator, n_max, profile_rng),
+            engine,
+            run.corrector,
+            run.rule,
+            run.n_iters,
+            plan,
+            run.clusters,
+            n_max,
+        )
         n_cores = _nimare_private.check_n_cores(self.n_cores)
-        fsn = np.zeros((len(run.clusters), self.n_drawers), dtype=int)
-        censored = np.zeros(fsn.shape, dtype=bool)
-        grid = None
-        for d, rng in enumerate(tqdm(drawer_rngs, desc="FailSafeN", disable=not self.progress)):
-            drawer = _Drawer(estimator, profiles, rng, f"{NULL_PREFIX}{d}-")
-            drawer_engine = engine(
-                EngineInputs(
-                    estimator=drawer.estimator,
-                    corrector=run.corrector,
-                    analyses=drawer.analyses,
-                    rule=run.rule,
-                    n_iters=run.n_iters,
-                    null_seed=plan.null_root,
-                )
-            )
-            if engine is _GridNullEngine:
-                grid = grid or _SizeGrid.draw(drawer_engine, drawer, n_cores, self.progress)
-                drawer_engine.grid = grid
-            judge = Judge(drawer_engine, lambda key, d=d: plan.keyed_seed((d, *key)), n_cores)
-            fsn[:, d], censored[:, d] = _bisect(judge, drawer, run.clusters, n_max)
-        return fsn, censored
+        bar = tqdm(total=self.n_drawers, desc="FailSafeN drawers", disable=not self.progress)
+        first = _drawer_fsn(task, 0, drawer_rngs[0], n_cores, self.progress)
+        bar.update()
+        task = dataclasses.replace(task, grid=first[2])
+        rest = Parallel(n_jobs=n_cores, return_as="generator")(
+            delayed(_drawer_fsn)(task, d, rng) for d, rng in enumerate(drawer_rngs[1:], start=1)
+        )
+        drawers = [first]
+        for result in rest:
+            drawers.append(result)
+            bar.update()
+        bar.close()
+        return tuple(np.stack([drawer[i] for drawer in drawers], axis=1) for i in range(2))
 
     def _check_params(self):
         self._check_common()
         check_number("max_multiple", self.max_multiple, low=1, integer=True, optional=False)
         check_number("n_drawers", self.n_drawers, low=1, integer=True, optional=False)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Task:
+    """What every drawer's search shares (sent to the worker processes)."""
+
+    estimator: object
+    profiles: NullProfiles
+    engine: type
+    corrector: object
+    rule: object
+    n_iters: int
+    plan: object
+    clusters: list
+    n_max: int
+    grid: object = None
+
+
+def _drawer_fsn(task, d, rng, n_cores=1, progress=False):
+    """Return ``(fsn, censored, grid)`` of drawer ``d`` (see :func:`_bisect`).
+
+    Draws the grid of nulls first when the engine needs one and ``task`` has none.
+    """
+    drawer = _Drawer(task.estimator, task.profiles, rng, f"{NULL_PREFIX}{d}-")
+    engine = task.engine(
+        EngineInputs(
+            estimator=drawer.estimator,
+            corrector=task.corrector,
+            analyses=drawer.analyses,
+            rule=task.rule,
+            n_iters=task.n_iters,
+            null_seed=task.plan.null_root,
+        )
+    )
+    grid = task.grid
+    if task.engine is _GridNullEngine:
+        grid = grid or _SizeGrid.draw(engine, drawer, n_cores, progress)
+        engine.grid = grid
+    judge = Judge(engine, lambda key: task.plan.keyed_seed((d, *key)), n_cores)
+    return (*_bisect(judge, drawer, task.clusters, task.n_max), grid)
 
 
 class _Drawer:

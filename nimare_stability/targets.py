@@ -122,5 +122,5 @@ def warn_unreachable_alpha(n_iters, alpha):
             f"n_iters={n_iters} with alpha={alpha}: the smallest Monte Carlo p value is "
             f"1/{n_iters} >= alpha, so no voxel can be supported. Use n_iters > {1 / alpha:g}.",
             UserWarning,
-            stacklevel=3,
+            stacklevel=4,
         )

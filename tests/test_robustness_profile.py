@@ -67,7 +67,7 @@ def ale_profile(n_iters):
     common = {"target_image": TARGET, "random_state": 0, "progress": False}
     result = ResampledStability(**common).transform(result)
     result = Fragility(**common).transform(result)
-    result = FailSafeN(max_multiple=5, n_drawers=3, **common).transform(result)
+    result = FailSafeN(max_multiple=4, n_drawers=2, **common).transform(result)
     return result, truth
 
 
