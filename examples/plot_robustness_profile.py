@@ -93,8 +93,8 @@ for _, row in table.iterrows():
 ###############################################################################
 # The pain meta-analysis
 # ----------------------
-# 21 analyses, one per study. Smaller than the 17-20 experiments Eickhoff et al. (2016)
-# recommend at the least, so expect fragile clusters.
+# 21 analyses, one per study: just above the 17-20 experiments Eickhoff et al. (2016)
+# recommend at the least, so expect some fragile clusters.
 pain = Studyset(os.path.join(get_resource_path(), "nidm_pain_studyset.json"))
 result = FWECorrector(method="montecarlo", n_iters=N_ITERS).transform(
     ALE(random_state=0).fit(pain)

@@ -49,16 +49,23 @@ class NullProfiles:
         coordinates = estimator.inputs_["coordinates"]
         counts = coordinates["id"].astype(str).value_counts()
         metadata = estimator.dataset.metadata.set_index("id")
+        fitted_sizes = {}
+        if "sample_size" in coordinates:  # what the estimator read, wherever it came from
+            fitted_sizes = coordinates.groupby(coordinates["id"].astype(str))["sample_size"]
+            fitted_sizes = fitted_sizes.first().to_dict()
         sources = ids[rng.integers(ids.size, size=n_null)]
         return cls(
             n_foci=np.array([counts[source] for source in sources], dtype=int),
-            metadata=[_copied(metadata, source) for source in sources],
+            metadata=[_copied(metadata, source, fitted_sizes) for source in sources],
         )
 
 
-def _copied(metadata, analysis_id):
+def _copied(metadata, analysis_id, fitted_sizes):
     row = metadata.loc[analysis_id] if analysis_id in metadata.index else {}
-    return {key: _plain(row[key]) for key in COPIED_METADATA if key in row and _given(row[key])}
+    copied = {key: _plain(row[key]) for key in COPIED_METADATA if key in row and _given(row[key])}
+    if not copied and _given(fitted_sizes.get(analysis_id)):
+        copied["sample_sizes"] = [float(fitted_sizes[analysis_id])]
+    return copied
 
 
 def _given(value):
