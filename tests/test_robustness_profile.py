@@ -1,6 +1,7 @@
 """The robustness profile on planted truth: true regions robust, 1-, 2-, 3-analysis ones not."""
 
 import numpy as np
+import pandas as pd
 import pytest
 from nimare.correct import FWECorrector
 from nimare.diagnostics import Jackknife
@@ -127,3 +128,16 @@ def test_verdict_is_the_first_failed_check_and_leaves_the_result_unchanged(profi
         names = ["fragile", "dominated", "unstable", "file-drawer"]
         assert row["verdict"] == names[fails.index(True)]
         assert row["reason"].count(";") == sum(fails) - 1
+
+
+def test_a_run_without_random_state_records_the_seed_that_repeats_it(profile):
+    quick = {"target_image": TARGET, "max_multiple": 1, "n_drawers": 1, "progress": False}
+    stem = f"{TARGET}_diag-FailSafeN"
+    first = FailSafeN(random_state=None, **quick).transform(profile)
+    seed = first.metadata[f"{stem}_random_state"]
+    again = FailSafeN(random_state=seed, **quick).transform(profile)
+    assert isinstance(seed, int) and again.metadata[f"{stem}_random_state"] == seed
+    pd.testing.assert_frame_equal(
+        first.tables[f"{stem}_tab-drawers"], again.tables[f"{stem}_tab-drawers"]
+    )
+    assert profile.metadata[f"{TARGET}_diag-Fragility_random_state"] == 0
