@@ -80,11 +80,10 @@ class ClusterDiagnostic(Diagnostics):
             )
 
     def _prepare(self, result, resample_group="both", single_group_cbma=False):
-        """Check ``result`` against this diagnostic and return its :class:`Run`.
+        """Check a MetaResult (see :func:`check_result`) against this diagnostic; return its Run.
 
         ``single_group_cbma``: refuse estimators other than single-group CBMA ones.
         """
-        check_result(result)
         targets.check_target(result, self.target_image)
         check_target_values(result, self.target_image)
         analyses = AnalysisSet(result.estimator, resample_group)

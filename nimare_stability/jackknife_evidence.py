@@ -10,6 +10,7 @@ from collections import Counter
 import numpy as np
 
 from nimare_stability import mapnames
+from nimare_stability.clusters import TAIL_LABELS
 
 
 def top_contributor(result, target_image, cluster):
@@ -33,7 +34,7 @@ def top_contributor(result, target_image, cluster):
     if not overlap:
         return None, np.nan
     label = overlap.most_common(1)[0][0]
-    column = cluster.label.rsplit(" ", 1)[0] + f" {label}"
+    column = f"{TAIL_LABELS[cluster.tail]} {label}"
     contributions = counts.set_index("id")[column].astype(float)
     return contributions.idxmax(), float(contributions.max())
 

@@ -21,8 +21,6 @@ _CHOICES = {
     "null_histogram": ("replicate", "full"),
 }
 
-__all__ = ["DIAGNOSTIC", "ResampledStability", "check_result"]
-
 
 class ResampledStability(ClusterDiagnostic):
     """Map how often each voxel stays significant when the analyses are resampled.
