@@ -15,7 +15,15 @@ studies are imagined. This example builds a per-cluster robustness profile:
 - a **verdict and its reason** (:func:`~nimare_stability.robustness_table`).
 
 First on simulated data whose truth we know, then on NiMARE's pain studyset.
+
+.. note::
+
+    The Monte Carlo iterations come from ``NIMARE_STABILITY_DOCS_ITERS`` (default 1000;
+    use 5000 or more in a paper). Below 1000, as in the quick documentation build, the
+    fail-safe N searches fewer drawers (2 instead of 10) up to 5 instead of 10 times as
+    many null analyses as real ones.
 """
+
 import os
 
 import numpy as np
@@ -26,21 +34,32 @@ from nimare.meta.cbma import ALE
 from nimare.nimads import Studyset
 from nimare.utils import get_resource_path
 
-from nimare_stability import FailSafeN, Fragility, ResampledStability, robustness_table
+from nimare_stability import (
+    FailSafeN,
+    Fragility,
+    ResampledStability,
+    RobustnessVerdict,
+    plotting,
+    robustness_table,
+)
 
 pd.set_option("display.width", 200)
 pd.set_option("display.max_columns", 20)
 pd.set_option("display.max_colwidth", 40)
-N_ITERS = 1000  # Monte Carlo iterations; use 5000 or more in a paper
+N_ITERS = int(os.environ.get("NIMARE_STABILITY_DOCS_ITERS", 1000))
+# The fail-safe N's search: cheaper in the quick documentation build.
+FAILSAFE = {"n_drawers": 10, "max_multiple": 10}
+if N_ITERS < 1000:
+    FAILSAFE = {"n_drawers": 2, "max_multiple": 5}
 TARGET = "z_desc-size_level-cluster_corr-FWE_method-montecarlo"
 
 
-def profile(result, n_drawers=10):
+def profile(result):
     """Run the three diagnostics on ``result`` and return it with the verdict table."""
     common = {"target_image": TARGET, "random_state": 0, "progress": False}
     result = ResampledStability(**common).transform(result)
     result = Fragility(**common).transform(result)
-    result = FailSafeN(n_drawers=n_drawers, **common).transform(result)
+    result = FailSafeN(**FAILSAFE, **common).transform(result)
     return result, robustness_table(result, TARGET)
 
 
@@ -52,8 +71,13 @@ def profile(result, n_drawers=10):
 # a region that rests on exactly three analyses.
 true_regions = [(40, -20, 50), (-44, -60, 20)]
 _, simulated = create_coordinate_studyset(
-    foci=true_regions, foci_percentage="60%", fwhm=10, sample_size=30, n_studies=30,
-    n_noise_foci=3, seed=1,
+    foci=true_regions,
+    foci_percentage="60%",
+    fwhm=10,
+    sample_size=30,
+    n_studies=30,
+    n_noise_foci=3,
+    seed=1,
 )
 rng = np.random.default_rng(0)
 patch = np.array([30, 10, 10]) + rng.normal(0, 1.5, size=(12, 3))
@@ -62,7 +86,7 @@ simulated = simulated.with_points(np.repeat(few, 12), np.tile(patch, (3, 1)), sp
 print("the patch's analyses:", ", ".join(str(simulated.ids[i]) for i in few))
 
 result = FWECorrector(method="montecarlo", n_iters=N_ITERS).transform(ALE().fit(simulated))
-result, table = profile(result, n_drawers=5)
+result, table = profile(result)
 print(table.drop(columns="reason"))
 
 ###############################################################################
@@ -74,6 +98,13 @@ for _, row in table.iterrows():
     print(f"cluster {row['cluster_id']}: {row['verdict']}: {row['reason']}")
 
 ###############################################################################
+# :class:`~nimare_stability.RobustnessVerdict` (the workflow step ``"robustness"``)
+# writes the same table into the result; the per-cluster stability plot then colours
+# each cluster by its verdict. The patch's stability is as high as the true regions':
+# only the verdict tells them apart.
+plotting.plot_cluster_stability(RobustnessVerdict(target_image=TARGET).transform(result))
+
+###############################################################################
 # What the columns mean
 # ---------------------
 # - ``mean_stability``, ``detection_rate``: mean voxel stability in the cluster, and the
@@ -83,9 +114,10 @@ for _, row in table.iterrows():
 # - ``fragility``: the fewest analyses whose removal sinks it (searched exhaustively up to
 #   two, greedily by contribution beyond; ``"> 10"`` when ten are not enough), and
 #   ``fragility_removed``: which ones;
-# - ``fsn_mean``, ``fsn_min``, ``fsn_per_analysis``: the fail-safe N over ten drawers of
-#   null analyses (per analysis: relative to the number of real ones), ``fsn_censored``:
-#   it survived the maximum (ten times as many null analyses as real ones) in a drawer.
+# - ``fsn_mean``, ``fsn_min``, ``fsn_per_analysis``: the fail-safe N over the drawers of
+#   null analyses (``n_drawers``, 10 by default; per analysis: relative to the number of
+#   real ones), ``fsn_censored``: it survived the maximum (``max_multiple`` times as many
+#   null analyses as real ones, 10 by default) in a drawer.
 #
 # The thresholds of the verdict are parameters of ``robustness_table``; their defaults
 # and the reasons for them are in its documentation.
@@ -96,9 +128,7 @@ for _, row in table.iterrows():
 # 21 analyses, one per study: just above the 17-20 experiments Eickhoff et al. (2016)
 # recommend at the least, so expect some fragile clusters.
 pain = Studyset(os.path.join(get_resource_path(), "nidm_pain_studyset.json"))
-result = FWECorrector(method="montecarlo", n_iters=N_ITERS).transform(
-    ALE(random_state=0).fit(pain)
-)
+result = FWECorrector(method="montecarlo", n_iters=N_ITERS).transform(ALE(random_state=0).fit(pain))
 result, table = profile(result)
 print(table.drop(columns="reason"))
 for _, row in table.iterrows():

@@ -4,12 +4,15 @@
 voxel by voxel, how often each voxel stays significant. ``Fragility`` finds the fewest
 analyses whose removal sinks each cluster, ``FailSafeN`` how many null analyses it
 withstands. ``robustness_table`` joins them with NiMARE's Jackknife into a per-cluster
-verdict and its reason. ``enable_workflows()`` lets NiMARE's workflows name them all
-(``"resampledstability"``, ``"fragility"``, ``"failsafen"``, ``"robustness"``).
+verdict and its reason; ``report`` writes them into one HTML page, and
+:mod:`nimare_stability.plotting` draws them. ``enable_workflows()`` lets NiMARE's
+workflows name them all (``"resampledstability"``, ``"fragility"``, ``"failsafen"``,
+``"robustness"``).
 """
 
 from nimare_stability.failsafe import FailSafeN
 from nimare_stability.fragility import Fragility
+from nimare_stability.htmlreport import report
 from nimare_stability.robustness import RobustnessVerdict, robustness_table
 from nimare_stability.stability import ResampledStability
 from nimare_stability.workflows import disable_workflows, enable_workflows
@@ -21,6 +24,7 @@ __all__ = [
     "RobustnessVerdict",
     "disable_workflows",
     "enable_workflows",
+    "report",
     "robustness_table",
 ]
 __version__ = "0.1.0"

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from nimare.diagnostics import Diagnostics
 from nimare.results import MetaResult
 
-from nimare_stability import mapnames, seeds, targets
+from nimare_stability import mapnames, nimare_report, seeds, targets
+from nimare_stability._results import derived_result
 from nimare_stability._validation import check_bool, check_choice, check_number
 from nimare_stability.analyses import AnalysisSet
 from nimare_stability.baseline import (
@@ -79,6 +80,17 @@ class ClusterDiagnostic(Diagnostics):
                 stacklevel=4,
             )
 
+    def _support_text(self):
+        """Return the support rule in words, for the methods text ("p < 0.05", ...)."""
+        rule = (
+            f"p < {self.alpha}"
+            if self.target_threshold is None
+            else f"|z| > {self.target_threshold}"
+        )
+        if self.cluster_threshold:
+            rule += f", in clusters of at least {self.cluster_threshold} voxels"
+        return rule
+
     def _prepare(self, result, resample_group="both", single_group_cbma=False):
         """Check a MetaResult (see :func:`check_result`) against this diagnostic; return its Run.
 
@@ -96,6 +108,29 @@ class ClusterDiagnostic(Diagnostics):
         support, clusters = baseline(result, rule)
         warn_empty_support(support, rule)
         return Run(analyses, corrector, n_iters, rule, support, clusters)
+
+    def _derive(self, result, run, tables, description, maps=None, counts=None):
+        """Return a new result with this run's outputs and those NiMARE's report reads.
+
+        ``counts``: (n analyses, n clusters) values of the per-analysis heatmap tables
+        (``<stem>_tab-counts_tail-<tail>``), or None when the diagnostic has none.
+        """
+        report_maps, report_tables = nimare_report.cluster_outputs(
+            result, self.target_image, run.clusters
+        )
+        if counts is not None:
+            report_tables.update(
+                nimare_report.counts_tables(
+                    self.target_image, self.name, run.analyses.ids, run.clusters, counts
+                )
+            )
+        return derived_result(
+            result,
+            self,
+            {**report_maps, **(maps or {})},
+            {**report_tables, **tables},
+            description if self.generate_description else None,
+        )
 
     def _seed_plan(self):
         """Return the run's :class:`~nimare_stability.seeds.SeedPlan`."""

@@ -18,6 +18,8 @@ __all__ = [
     "KERNEL_ESTIMATOR_METHODS",
     "MIN_ANALYSES_ATTR",
     "NAME_SUFFIX_ATTR",
+    "REPORT_DIAGNOSTICS_SECTION",
+    "REPORT_INDEX_ATTR",
     "RAW_WEIGHTS_ATTR",
     "_check_ncores",
     "_mask_coverage_to_null_ijk",
@@ -46,6 +48,11 @@ MIN_ANALYSES_ATTR = "_min_analyses"
 RAW_WEIGHTS_ATTR = "_raw_weights_"
 #: Workflow class attribute listing the diagnostic names it accepts.
 DIAG_OPTIONS_ATTR = "_diag_options"
+#: ``nimare.reports.base.Report`` method that turns the report configuration (a list of
+#: sections, each ``{"name": ..., "reportlets": [...]}``) into the report's sections.
+REPORT_INDEX_ATTR = "index"
+#: The name of the section of NiMARE's report configuration that holds the diagnostics.
+REPORT_DIAGNOSTICS_SECTION = "Diagnostics"
 #: Corrector attribute holding the ``_corr-…_method-…`` suffix of the maps it writes.
 NAME_SUFFIX_ATTR = "_name_suffix"
 

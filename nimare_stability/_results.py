@@ -15,7 +15,8 @@ def derived_result(result, diagnostic, maps=None, tables=None, description=None)
 
     The estimator, corrector and masker are shared (nothing here modifies them); the maps,
     tables, diagnostics and metadata containers are new. ``description`` is appended to
-    the boilerplate; its citations of this package's references join ``bibtex_``.
+    the boilerplate; its citations of this package's references join ``bibtex_`` unless
+    NiMARE's own bibliography already holds them.
     """
     new = copy.copy(result)
     new.maps = {**result.maps, **(maps or {})}
@@ -32,7 +33,8 @@ def derived_result(result, diagnostic, maps=None, tables=None, description=None)
             new.description_ = f"{result.description_} {description}"
         finally:
             logger.removeFilter(quiet)
-        new.bibtex_ = "\n".join([new.bibtex_, *(ours[key] for key in dict.fromkeys(cited))]).strip()
+        missing = [key for key in dict.fromkeys(cited) if f"{{{key}," not in new.bibtex_]
+        new.bibtex_ = "\n".join([new.bibtex_, *(ours[key] for key in missing)]).strip()
     return new
 
 

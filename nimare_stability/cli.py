@@ -1,94 +1,185 @@
-"""Command-line interface: ``nimare-stability demo --output-dir DIR [--n-iters N]``."""
+"""The ``nimare-stability`` command: ``run`` on your studyset, ``demo`` on NiMARE's pain data.
+
+Both fit a coordinate-based meta-analysis, correct it, run the diagnostics and write the
+maps (NIfTI), tables (TSV), PNG figures and a self-contained ``report.html``. Bad arguments
+print one line and exit with status 2.
+"""
 
 import argparse
 import logging
 import os
 import sys
 
-import pandas as pd
+from nimare_stability import runner
 
-from nimare_stability.stability import ResampledStability
+EXAMPLES = """examples:
+  nimare-stability run my_studyset.json --output-dir out --n-iters 5000 --n-cores -1
+  nimare-stability run knowledge.txt --estimator MKDADensity --kernel-arg r=10 \\
+      --policy subsample --target-n 0.8 --n-resamples 100 --output-dir out
+  nimare-stability run nback_studyset/ --groups study --policy leave_group_out \\
+      --diagnostics resampledstability fragility --output-dir out
+  nimare-stability demo --output-dir demo --n-iters 1000
+"""
 
-TARGET = "z_desc-size_level-cluster_corr-FWE_method-montecarlo"
+
+class _OneLineParser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line (and exit status 2)."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _key_value(text):
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"{text!r} is not KEY=VALUE")
+    for convert in (int, float):
+        try:
+            return key, convert(value)
+        except ValueError:
+            continue
+    return key, {"true": True, "false": False, "none": None}.get(value.lower(), value)
+
+
+def _target_n(text):
+    value = float(text)
+    return int(value) if value >= 1 and value.is_integer() else value
+
+
+def _add_analysis_options(parser):
+    meta = parser.add_argument_group("meta-analysis")
+    meta.add_argument("--estimator", choices=runner.ESTIMATORS, default="ALE")
+    meta.add_argument("--kernel", choices=runner.KERNELS, help="Default: the estimator's.")
+    meta.add_argument(
+        "--kernel-arg",
+        type=_key_value,
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="Kernel parameter, repeatable (fwhm=10, r=10, sample_size=20, ...).",
+    )
+    meta.add_argument("--corrector", choices=runner.CORRECTORS, default="montecarlo")
+    meta.add_argument("--n-iters", type=int, default=5000, help="Monte Carlo iterations.")
+    meta.add_argument(
+        "--voxel-thresh", type=float, default=0.001, help="Cluster-forming p (Monte Carlo)."
+    )
+    meta.add_argument(
+        "--corrector-arg",
+        type=_key_value,
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="Corrector parameter, repeatable (alpha=0.01, method=negcorr, ...).",
+    )
+    meta.add_argument("--target", help="Map to judge. Default: the corrector's main z map.")
+    diag = parser.add_argument_group("diagnostics")
+    diag.add_argument(
+        "--diagnostics",
+        nargs="+",
+        choices=runner.DIAGNOSTICS,
+        default=["resampledstability"],
+        help="Which to run; the verdict joins them (default: resampledstability).",
+    )
+    diag.add_argument("--policy", default="leave_1_out", help="Resampling policy name.")
+    diag.add_argument("--k", type=int, help="leave_k_out: analyses left out.")
+    diag.add_argument("--target-n", type=_target_n, help="Subsample size (count or fraction).")
+    diag.add_argument("--n-resamples", type=int, help="Random replicates.")
+    diag.add_argument("--groups", help="Group analyses by 'study' or a metadata column.")
+    diag.add_argument("--null", choices=("replicate", "shared"), default="replicate")
+    diag.add_argument("--alpha", type=float, default=0.05, help="Support: p < alpha.")
+    diag.add_argument("--engine", choices=("auto", "fast", "refit"), default="auto")
+    run = parser.add_argument_group("run")
+    run.add_argument("--output-dir", required=True, help="Folder for every output.")
+    run.add_argument("--random-state", type=int, default=0, help="Seed of the whole run.")
+    run.add_argument("--n-cores", type=int, default=1, help="Parallel jobs (<= 0: all cores).")
+    run.add_argument("--no-progress", action="store_true", help="No progress bars.")
 
 
 def _parser():
-    parser = argparse.ArgumentParser(prog="nimare-stability", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
+    parser = _OneLineParser(
+        prog="nimare-stability",
+        description=__doc__,
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_OneLineParser)
+    run = commands.add_parser(
+        "run",
+        help="Diagnose a meta-analysis of your studyset.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    run.add_argument(
+        "studyset",
+        nargs="+",
+        metavar="STUDYSET",
+        help="NiMARE JSON studyset, parquet studyset directory, or Sleuth text file(s).",
+    )
+    _add_analysis_options(run)
     demo = commands.add_parser(
         "demo",
-        help="ALE on NiMARE's bundled pain studyset, Monte Carlo FWE, leave-one-out stability.",
+        help="The same on NiMARE's bundled pain studyset (21 analyses).",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    demo.add_argument("--output-dir", required=True, help="Folder for maps (NIfTI) and tables.")
-    demo.add_argument("--n-iters", type=int, default=5000, help="Monte Carlo iterations.")
-    demo.add_argument("--policy", default="leave_1_out", help="Resampling policy name.")
-    demo.add_argument("--target-n", type=float, default=None, help="Subsample size.")
-    demo.add_argument("--n-resamples", type=int, default=None, help="Random replicates.")
-    demo.add_argument("--n-cores", type=int, default=1, help="Parallel replicates (<=0: all).")
-    demo.add_argument("--random-state", type=int, default=0, help="Seed of the whole run.")
+    _add_analysis_options(demo)
     return parser
 
 
-def demo(
-    output_dir,
-    n_iters=5000,
-    policy="leave_1_out",
-    target_n=None,
-    n_resamples=None,
-    n_cores=1,
-    random_state=0,
-):
-    """Fit ALE on pain, correct it, run ResampledStability and save every output.
-
-    Returns
-    -------
-    :class:`~nimare.results.MetaResult`
-    """
-    from nimare.correct import FWECorrector
-    from nimare.meta.cbma import ALE
-    from nimare.nimads import Studyset
+def _job(args):
     from nimare.utils import get_resource_path
 
-    pain = Studyset(os.path.join(get_resource_path(), "nidm_pain_studyset.json"))
-    result = ALE(random_state=random_state).fit(pain)
-    result = FWECorrector(method="montecarlo", n_iters=n_iters, n_cores=n_cores).transform(result)
-    if target_n is not None and target_n >= 1:
-        target_n = int(target_n)
-    result = ResampledStability(
-        target_image=TARGET,
-        resampling_policy=policy,
-        target_n=target_n,
-        n_resamples=n_resamples,
-        random_state=random_state,
-        n_cores=n_cores,
-    ).transform(result)
-    os.makedirs(output_dir, exist_ok=True)
-    names = [name for name in result.maps if "ResampledStability" in name]
-    result.save_maps(output_dir=output_dir, names=names)
-    tables = [name for name in result.tables if "ResampledStability" in name]
-    result.save_tables(output_dir=output_dir, names=tables)
-    return result
+    studysets = (
+        args.studyset
+        if args.command == "run"
+        else [os.path.join(get_resource_path(), "nidm_pain_studyset.json")]
+    )
+    stability = {
+        "resampling_policy": args.policy,
+        "k": args.k,
+        "target_n": args.target_n,
+        "n_resamples": args.n_resamples,
+        "groups": args.groups,
+        "null": args.null,
+        "alpha": args.alpha,
+        "engine": args.engine,
+    }
+    return runner.Job(
+        studysets=studysets,
+        output_dir=args.output_dir,
+        estimator=args.estimator,
+        kernel=args.kernel,
+        kernel_args=dict(args.kernel_arg),
+        corrector=args.corrector,
+        n_iters=args.n_iters,
+        voxel_thresh=args.voxel_thresh,
+        corrector_args=dict(args.corrector_arg),
+        target=args.target,
+        diagnostics=tuple(dict.fromkeys(args.diagnostics)),
+        stability_args=stability,
+        random_state=args.random_state,
+        n_cores=args.n_cores,
+        progress=not args.no_progress,
+    )
 
 
 def main(argv=None):
-    """Entry point of the ``nimare-stability`` console script."""
-    args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.WARNING)
+    """Entry point of the ``nimare-stability`` console script; returns the exit status."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("nimare").setLevel(logging.WARNING)
-    result = demo(
-        args.output_dir,
-        args.n_iters,
-        args.policy,
-        args.target_n,
-        args.n_resamples,
-        args.n_cores,
-        args.random_state,
-    )
-    stem = f"{TARGET}_diag-ResampledStability"
-    with pd.option_context("display.width", 160, "display.max_columns", 20):
-        print("Summary\n", result.tables[f"{stem}_tab-summary"].T.to_string(header=False))
-        print("\nClusters\n", result.tables[f"{stem}_tab-clusters"].to_string(index=False))
-    print(f"\nMaps and tables written to {os.path.abspath(args.output_dir)}")
+    job = _job(args)
+    try:
+        result = runner.run(job)
+    except (ValueError, TypeError, KeyError, OSError) as error:
+        message = str(error).splitlines()[0] if str(error) else type(error).__name__
+        parser.exit(2, f"{parser.prog} {args.command}: error: {message}\n")
+    target = job.target or runner.DEFAULT_TARGETS[job.corrector]
+    table = result.tables.get(f"{target}_tab-robustness")
+    if table is not None:
+        print(table.drop(columns="reason").to_string(index=False))
+    print(f"Maps, tables, figures and report.html written to {os.path.abspath(job.output_dir)}")
     return 0
 
 

@@ -11,7 +11,6 @@ from tqdm.auto import tqdm
 
 from nimare_stability import _nimare_private
 from nimare_stability._diagnostic import DEFAULT_TARGET, ClusterDiagnostic, check_result
-from nimare_stability._results import derived_result
 from nimare_stability._validation import check_number
 from nimare_stability.analyses import AnalysisSet
 from nimare_stability.engines import EngineInputs, resolve_engine
@@ -147,12 +146,7 @@ progress, generate_description
                 columns=["cluster_id", "tail", "drawer", "fsn", "censored"],
             ),
         }
-        new = derived_result(
-            result,
-            self,
-            tables=out_tables,
-            description=_description(self, n_max) if self.generate_description else None,
-        )
+        new = self._derive(result, run, out_tables, _description(self, n_max))
         return self._record(new, plan, started)
 
     def _search(self, run, plan, n_max):

@@ -9,7 +9,6 @@ from tqdm.auto import tqdm
 
 from nimare_stability import _nimare_private, grouping
 from nimare_stability._diagnostic import DEFAULT_TARGET, ClusterDiagnostic, check_result
-from nimare_stability._results import derived_result
 from nimare_stability._validation import check_number
 from nimare_stability.engines import EngineInputs, resolve_engine
 from nimare_stability.engines.kernels import collect_ma_maps
@@ -148,11 +147,12 @@ progress, generate_description
             ],
             columns=COLUMNS,
         )
-        new = derived_result(
+        new = self._derive(
             result,
-            self,
-            tables={f"{self._stem}_tab-clusters": table},
-            description=_description(self) if self.generate_description else None,
+            run,
+            {f"{self._stem}_tab-clusters": table},
+            _description(self),
+            counts=search.removed_matrix(),
         )
         return self._record(new, plan, started)
 
@@ -306,6 +306,13 @@ class _Search:
                 elif rest:
                     pending[index] = rest
         return confirmed
+
+    def removed_matrix(self):
+        """(n_analyses, n_clusters) array: 1 for the analyses of each cluster's sinking set."""
+        removed = np.zeros((self.units.of_analysis.size, len(self.clusters)))
+        for index, (_, units) in self.found.items():
+            removed[np.isin(self.units.of_analysis, units), index] = 1
+        return removed
 
     def outcome(self, index, max_removed, max_exact):
         """``(fragility, exact, removed)`` of cluster ``index``."""

@@ -5,9 +5,8 @@ import warnings
 
 import numpy as np
 
-from nimare_stability import _nimare_private, grouping, seeds, tables
+from nimare_stability import _nimare_private, grouping, tables
 from nimare_stability._diagnostic import DEFAULT_TARGET, ClusterDiagnostic, check_result
-from nimare_stability._results import derived_result
 from nimare_stability._validation import check_choice
 from nimare_stability.aggregate import StabilityAccumulator
 from nimare_stability.engines import EngineInputs, resolve_engine
@@ -28,7 +27,7 @@ class ResampledStability(ClusterDiagnostic):
     Each replicate keeps the analyses a resampling policy chooses, refits a deep copy of the
     result's estimator (seeded per replicate), re-applies a deep copy of the corrector that
     made ``target_image``, and marks its support: voxels with p < ``alpha`` in the target's
-    own p values (or |z| > ``target_threshold``), minus clusters smaller than
+    own p values (or ``|z| > target_threshold``), minus clusters smaller than
     ``cluster_threshold``, signs kept. A voxel's stability is the fraction of replicates
     whose support holds it.
 
@@ -179,7 +178,7 @@ class ResampledStability(ClusterDiagnostic):
             {"null": self.null, "null_histogram": self.null_histogram},
         )
 
-        plan = seeds.SeedPlan(seeds.check_random_state(self.random_state))
+        plan = self._seed_plan()
         schedule = self._schedule(analyses, plan)
         replicate_seeds = plan.replicate_seeds(len(schedule))
         inputs = EngineInputs(
@@ -212,15 +211,15 @@ class ResampledStability(ClusterDiagnostic):
             "alpha": self.alpha,
         }
         maps, out_tables = self._outputs(accumulator, schedule, replicate_seeds, settings)
-        new = derived_result(
+        new = self._derive(
             result,
-            self,
-            maps,
+            run,
             out_tables,
-            _description(self) if self.generate_description else None,
+            _description(self),
+            maps,
+            tables.vanish_shares(schedule, accumulator),
         )
-        new.metadata[f"{self._stem}_seconds"] = time.perf_counter() - started
-        return new
+        return self._record(new, plan, started)
 
     def _schedule(self, analyses, plan):
         """Resolve the policy, groups and strata, draw the replicates and check them."""
@@ -301,6 +300,6 @@ def _description(diagnostic):
         f"(nimare-stability; resampling policy '{policy_name(diagnostic.resampling_policy)}'): "
         "the meta-analysis was refit, and re-corrected as the original result was, on each "
         "resampled set of analyses, and each voxel's stability was defined as the fraction of "
-        f"replicates in which it remained significant (p < {diagnostic.alpha}), following the "
-        "resampling approach of JALE \\citep{Frahm_Monimu_Hoffstaedter}."
+        f"replicates in which it remained significant ({diagnostic._support_text()}), "
+        "following the resampling approach of JALE \\citep{Frahm_Monimu_Hoffstaedter}."
     )

@@ -103,3 +103,22 @@ def influence_table(row_name, row_labels, accumulator):
     )
     table.insert(0, row_name, list(row_labels))
     return table
+
+
+def vanish_shares(schedule, accumulator):
+    """Per analysis and cluster: the share of the replicates leaving it out where it vanished.
+
+    Returns
+    -------
+    (n_analyses, n_clusters) ndarray
+        Leave-one-out: 1 where the cluster vanishes without the analysis (the influence);
+        0 for analyses no replicate leaves out.
+    """
+    left_out = np.zeros((len(schedule), len(schedule.ids)))
+    for index in range(len(schedule)):
+        left_out[index, schedule.left_out(index)] = 1
+    n_out = left_out.sum(axis=0)
+    vanished = left_out.T @ (~accumulator.detected).astype(np.float64)
+    return np.divide(
+        vanished, n_out[:, None], out=np.zeros_like(vanished), where=n_out[:, None] > 0
+    )

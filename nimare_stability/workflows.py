@@ -3,8 +3,10 @@
 NiMARE's ``CBMAWorkflow``, ``PairwiseCBMAWorkflow`` and ``IBMAWorkflow``.
 
 NiMARE reads no entry points: workflow names resolve through
-``nimare.workflows.base.STR_TO_CLASS`` and each workflow class's ``_diag_options``.
-:func:`enable_workflows` patches both; :func:`disable_workflows` restores them exactly.
+``nimare.workflows.base.STR_TO_CLASS`` and each workflow class's ``_diag_options``, and
+``nimare.reports.run_reports`` shows the heatmaps of Jackknife and FocusCounter only.
+:func:`enable_workflows` patches all three (the report also shows our diagnostics'
+heatmaps); :func:`disable_workflows` restores them exactly.
 Importing this package changes nothing.
 """
 
@@ -13,7 +15,12 @@ from importlib.metadata import entry_points
 
 from nimare.diagnostics import Diagnostics
 
-from nimare_stability._nimare_private import DIAG_OPTIONS_ATTR
+from nimare_stability._nimare_private import (
+    DIAG_OPTIONS_ATTR,
+    REPORT_DIAGNOSTICS_SECTION,
+    REPORT_INDEX_ATTR,
+)
+from nimare_stability.nimare_report import report_sections
 
 ENTRY_POINT_GROUP = "nimare.diagnostics"
 
@@ -32,6 +39,27 @@ def _str_to_class():
     from nimare.workflows import base
 
     return base.STR_TO_CLASS
+
+
+def _report_class():
+    from nimare.reports.base import Report
+
+    return Report
+
+
+def _with_our_heatmaps(index):
+    """Wrap ``Report.index`` so that the diagnostics section also lists our heatmaps."""
+
+    def index_with_ours(report, config):
+        extended = [
+            {**section, "reportlets": [*section["reportlets"], *report_sections()]}
+            if section.get("name") == REPORT_DIAGNOSTICS_SECTION
+            else section
+            for section in config
+        ]
+        return index(report, extended)
+
+    return index_with_ours
 
 
 def installed_diagnostics():
@@ -81,7 +109,8 @@ def installed_diagnostics():
 def enable_workflows():
     """Make every installed ``nimare.diagnostics`` entry point usable by name in workflows.
 
-    ``CBMAWorkflow``, ``PairwiseCBMAWorkflow`` and ``IBMAWorkflow``. Idempotent.
+    ``CBMAWorkflow``, ``PairwiseCBMAWorkflow`` and ``IBMAWorkflow``; ``run_reports`` then
+    also shows the heatmaps of ResampledStability and Fragility. Idempotent.
 
     Returns
     -------
@@ -98,6 +127,9 @@ def enable_workflows():
         options = (options,) if isinstance(options, str) else tuple(options)
         extended = options + tuple(name for name in added if name not in options)
         setattr(cls, DIAG_OPTIONS_ATTR, extended)
+    report = _report_class()
+    _SAVED["index"] = report.__dict__[REPORT_INDEX_ATTR]
+    setattr(report, REPORT_INDEX_ATTR, _with_our_heatmaps(_SAVED["index"]))
     _SAVED["added"] = list(added)
     return list(added)
 
@@ -112,4 +144,5 @@ def disable_workflows():
         str_to_class.pop(name, None)
     for cls, options in _SAVED["options"].items():
         setattr(cls, DIAG_OPTIONS_ATTR, options)
+    setattr(_report_class(), REPORT_INDEX_ATTR, _SAVED["index"])
     _SAVED.clear()

@@ -1,14 +1,18 @@
 """Shared fixtures: NiMARE's bundled pain studyset, fit and corrected once per session."""
 
+import copy
 import gc
 import os
 
 import pytest
 from nimare.correct import FDRCorrector, FWECorrector
+from nimare.diagnostics import Jackknife
 from nimare.io import convert_sleuth_to_studyset
 from nimare.meta.cbma import ALE
 from nimare.nimads import Studyset
 from nimare.utils import get_resource_path
+
+from nimare_stability import ResampledStability
 
 #: Monte Carlo iterations for every corrected fixture (DESIGN section 9: 100-200).
 N_ITERS = 100
@@ -68,3 +72,27 @@ def sleuth_pair():
         convert_sleuth_to_studyset(f"{path}/semantic_{name}_children.txt")
         for name in ("knowledge", "relatedness")
     ]
+
+
+#: The cluster-level Monte Carlo target NiMARE's CBMAWorkflow diagnoses.
+MASS = "z_desc-mass_level-cluster_corr-FWE_method-montecarlo"
+
+
+@pytest.fixture(scope="session")
+def pain_jackknife(pain_montecarlo):
+    """NiMARE's Jackknife on ``MASS`` at the workflows' threshold (1.65), on a copy.
+
+    Jackknife adds its outputs to the result it is given: the session's
+    ``pain_montecarlo`` stays as it was.
+    """
+    return Jackknife(target_image=MASS, target_threshold=1.65).transform(
+        copy.deepcopy(pain_montecarlo)
+    )
+
+
+@pytest.fixture(scope="session")
+def pain_jackknife_stability(pain_jackknife):
+    """Leave-one-out ResampledStability on ``MASS`` (1.65) after NiMARE's Jackknife."""
+    return ResampledStability(
+        target_image=MASS, target_threshold=1.65, random_state=0, progress=False
+    ).transform(pain_jackknife)

@@ -1,34 +1,96 @@
-"""The ``nimare-stability demo`` command writes maps and tables and prints the tables."""
+"""``nimare-stability demo`` and ``run`` write every output; bad arguments exit 2 in one line."""
+
+import os
 
 import nibabel as nib
 import pandas as pd
+import pytest
+from nimare.utils import get_resource_path
 
-from nimare_stability import cli
+from nimare_stability import cli, runner
+
+TARGET = runner.DEFAULT_TARGETS["montecarlo"]
+PAIN = os.path.join(get_resource_path(), "nidm_pain_studyset.json")
+SLEUTH = [
+    os.path.join(get_resource_path(), f"semantic_{name}_children.txt")
+    for name in ("knowledge", "relatedness")
+]
 
 
-def test_demo_writes_nifti_maps_and_tsv_tables(tmp_path, capsys, n_iters):
-    code = cli.main(
-        [
-            "demo",
-            "--output-dir",
-            str(tmp_path),
-            "--n-iters",
-            str(n_iters),
-            "--policy",
-            "subsample",
-            "--target-n",
-            "0.8",
-            "--n-resamples",
-            "2",
-        ]
-    )
-    assert code == 0
-    stem = tmp_path / f"{cli.TARGET}_diag-ResampledStability"
+def test_demo_writes_maps_tables_figures_and_report(tmp_path, capsys, n_iters):
+    argv = ["demo", "--output-dir", str(tmp_path), "--n-iters", str(n_iters), "--no-progress"]
+    argv += ["--policy", "subsample", "--target-n", "0.8", "--n-resamples", "2"]
+    assert cli.main(argv) == 0
+    stem = tmp_path / f"{TARGET}_diag-ResampledStability"
     stability = nib.load(f"{stem}.nii.gz").get_fdata()
     assert stability.shape == (91, 109, 91) and 0 < stability.max() <= 1
     summary = pd.read_csv(f"{stem}_tab-summary.tsv", sep="\t")
     assert (summary.loc[0, "n_resamples"], summary.loc[0, "target_n"]) == (2, 17)
     clusters = pd.read_csv(f"{stem}_tab-clusters.tsv", sep="\t")
+    verdicts = pd.read_csv(tmp_path / f"{TARGET}_tab-robustness.tsv", sep="\t")
+    assert len(clusters) == len(verdicts) > 0
+    assert (tmp_path / f"{TARGET}_tab-clust.tsv").exists()
+    labels = nib.load(
+        tmp_path / "label_desc-size_level-cluster_corr-FWE_method-montecarlo_tail-positive.nii.gz"
+    )
+    assert set(clusters["cluster_id"]) == set(
+        labels.get_fdata()[labels.get_fdata() > 0].astype(int)
+    )
+    figures = sorted(tmp_path.glob("figure_*.png"))
+    assert len(figures) >= 4
+    assert all(path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for path in figures)
+    page = (tmp_path / "report.html").read_text()
+    assert page.count("data:image/png;base64,") == len(figures)
     printed = capsys.readouterr().out
-    assert "Summary" in printed and "Clusters" in printed
-    assert len(clusters) > 0 and "detection_rate" in printed
+    assert "verdict" in printed and "report.html" in printed
+
+
+def test_run_on_merged_sleuth_files_with_fdr_and_mkda(tmp_path):
+    argv = ["run", *SLEUTH, "--output-dir", str(tmp_path), "--no-progress"]
+    argv += ["--estimator", "MKDADensity", "--kernel-arg", "r=8", "--corrector", "fdr"]
+    argv += ["--policy", "subsample", "--target-n", "0.8", "--n-resamples", "3"]
+    assert cli.main(argv) == 0
+    target = runner.DEFAULT_TARGETS["fdr"]
+    summary = pd.read_csv(tmp_path / f"{target}_diag-ResampledStability_tab-summary.tsv", sep="\t")
+    # 21 + 16 analyses in the two files, 80% kept
+    assert summary.loc[0, "target_n"] == round(0.8 * 37)
+    assert summary.loc[0, "engine"] == "fast"
+    assert (tmp_path / "report.html").exists()
+
+
+def test_load_studyset_reads_json_and_sleuth():
+    assert len(runner.load_studyset([PAIN]).ids) == 21
+    assert len(runner.load_studyset(SLEUTH[:1]).ids) == 21
+    assert len(runner.load_studyset(SLEUTH).ids) == 37
+
+
+@pytest.mark.parametrize(
+    "argv, expected",
+    [
+        (["run"], "required"),
+        (["run", PAIN, "--output-dir", "{tmp}", "--n-iters", "many"], "--n-iters"),
+        (["run", PAIN, "--output-dir", "{tmp}", "--policy", "nope"], "resampling_policy='nope'"),
+        (["demo", "--output-dir", "{tmp}", "--alpha", "2"], "alpha=2.0"),
+        (["run", "missing.json", "--output-dir", "{tmp}"], "does not exist"),
+        (["run", PAIN, SLEUTH[0], "--output-dir", "{tmp}"], "accepted: one NiMARE JSON"),
+        (["run", PAIN, "--output-dir", "{tmp}", "--kernel-arg", "fwhm"], "KEY=VALUE"),
+        (["run", PAIN, "--output-dir", "{tmp}", "--estimator", "SCALE"], "--estimator"),
+        (["frobnicate"], "invalid choice"),
+        (["demo", "--output-dir", "{tmp}", "--diagnostics", "jackknife"], "at least one of"),
+    ],
+)
+def test_bad_arguments_exit_2_with_one_line(argv, expected, tmp_path, capsys):
+    argv = [arg.replace("{tmp}", str(tmp_path)) for arg in argv]
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(argv)
+    assert exit_info.value.code == 2
+    error = capsys.readouterr().err
+    assert len(error.strip().splitlines()) == 1, error
+    assert expected in error and "Traceback" not in error
+
+
+def test_help_shows_an_example(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["run", "--help"])
+    assert exit_info.value.code == 0
+    assert "nimare-stability run my_studyset.json" in capsys.readouterr().out

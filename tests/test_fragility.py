@@ -332,10 +332,16 @@ def test_montecarlo_table_repeats_with_the_same_seed_and_any_n_cores(pain_montec
 
 
 @pytest.fixture(scope="module")
-def grouped(mkda_fdr, all_ids):
+def grouped_result(mkda_fdr, all_ids):
     groups = _group_map(all_ids)
     assert len(set(groups.values())) == N_PAIRS
-    return groups, _table(_fragility(mkda_fdr, groups=groups, **FDR_PARAMS), FDR)
+    return groups, _fragility(mkda_fdr, groups=groups, **FDR_PARAMS)
+
+
+@pytest.fixture(scope="module")
+def grouped(grouped_result):
+    groups, result = grouped_result
+    return groups, _table(result, FDR)
 
 
 def test_groups_removed_column_lists_group_labels(grouped, fdr_table):
@@ -417,3 +423,35 @@ def subtraction(pain, all_ids):
 def test_pairwise_estimator_result_is_refused(subtraction):
     with pytest.raises(ValueError, match="Fragility needs a single-group"):
         Fragility(target_image="z_desc-group1MinusGroup2", progress=False).transform(subtraction)
+
+
+def test_counts_tables_mark_each_clusters_removed_analyses_for_nimares_report(
+    fdr_fragility, fdr_table, all_ids
+):
+    stem = f"{FDR}_diag-Fragility_tab-counts_tail-"
+    counts = pd.concat(
+        [
+            fdr_fragility.tables[key].set_index("id")
+            for key in (f"{stem}positive", f"{stem}negative")
+            if key in fdr_fragility.tables
+        ],
+        axis=1,
+    )
+    assert list(counts.index) == all_ids
+    for row in fdr_table.itertuples():
+        column = counts[
+            f"{'PositiveTail' if row.tail == 'positive' else 'NegativeTail'} {row.cluster_id}"
+        ]
+        removed = set(row.removed.split(";")) if row.removed else set()
+        assert set(column.index[column == 1]) == removed
+        assert set(column.unique()) <= {0.0, 1.0}
+    assert f"{FDR}_tab-clust" in fdr_fragility.tables
+
+
+def test_counts_tables_mark_the_analyses_of_removed_groups(grouped_result, grouped, all_ids):
+    groups, table = grouped
+    result = grouped_result[1]
+    counts = result.tables[f"{FDR}_diag-Fragility_tab-counts_tail-positive"].set_index("id")
+    for row in table[(table["removed"] != "") & (table["tail"] == "positive")].itertuples():
+        marked = set(counts.index[counts[f"PositiveTail {row.cluster_id}"] == 1])
+        assert marked == {id_ for id_ in all_ids if groups[id_] in row.removed.split(";")}

@@ -70,3 +70,17 @@ def test_mkda_density_keeps_raw_weights():
 @pytest.mark.parametrize("workflow", [CBMAWorkflow, PairwiseCBMAWorkflow, IBMAWorkflow])
 def test_workflows_list_their_diagnostic_names(workflow):
     assert "jackknife" in workflow.__dict__[private.DIAG_OPTIONS_ATTR]
+
+
+def test_report_configuration_has_the_diagnostics_section_our_heatmaps_join():
+    from importlib.resources import files
+
+    import yaml
+    from nimare.reports.base import Report
+
+    assert callable(Report.__dict__[private.REPORT_INDEX_ATTR])
+    config = yaml.safe_load((files("nimare") / "reports" / "default.yml").read_text())
+    names = [section["name"] for section in config["sections"]]
+    assert private.REPORT_DIAGNOSTICS_SECTION in names
+    section = config["sections"][names.index(private.REPORT_DIAGNOSTICS_SECTION)]
+    assert any(r["bids"].get("diag") == "Jackknife" for r in section["reportlets"])

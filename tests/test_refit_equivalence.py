@@ -48,7 +48,8 @@ def test_stability_is_fraction_of_nimare_refits_with_corrected_p_below_alpha(
 def test_caller_objects_are_unchanged(loo, pain_montecarlo, snapshot):
     assert pickle.dumps(pain_montecarlo) == snapshot
     assert loo is not pain_montecarlo and loo.maps is not pain_montecarlo.maps
-    assert set(loo.maps) - set(pain_montecarlo.maps) == {D, f"{D}_stat-se"}
+    labels = "label_desc-size_level-cluster_corr-FWE_method-montecarlo_tail-positive"
+    assert set(loo.maps) - set(pain_montecarlo.maps) == {D, f"{D}_stat-se", labels}
 
 
 def test_exhaustive_schedule_has_zero_sampling_error(loo):

@@ -109,6 +109,10 @@ def test_random_state_fixes_everything_and_n_cores_does_not_matter(pain_fdr):
         )
     assert not one.tables[f"{stem}_tab-replicates"].equals(other.tables[f"{stem}_tab-replicates"])
     assert one.metadata[f"{stem}_seconds"] > 0  # timing per target, never in the tables
+    # the JALE citation is in NiMARE's bibliography too: listed once
+    assert "\\citep{Frahm_Monimu_Hoffstaedter}" in one.description_
+    assert one.bibtex_.count("{Frahm_Monimu_Hoffstaedter,") == 1
+    assert "remained significant (p < 0.05)" in one.description_
 
 
 def test_random_state_none_is_recorded_and_repeatable(pain_fdr):

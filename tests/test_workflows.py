@@ -9,7 +9,8 @@ from nilearn.reporting import get_clusters_table
 from nimare.correct import FWECorrector
 from nimare.generate import create_coordinate_studyset
 from nimare.meta.cbma import ALE, KDA, ALESubtraction, MKDAChi2
-from nimare.meta.ibma import DerSimonianLaird, Fishers, Stouffers, WeightedLeastSquares
+from nimare.meta.ibma import DerSimonianLaird, Stouffers
+from nimare.reports.base import Report
 from nimare.workflows import CBMAWorkflow, IBMAWorkflow, PairwiseCBMAWorkflow
 from nimare.workflows import base as workflow_base
 from nimare.workflows.cbma import CBMAWorkflow as CBMA
@@ -35,6 +36,7 @@ def _state():
         CBMA.__dict__["_diag_options"],
         Pairwise.__dict__["_diag_options"],
         IBMA.__dict__["_diag_options"],
+        Report.__dict__["index"],
     )
 
 
@@ -46,6 +48,7 @@ def test_import_changes_nothing_and_disable_restores_exactly():
     assert nimare_stability.enable_workflows() == added  # idempotent
     assert IBMA._diag_options == ("jackknife", *added)
     assert workflow_base.STR_TO_CLASS["resampledstability"] is ResampledStability
+    assert Report.__dict__["index"] is not before[-1]  # the report shows our heatmaps
     nimare_stability.disable_workflows()
     assert _state() == before
 
@@ -68,6 +71,7 @@ def test_cbma_workflow_by_name_runs_jackknife_and_stability(enabled, pain, tmp_p
     assert stem in result.maps and f"{stem}_tab-influence" in result.tables
     ours = next(d for d in result.diagnostics if isinstance(d, ResampledStability))
     assert (ours.target_threshold, ours.cluster_threshold) == (1.65, 10)
+    assert "significant (|z| > 1.65, in clusters of at least 10 voxels)" in result.description_
     # Same threshold as Jackknife: the same clusters, joined by label value.
     labels = result.maps["label_desc-mass_level-cluster_corr-FWE_method-montecarlo_tail-positive"]
     clusters = result.tables[f"{stem}_tab-clusters"]
@@ -84,10 +88,13 @@ def test_ibma_workflow_still_runs_jackknife_after_enable_and_disable(ibma_studys
     assert any("Jackknife_tab-counts" in name for name in result.tables)
 
 
-@pytest.mark.parametrize("estimator", [Stouffers, Fishers, DerSimonianLaird, WeightedLeastSquares])
+# A fixed- and a random-effects estimator by name (Fishers' stability is checked against
+# NiMARE refits in test_stability_api.py; every estimator fits the simulated set in
+# test_simulated_ibma.py).
+@pytest.mark.parametrize("estimator", [Stouffers, DerSimonianLaird])
 def test_ibma_workflow_by_name(enabled, ibma_studyset, estimator):
     workflow = IBMAWorkflow(
-        estimator=estimator(groupby=False) if estimator is not Fishers else estimator(),
+        estimator=estimator(groupby=False),
         diagnostics=[
             "jackknife",
             ResampledStability(
