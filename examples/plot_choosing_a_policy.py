@@ -142,8 +142,8 @@ detection = pd.DataFrame(
 detection.round(2)
 
 # %%
-# With a leave-one-group-out policy, the influence table marks, for each analysis, 1
-# where the cluster vanished without the analysis's paper.
+# With a leave-one-group-out policy, the influence table has one row per paper: 1 where
+# the cluster vanished without that paper.
 plotting.plot_influence(runs["leave one paper out"])
 
 # %%
