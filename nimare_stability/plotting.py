@@ -241,7 +241,7 @@ def plot_stability_histogram(results, labels=None, target_image=None, axes=None,
     """
     axes, figure = _axes(axes, (7, 4))
     edges = np.linspace(0, 1, bins + 1)
-    for label, result in _labelled(results, labels):
+    for label, result in _labelled(results, labels, target_image):
         target = diagnosed_target(result, target_image)
         values = np.abs(result.maps[mapnames.diagnostic_stem(target, STABILITY)])
         axes.hist(values[values > 0], bins=edges, histtype="step", linewidth=2, label=label)
@@ -264,7 +264,7 @@ def policy_table(results, labels=None, target_image=None):
         ``voxels >= .5``, ``voxels >= .8``, ``mean nonzero``.
     """
     rows = {}
-    for label, result in _labelled(results, labels):
+    for label, result in _labelled(results, labels, target_image):
         target = diagnosed_target(result, target_image)
         summary = _table(result, target, STABILITY, "summary").iloc[0]
         rows[label] = {
@@ -328,7 +328,7 @@ def _heatmap(diagnostic):
     return functools.partial(plot_influence, diagnostic=diagnostic)
 
 
-def _labelled(results, labels):
+def _labelled(results, labels, target_image):
     """Pair results with labels (dict keys, ``labels`` or each run's policy)."""
     if isinstance(results, dict):
         return list(results.items())
@@ -336,7 +336,8 @@ def _labelled(results, labels):
     if labels is None:
         labels = []
         for result in results:
-            summary = _table(result, diagnosed_target(result), STABILITY, "summary").iloc[0]
+            target = diagnosed_target(result, target_image)
+            summary = _table(result, target, STABILITY, "summary").iloc[0]
             labels.append(f"{summary['resampling_policy']} ({summary['n_resamples']})")
     if len(labels) != len(results):
         raise ValueError(f"labels has {len(labels)} entries; accepted: one per result.")

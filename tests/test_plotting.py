@@ -135,6 +135,11 @@ def test_several_targets_need_target_image(loo):
     ).transform(loo)
     with pytest.raises(ValueError, match="target_image=None"):
         plotting.plot_cluster_stability(other)
+    histogram = plotting.plot_stability_histogram(other, target_image="z")
+    assert [t.get_text() for t in histogram.axes[0].get_legend().get_texts()] == [
+        "leave_1_out (21)"
+    ]
+    assert list(plotting.policy_table(other, target_image="z")["replicates"]) == [21]
     figure = plotting.plot_cluster_stability(other, target_image="z")
     assert len(figure.axes[0].get_yticklabels()) == len(
         other.tables["z_diag-ResampledStability_tab-clusters"]
