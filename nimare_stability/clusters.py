@@ -30,6 +30,9 @@ class Cluster:
     tail: str
     voxels: np.ndarray
     peak_xyz: tuple
+    #: The peak's value in the map the peaks are read from (the uncorrected z map of a
+    #: corrected target, as NiMARE's cluster tables read them).
+    peak_value: float
 
     @property
     def sign(self):
@@ -72,8 +75,9 @@ def baseline_clusters(result, target_image, support, mask):
             voxels = np.flatnonzero(labels == cluster_id)
             peak = voxels[np.argmax(peak_values[voxels])]
             ijk = np.argwhere(mask)[peak]
+            xyz = tuple(nib.affines.apply_affine(affine, ijk))
             clusters.append(
-                Cluster(int(cluster_id), tail, voxels, tuple(nib.affines.apply_affine(affine, ijk)))
+                Cluster(int(cluster_id), tail, voxels, xyz, float(sign * peak_values[peak]))
             )
     return clusters
 

@@ -55,8 +55,6 @@ def cluster_outputs(result, target_image, clusters):
     if clust_name in result.tables:
         return {}, {}
     n_voxels = np.asarray(result.maps[target_image]).size
-    peaks = result.maps.get(mapnames.peak_map_name(target_image), result.maps[target_image])
-    peaks = np.nan_to_num(np.asarray(peaks, dtype=np.float64))
     voxel_mm3 = float(np.prod(result.masker.mask_img_.header.get_zooms()[:3]))
     maps = {}
     for tail in TAILS.values():
@@ -71,7 +69,7 @@ def cluster_outputs(result, target_image, clusters):
         [
             cluster.label,
             *cluster.peak_xyz,
-            float(peaks[cluster.voxels][np.argmax(cluster.sign * peaks[cluster.voxels])]),
+            cluster.peak_value,
             cluster.voxels.size * voxel_mm3,
         ]
         for cluster in clusters
