@@ -34,10 +34,9 @@ import pandas as pd
 from nimare.correct import FWECorrector
 from nimare.diagnostics import Jackknife
 from nimare.meta.cbma import ALE
-from nimare.nimads import Studyset
-from nimare.utils import get_resource_path
 
 from nimare_stability import ResampledStability, RobustnessVerdict, plotting, robustness_table
+from nimare_stability.datasets import load_pain
 
 N_ITERS = int(os.environ.get("NIMARE_STABILITY_DOCS_ITERS", 1000))
 # Random replicates per policy: fewer in the quick documentation build.
@@ -53,7 +52,7 @@ pd.set_option("display.max_colwidth", 60)
 # ---------------------------------
 # ALE, then cluster-level Monte Carlo FWE correction (cluster-forming threshold
 # p < .001). The target of every diagnostic below is the cluster-size corrected z map.
-pain = Studyset(os.path.join(get_resource_path(), "nidm_pain_studyset.json"))
+pain = load_pain()
 result = ALE(random_state=0).fit(pain)
 result = FWECorrector(method="montecarlo", n_iters=N_ITERS).transform(result)
 print(f"{len(pain.ids)} analyses; target: {TARGET}")

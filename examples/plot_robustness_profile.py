@@ -31,8 +31,6 @@ import pandas as pd
 from nimare.correct import FWECorrector
 from nimare.generate import create_coordinate_studyset
 from nimare.meta.cbma import ALE
-from nimare.nimads import Studyset
-from nimare.utils import get_resource_path
 
 from nimare_stability import (
     FailSafeN,
@@ -42,6 +40,7 @@ from nimare_stability import (
     plotting,
     robustness_table,
 )
+from nimare_stability.datasets import load_pain
 
 pd.set_option("display.width", 200)
 pd.set_option("display.max_columns", 20)
@@ -127,7 +126,7 @@ plotting.plot_cluster_stability(RobustnessVerdict(target_image=TARGET).transform
 # ----------------------
 # 21 analyses, one per study: just above the 17-20 experiments Eickhoff et al. (2016)
 # recommend at the least, so expect some fragile clusters.
-pain = Studyset(os.path.join(get_resource_path(), "nidm_pain_studyset.json"))
+pain = load_pain()
 result = FWECorrector(method="montecarlo", n_iters=N_ITERS).transform(ALE(random_state=0).fit(pain))
 result, table = profile(result)
 print(table.drop(columns="reason"))

@@ -23,13 +23,12 @@ import textwrap
 import pandas as pd
 from nimare.correct import FWECorrector
 from nimare.meta.cbma import ALE
-from nimare.nimads import Studyset
 from nimare.reports import run_reports
-from nimare.utils import get_resource_path
 from nimare.workflows import CBMAWorkflow
 
 import nimare_stability
 import nimare_stability.plotting
+from nimare_stability.datasets import load_pain
 
 N_ITERS = int(os.environ.get("NIMARE_STABILITY_DOCS_ITERS", 1000))
 
@@ -46,7 +45,7 @@ pd.set_option("display.max_colwidth", 50)
 # workflow diagnoses the cluster-mass corrected map.
 nimare_stability.enable_workflows()
 
-pain = Studyset(os.path.join(get_resource_path(), "nidm_pain_studyset.json"))
+pain = load_pain()
 workflow = CBMAWorkflow(
     estimator=ALE(random_state=0),
     corrector=FWECorrector(method="montecarlo", n_iters=N_ITERS),

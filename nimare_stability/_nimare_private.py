@@ -15,6 +15,8 @@ from nimare.utils import (
 
 __all__ = [
     "DIAG_OPTIONS_ATTR",
+    "JACKKNIFE_HOOKS",
+    "JACKKNIFE_CONTEXT_KEYS",
     "KERNEL_ESTIMATOR_METHODS",
     "MIN_ANALYSES_ATTR",
     "NAME_SUFFIX_ATTR",
@@ -42,6 +44,16 @@ KERNEL_ESTIMATOR_METHODS = (
     "_p_to_summarystat",
 )
 
+#: ``nimare.diagnostics.Jackknife`` methods our Jackknife overrides: NiMARE's
+#: ``Diagnostics.transform`` hands them the clusters of each tail (batch) and asks them for
+#: one left-out analysis's per-cluster values.
+JACKKNIFE_HOOKS = ("_batch_tail_contexts", "_transform_batch")
+#: Keys of those tail contexts our Jackknife reads or sets, and of their
+#: ``"cluster_summary_context"``.
+JACKKNIFE_CONTEXT_KEYS = (
+    ("meta_ids", "cluster_summary_context", "cluster_ids", "sign"),
+    ("mode", "cluster_indices"),
+)
 #: Estimator attribute holding the fewest analyses it will fit (IBMA estimators set it).
 MIN_ANALYSES_ATTR = "_min_analyses"
 #: MKDADensity's fitted raw study weights, before normalisation.

@@ -264,7 +264,7 @@ class _SizeGrid:
         """Draw the grid's nulls with ``engine`` (a fast engine fit on ``drawer``)."""
         sizes = np.unique(np.linspace(0, len(drawer.nulls), GRID_POINTS).round().astype(int))
         splits = [drawer.retained(m) for m in sizes]
-        thresholds, weights = engine.thresholds_and_weights(splits)
+        thresholds, weights = engine.thresholds_and_weights(splits, n_cores)
         return cls(sizes, engine.null_maxima_of(splits, thresholds, weights, n_cores, progress))
 
     def at(self, n_nulls):

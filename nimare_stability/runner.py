@@ -173,15 +173,14 @@ def _corrector(job):
 
 
 def _diagnostic(name, job, target):
-    from nimare.diagnostics import Jackknife
-
     from nimare_stability.failsafe import FailSafeN
     from nimare_stability.fragility import Fragility
+    from nimare_stability.jackknife import Jackknife
     from nimare_stability.stability import ResampledStability
 
     if name == "jackknife":
         # |z| > 1.65, as NiMARE's workflows run it: p < .05 on one-tailed Monte Carlo maps.
-        return Jackknife(target_image=target, target_threshold=1.65, n_cores=job.n_cores)
+        return Jackknife(target_image=target, target_threshold=1.65, progress=job.progress)
     common = {
         "target_image": target,
         "random_state": job.random_state,

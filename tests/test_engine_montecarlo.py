@@ -5,8 +5,10 @@ import pytest
 from nimare.correct import FWECorrector
 from nimare.meta.cbma import ALE, KDA, MKDADensity
 from nimare.utils import _mask_img_to_bool
+from reference_engine import reference_maxima
 from scipy import ndimage
 
+from nimare_stability.datasets import load_nback_flanker
 from nimare_stability.engines.montecarlo import (
     build_layout,
     maxima_for_foci,
@@ -22,6 +24,13 @@ VOXEL_THRESH = 0.001
 def fitted(request, pain):
     """A fitted result, its layout and its cluster-forming statistic threshold."""
     return _fit(request.param, pain)
+
+
+@pytest.fixture(scope="module")
+def nback_slice():
+    """The first 100 n-back analyses (with sample sizes) of NiMARE's NeuroStore set."""
+    nback = load_nback_flanker("nback")
+    return nback.slice(list(nback.ids[:100]))
 
 
 @pytest.fixture(scope="module")
@@ -72,16 +81,43 @@ def test_iterations_equal_nimare_given_the_same_foci(fitted):
     np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-7)
 
 
-def test_truncated_ale_kernels_change_nothing(ale_fitted):
-    result, layout, thresh = ale_fitted
-    full = build_layout(result.estimator, truncate=0)
-    foci = _random_foci(layout, 10, seed=1)
-    retained = np.vstack([_all_retained(layout), _leave_one_out(layout)[:3]])
-    for got, expected in zip(
-        maxima_for_foci(layout, foci, retained, thresh),
-        maxima_for_foci(full, foci, retained, thresh),
-    ):
-        np.testing.assert_allclose(got, expected, rtol=1e-12)
+def _mixed_replicates(layout, seed):
+    """The full set, leave-one-out and random halves: complement and bounded replicates."""
+    rng = np.random.default_rng(seed)
+    halves = rng.random((4, layout.n_analyses)) < 0.5
+    halves[:, 0] = True
+    return np.vstack([_all_retained(layout), _leave_one_out(layout)[:6], halves])
+
+
+def _assert_equals_todays_engine(layout, foci, retained, thresholds):
+    got = maxima_for_foci(layout, foci, retained, thresholds)
+    expected = reference_maxima(layout, foci, retained, thresholds)
+    assert expected[1].max() > 0, "no cluster formed: the comparison would be vacuous"
+    assert np.any(expected[0] < thresholds[:, None]), "no replicate below its threshold"
+    for name, new, old in zip(("stat", "size", "mass"), got, expected):
+        np.testing.assert_array_equal(new, old, err_msg=name)
+
+
+def test_candidate_engine_equals_todays_engine_bit_for_bit(fitted):
+    """Same random foci: every replicate's maxima are the same floats as today's engine's.
+
+    Thresholds from 0.8x to 3x the baseline's: low ones make large candidate sets, high
+    ones leave replicates with no suprathreshold voxel, whose maximum needs the widened
+    search.
+    """
+    _, layout, thresh = fitted
+    retained = _mixed_replicates(layout, seed=2)
+    thresholds = thresh * np.linspace(0.8, 3.0, len(retained))
+    _assert_equals_todays_engine(layout, _random_foci(layout, 6, seed=1), retained, thresholds)
+
+
+@pytest.mark.parametrize("estimator_class", [ALE, MKDADensity, KDA], ids=lambda c: c.__name__)
+def test_candidate_engine_equals_todays_engine_on_nback(estimator_class, nback_slice):
+    """The same on 100 real n-back analyses with per-analysis sample sizes."""
+    _, layout, thresh = _fit(estimator_class, nback_slice)
+    retained = _mixed_replicates(layout, seed=3)
+    thresholds = thresh * np.linspace(0.9, 2.5, len(retained))
+    _assert_equals_todays_engine(layout, _random_foci(layout, 2, seed=4), retained, thresholds)
 
 
 @pytest.mark.parametrize("estimator_class", [ALE, MKDADensity], ids=lambda c: c.__name__)

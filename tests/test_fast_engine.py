@@ -155,6 +155,25 @@ def test_null_weights_are_the_replicates_own_when_mkda_imputes(pain):
     np.testing.assert_allclose(engine.thresholds_and_weights([keep])[1][0], weights)
 
 
+@pytest.mark.parametrize("estimator", [ALE, MKDADensity], ids=lambda c: c.__name__)
+def test_replicate_thresholds_in_processes_equal_those_in_one(pain, monkeypatch, estimator):
+    from nimare_stability.engines import fast
+
+    full = estimator().fit(pain).estimator
+    engine = FastEngine(
+        EngineInputs(full, FWECorrector(method="montecarlo"), AnalysisSet(full), None, 100)
+    )
+    schedule = [np.delete(np.arange(len(full.inputs_["id"])), i) for i in range(5)]
+    one = engine.thresholds_and_weights(schedule, n_cores=1)
+    monkeypatch.setattr(fast, "PARALLEL_THRESHOLDS_SECONDS", 0.0)  # always in processes
+    two = engine.thresholds_and_weights(schedule, n_cores=2)
+    assert one[0] == two[0]
+    if estimator is ALE:
+        assert len(set(one[0])) > 1
+    else:
+        np.testing.assert_array_equal(one[1], two[1])
+
+
 def test_progress_bars_do_not_change_results(pain_cluster, n_iters):
     params = dict(resampling_policy="subsample", target_n=15, n_resamples=2, n_iters=2 * n_iters)
     shown = ResampledStability(target_image=CLUSTER, random_state=5, progress=True, **params)

@@ -84,3 +84,25 @@ def test_report_configuration_has_the_diagnostics_section_our_heatmaps_join():
     assert private.REPORT_DIAGNOSTICS_SECTION in names
     section = config["sections"][names.index(private.REPORT_DIAGNOSTICS_SECTION)]
     assert any(r["bids"].get("diag") == "Jackknife" for r in section["reportlets"])
+
+
+def test_jackknife_hooks_receive_the_tail_contexts_we_read(pain_montecarlo):
+    from nimare.diagnostics import Jackknife
+
+    seen = []
+
+    class Spy(Jackknife):
+        def _batch_tail_contexts(self, tail_contexts):
+            seen.extend(tail_contexts)
+            raise StopIteration  # the contexts are all this test needs
+
+    for hook in private.JACKKNIFE_HOOKS:
+        assert callable(getattr(Jackknife, hook))
+    with pytest.raises(StopIteration):
+        Spy(
+            target_image="z_desc-size_level-cluster_corr-FWE_method-montecarlo",
+            target_threshold=1.65,
+        ).transform(pain_montecarlo)
+    context_keys, summary_keys = private.JACKKNIFE_CONTEXT_KEYS
+    assert seen and all(set(context_keys) <= set(context) for context in seen)
+    assert all(set(summary_keys) <= set(c["cluster_summary_context"]) for c in seen)

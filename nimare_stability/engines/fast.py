@@ -13,11 +13,14 @@ maxima of the compiled engine (:mod:`~nimare_stability.engines.montecarlo`):
 
 import copy
 import logging
+import time
 
 import numpy as np
+from joblib import Parallel, delayed
 from nimare.correct import FDRCorrector, FWECorrector
 from tqdm.auto import tqdm
 
+from nimare_stability._nimare_private import check_n_cores
 from nimare_stability.engines import montecarlo
 from nimare_stability.engines.base import Engine
 from nimare_stability.engines.corrected import LEVELS, montecarlo_maps
@@ -31,6 +34,8 @@ _MONTECARLO_SUFFIX = "_corr-FWE_method-montecarlo"
 #: ``null="shared"`` redraws its random subset of analyses every this many iterations.
 SHARED_SUBSET_ITERATIONS = 50
 _FWE_METHODS = ("bonferroni", "montecarlo")
+#: Estimated seconds of replicate thresholds above which they are computed in processes.
+PARALLEL_THRESHOLDS_SECONDS = 20.0
 
 
 class FastEngine(Engine):
@@ -83,7 +88,7 @@ class FastEngine(Engine):
         schedule = schedule.splits
         thresholds = nulls = None
         if self.montecarlo:
-            thresholds, weights = self.thresholds_and_weights(schedule)
+            thresholds, weights = self.thresholds_and_weights(schedule, n_cores)
             nulls = self.null_maxima_of(schedule, thresholds, weights, n_cores, progress)
         for index, retained in enumerate(
             tqdm(schedule, desc="ResampledStability (fast)", disable=not progress)
@@ -124,18 +129,32 @@ class FastEngine(Engine):
     def _vfwe_only(self):
         return bool(self.inputs.corrector.parameters.get("vfwe_only", False))
 
-    def thresholds_and_weights(self, schedule):
+    def thresholds_and_weights(self, schedule, n_cores=1):
         """Return each replicate's cluster-forming threshold and analysis weights.
 
-        Weights are the replicate's own (MKDADensity; None for ALE and KDA); one pass
-        prepares each replicate once.
+        Weights are the replicate's own (MKDADensity; None for ALE and KDA). Each replicate
+        builds its own approximate-null histogram (NiMARE's compiled loop, which holds the
+        GIL). When the first replicate's time says the rest would take over
+        :data:`PARALLEL_THRESHOLDS_SECONDS` and ``n_cores`` > 1, worker processes take
+        contiguous chunks of the rest. Results do not depend on ``n_cores``.
         """
-        thresholds, rows = [], []
-        for kept in schedule:
-            thresholds.append(
-                self.replicates.stat_threshold(kept, self._voxel_thresh, self.inputs.null_histogram)
+        args = (self.replicates, self._voxel_thresh, self.inputs.null_histogram)
+        start = time.perf_counter()
+        thresholds, rows = _thresholds(schedule[:1], *args)
+        rest = schedule[1:]
+        n_jobs = min(check_n_cores(n_cores), len(rest))
+        estimate = (time.perf_counter() - start) * len(rest)
+        LGR.info(f"Cluster-forming thresholds of {len(schedule)} replicates: ~{estimate:.0f} s.")
+        if n_jobs > 1 and estimate > PARALLEL_THRESHOLDS_SECONDS:
+            chunks = np.array_split(np.arange(len(rest)), n_jobs)
+            parts = Parallel(n_jobs=n_jobs)(
+                delayed(_thresholds)([rest[i] for i in chunk], *args) for chunk in chunks
             )
-            rows.append(self.replicates.weights(kept))
+        else:
+            parts = [_thresholds(rest, *args)]
+        for part_thresholds, part_rows in parts:
+            thresholds += part_thresholds
+            rows += part_rows
         return thresholds, (None if rows[0] is None else np.stack(rows))
 
     def null_maxima_of(self, schedule, thresholds, weights, n_cores, progress):
@@ -202,6 +221,15 @@ class FastEngine(Engine):
                     bar.update()
                 by_size[size] = [np.concatenate([p[i] for p in parts], axis=1) for i in range(3)]
         return tuple(np.concatenate([by_size[len(kept)][i] for kept in schedule]) for i in range(3))
+
+
+def _thresholds(schedule, replicates, voxel_thresh, histogram):
+    """Cluster-forming thresholds and weights of ``schedule``'s replicates, one by one."""
+    thresholds, rows = [], []
+    for kept in schedule:
+        thresholds.append(replicates.stat_threshold(kept, voxel_thresh, histogram))
+        rows.append(replicates.weights(kept))
+    return thresholds, rows
 
 
 def _retained_matrix(schedule, n_analyses):

@@ -23,7 +23,9 @@ class KernelTables(NamedTuple):
     """The arrays the compiled loops read to stamp kernels (a numba-friendly record).
 
     Attributes are those of :class:`FociLayout` with the same names; ``rows``, ``values``
-    and ``starts`` are its ``kernel_rows``, ``kernel_values`` and ``kernel_starts``.
+    and ``starts`` are its ``kernel_rows``, ``kernel_values`` and ``kernel_starts``;
+    ``reach`` is the largest offset of any kernel voxel from its centre along an axis, and
+    ``plane_end[q]`` the first run after run ``q`` with another ``di`` (or kernel).
     """
 
     focus_starts: np.ndarray
@@ -31,9 +33,12 @@ class KernelTables(NamedTuple):
     rows: np.ndarray
     values: np.ndarray
     starts: np.ndarray
-    dense_log: np.ndarray
-    dense_starts: np.ndarray
-    dense_width: np.ndarray
+    bound_rows: np.ndarray
+    bound_values: np.ndarray
+    bound_starts: np.ndarray
+    tail: float
+    reach: int
+    plane_end: np.ndarray
     shape: np.ndarray
 
 
@@ -52,11 +57,17 @@ class FociLayout:
     analysis_kernel : int64 ndarray of shape (n_analyses,)
         Index of each analysis's kernel in the kernel table.
     kernel_rows : int64 ndarray of shape (n_runs, 5)
-        Kernels as runs along the last axis: ``(di, dj, dk0, length, first value)``.
+        Kernels as runs along the last axis: ``(di, dj, dk0, length, first value)``; every
+        voxel of NiMARE's kernel with a nonzero value.
     kernel_values : float64 ndarray of shape (n_kernel_voxels,)
         Per kernel voxel: ALE's ``log1p(-MA)``, else the sphere value.
     kernel_starts : int64 ndarray of shape (n_kernels + 1,)
         Kernel ``q`` is runs ``kernel_starts[q]:kernel_starts[q + 1]``.
+    bound_rows, bound_values, bound_starts : ndarrays
+        The same kernels without ALE's voxels of MA below ``truncate`` (see
+        :func:`build_layout`), stamped to bound the statistic.
+    tail : float
+        ALE: the largest ``-log1p(-MA)`` the bound kernels leave out (0: none).
     mode : int
         Statistic family (ALE, MKDA or KDA, see ``_numba_kernels``).
     shape : int64 ndarray of shape (3,)
@@ -67,11 +78,6 @@ class FociLayout:
         Voxels the random foci are drawn from (the estimator's ``mask_coverage``).
     raw_weights : float64 ndarray of shape (n_analyses,) or None
         MKDADensity's unnormalised weights (``None``: equal weights).
-    dense_log, dense_starts, dense_width : ndarrays
-        ALE: each full kernel's cube of ``log1p(-MA)`` values (flattened, C order), where
-        it starts in ``dense_log``, and its edge length.
-    tail : float
-        ALE: the largest ``-log1p(-MA)`` the truncated runs leave out (0: none).
     """
 
     ids: np.ndarray
@@ -81,15 +87,15 @@ class FociLayout:
     kernel_rows: np.ndarray
     kernel_values: np.ndarray
     kernel_starts: np.ndarray
+    bound_rows: np.ndarray
+    bound_values: np.ndarray
+    bound_starts: np.ndarray
+    tail: float
     mode: int
     shape: np.ndarray
     slot: np.ndarray
     null_ijk: np.ndarray
     raw_weights: np.ndarray
-    dense_log: np.ndarray
-    dense_starts: np.ndarray
-    dense_width: np.ndarray
-    tail: float
 
     @property
     def n_analyses(self):
@@ -102,11 +108,9 @@ class FociLayout:
         return int(self.focus_starts[-1])
 
     @property
-    def max_entries(self):
-        """Upper bound on kernel entries (focus x offset) per iteration."""
-        runs = np.r_[0, np.cumsum(self.kernel_rows[:, 3])]
-        sizes = np.diff(runs[self.kernel_starts])[self.analysis_kernel]
-        return int(np.dot(np.diff(self.focus_starts), sizes))
+    def mask_flat(self):
+        """Flat indices of the in-mask voxels, ascending."""
+        return np.flatnonzero(self.slot == nk.INSIDE)
 
     def kernel_tables(self):
         """Return the :class:`KernelTables` of this layout."""
@@ -116,16 +120,28 @@ class FociLayout:
             self.kernel_rows,
             self.kernel_values,
             self.kernel_starts,
-            self.dense_log,
-            self.dense_starts,
-            self.dense_width,
+            self.bound_rows,
+            self.bound_values,
+            self.bound_starts,
+            self.tail,
+            int(np.abs(_voxel_offsets(self.kernel_rows)).max()),
+            _plane_ends(self.kernel_rows, self.kernel_starts),
             self.shape,
         )
 
-    @property
-    def max_touched(self):
-        """Upper bound on voxels touched per iteration."""
-        return min(self.max_entries, int(np.count_nonzero(self.slot == nk.UNTOUCHED)))
+
+def _voxel_offsets(rows):
+    """Offsets of the first and last voxel of every run, shape (2 * n_runs, 3)."""
+    last = rows[:, :3] + np.c_[np.zeros((len(rows), 2), np.int64), rows[:, 3] - 1]
+    return np.r_[rows[:, :3], last]
+
+
+def _plane_ends(rows, starts):
+    """Index of the first run after each run whose ``di`` or kernel differs."""
+    new_plane = np.r_[True, np.diff(rows[:, 0]) != 0]
+    new_plane[starts[:-1]] = True
+    firsts = np.r_[np.flatnonzero(new_plane), len(rows)]
+    return np.repeat(firsts[1:], np.diff(firsts)).astype(np.int64)
 
 
 def _group_foci(coordinates, ids):
@@ -137,9 +153,9 @@ def _group_foci(coordinates, ids):
     return starts.astype(np.int64), rows.astype(np.int64)
 
 
-def _dense_to_support(kernel, cutoff=0.0):
-    """Offsets (from the centre voxel) and float32 values of a kernel's voxels >= cutoff."""
-    nonzero = np.argwhere((kernel > 0) & (kernel >= cutoff))
+def _dense_to_support(kernel):
+    """Offsets (from the centre voxel) and float32 values of a kernel's nonzero voxels."""
+    nonzero = np.argwhere(kernel > 0)
     centre = np.asarray(kernel.shape) // 2
     return (nonzero - centre).astype(np.int32), kernel[tuple(nonzero.T)].astype(np.float32)
 
@@ -152,62 +168,50 @@ def _runs(offsets, first_value):
     return np.column_stack([offsets[starts], lengths, first_value + starts]).astype(np.int64)
 
 
-def _ale_cubes(estimator, coordinates, focus_rows, focus_starts):
-    """NiMARE's dense ALE kernel per distinct width, and each analysis's index into them."""
+def _ale_supports(estimator, coordinates, focus_rows, focus_starts):
+    """NiMARE's ALE kernel per distinct width, and each analysis's index into them."""
     kernel, mask = estimator.kernel_transformer, estimator.masker.mask_img
     n_ana = len(focus_starts) - 1
     if kernel.fwhm is not None:
-        return [get_ale_kernel(mask, fwhm=kernel.fwhm)[1]], np.zeros(n_ana, np.int64)
-    if kernel.sample_size is not None:
-        sizes = np.full(n_ana, kernel.sample_size, dtype=float)
+        cubes, which = [get_ale_kernel(mask, fwhm=kernel.fwhm)[1]], np.zeros(n_ana, np.int64)
     else:
-        first_rows = focus_rows[focus_starts[:-1]]
-        sizes = coordinates["sample_size"].to_numpy(dtype=float)[first_rows]
-    unique, which = np.unique(sizes, return_inverse=True)
-    return [get_ale_kernel(mask, sample_size=n)[1] for n in unique], which.astype(np.int64)
+        if kernel.sample_size is not None:
+            sizes = np.full(n_ana, kernel.sample_size, dtype=float)
+        else:
+            first_rows = focus_rows[focus_starts[:-1]]
+            sizes = coordinates["sample_size"].to_numpy(dtype=float)[first_rows]
+        unique, which = np.unique(sizes, return_inverse=True)
+        cubes = [get_ale_kernel(mask, sample_size=n)[1] for n in unique]
+    return [_dense_to_support(cube) for cube in cubes], which.astype(np.int64)
 
 
-def _ale_tables(cubes, truncate):
-    """Return truncated sparse supports, full ``log1p(-MA)`` cubes and the largest dropped term."""
-    supports = [_dense_to_support(cube, truncate) for cube in cubes]
-    dropped = [cube[(cube > 0) & (cube < truncate)].astype(np.float32) for cube in cubes]
-    dropped = np.concatenate(dropped + [np.zeros(1, np.float32)])
-    dense = [nk.ale_log_table(cube.astype(np.float32).ravel()) for cube in cubes]
-    tables = {
-        "dense_log": np.concatenate(dense),
-        "dense_starts": np.r_[0, np.cumsum([len(d) for d in dense])[:-1]].astype(np.int64),
-        "dense_width": np.array([cube.shape[0] for cube in cubes], dtype=np.int64),
-        "tail": float(-nk.ale_log_table(dropped).min()),
-    }
-    return supports, tables
-
-
-def _sphere_tables(estimator):
-    """(M)KDA's sphere as a sparse support; no dense tables are needed."""
+def _sphere_support(estimator):
+    """(M)KDA's sphere: offsets and values."""
     kernel = estimator.kernel_transformer
     offsets = sphere_kernel_offsets(kernel.r, estimator.masker.mask_img.header.get_zooms())
-    values = np.full(len(offsets), kernel.value, dtype=np.float32)
-    tables = {
-        "dense_log": np.zeros(0),
-        "dense_starts": np.zeros(1, np.int64),
-        "dense_width": np.zeros(1, np.int64),
-        "tail": 0.0,
-    }
-    return [(offsets, values)], tables
+    return offsets, np.full(len(offsets), kernel.value, dtype=np.float32)
 
 
-def build_layout(estimator, truncate=1e-5):
+def _tables(supports, mode):
+    """Return runs, values (ALE: ``log1p(-MA)``) and run starts of kernel supports."""
+    firsts = np.r_[0, np.cumsum([len(v) for _, v in supports])]
+    runs = [_runs(off, first) for (off, _), first in zip(supports, firsts)]
+    values = np.concatenate([s[1] for s in supports])
+    values = nk.ale_log_table(values) if mode == nk.ALE else values.astype(np.float64)
+    return np.concatenate(runs), values, np.r_[0, np.cumsum([len(r) for r in runs])]
+
+
+def build_layout(estimator, truncate=1e-6):
     """Describe a fitted kernel-CBMA estimator's foci, kernels and voxel spaces.
 
     Parameters
     ----------
     estimator : ALE, MKDADensity or KDA
         Fitted, with its default kernel family. It is deep-copied, never modified.
-    truncate : float, default=1e-5
-        ALE only: kernel voxels with MA below this are skipped when spreading foci. Results
-        do not change (voxels near the threshold or the maximum are recomputed with the
-        full kernels); 0 disables it. Where ``n_analyses * truncate`` is not well below a
-        cluster-forming threshold, the engine uses the full kernels instead.
+    truncate : float, default=1e-6
+        ALE only: kernel voxels with MA below this are left out of the bound the engine
+        picks candidate voxels with (each is bounded by the largest of them instead).
+        Results do not depend on it: statistics are always computed with full kernels.
 
     Returns
     -------
@@ -220,24 +224,30 @@ def build_layout(estimator, truncate=1e-5):
     focus_starts, focus_rows = _group_foci(coordinates, ids)
     mask = est.masker.mask_img
     if mode == nk.ALE:
-        cubes, analysis_kernel = _ale_cubes(est, coordinates, focus_rows, focus_starts)
-        supports, tables = _ale_tables(cubes, truncate)
+        supports, analysis_kernel = _ale_supports(est, coordinates, focus_rows, focus_starts)
     else:
-        (supports, tables), analysis_kernel = _sphere_tables(est), np.zeros(len(ids), np.int64)
-    firsts = np.r_[0, np.cumsum([len(v) for _, v in supports])]
-    runs = [_runs(off, first) for (off, _), first in zip(supports, firsts)]
-    values = np.concatenate([s[1] for s in supports])
-    values = nk.ale_log_table(values) if mode == nk.ALE else values.astype(np.float64)
-    slot = np.where(mask_array(mask).ravel(), nk.UNTOUCHED, nk.OUTSIDE)
+        supports, analysis_kernel = [_sphere_support(est)], np.zeros(len(ids), np.int64)
+    truncate = truncate if mode == nk.ALE else 0.0
+    kept = [(off[val >= truncate], val[val >= truncate]) for off, val in supports]
+    dropped = np.concatenate(
+        [np.zeros(1, np.float32)] + [val[val < truncate] for _, val in supports]
+    )
+    bound_rows, bound_values, bound_starts = _tables(kept, mode)
+    kernel_rows, kernel_values, kernel_starts = _tables(supports, mode)
+    slot = np.where(mask_array(mask).ravel(), nk.INSIDE, nk.OUTSIDE)
     raw = getattr(est, RAW_WEIGHTS_ATTR, None) if mode == nk.MKDA else None
     return FociLayout(
         ids=ids,
         focus_starts=focus_starts,
         focus_rows=focus_rows,
         analysis_kernel=analysis_kernel,
-        kernel_rows=np.concatenate(runs),
-        kernel_values=values,
-        kernel_starts=np.r_[0, np.cumsum([len(r) for r in runs])].astype(np.int64),
+        kernel_rows=kernel_rows,
+        kernel_values=kernel_values,
+        kernel_starts=kernel_starts,
+        bound_rows=bound_rows,
+        bound_values=bound_values,
+        bound_starts=bound_starts,
+        tail=float(-nk.ale_log_table(dropped).min()),
         mode=mode,
         shape=np.asarray(mask.shape, dtype=np.int64),
         slot=slot.astype(np.int32),
@@ -245,23 +255,4 @@ def build_layout(estimator, truncate=1e-5):
             np.int32
         ),
         raw_weights=None if raw is None else np.asarray(raw, dtype=np.float64),
-        **tables,
-    )
-
-
-def full_kernels(layout):
-    """Return the layout with ALE's untruncated kernels, rebuilt from its dense cubes."""
-    rows, values, starts = [], [], [0]
-    for start, width in zip(layout.dense_starts, layout.dense_width):
-        cube = layout.dense_log[start : start + width**3].reshape((width,) * 3)
-        offsets = np.argwhere(cube < 0)
-        rows.append(_runs((offsets - width // 2).astype(np.int32), sum(map(len, values))))
-        values.append(cube[tuple(offsets.T)])
-        starts.append(starts[-1] + len(rows[-1]))
-    return dataclasses.replace(
-        layout,
-        kernel_rows=np.concatenate(rows),
-        kernel_values=np.concatenate(values),
-        kernel_starts=np.asarray(starts, dtype=np.int64),
-        tail=0.0,
     )

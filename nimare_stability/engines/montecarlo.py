@@ -5,9 +5,12 @@ voxel space, rebuilds the summary statistic map and keeps, per iteration, the ma
 statistic and the largest cluster size and mass above a cluster-forming threshold. This
 module does the same, but
 
-- compiled end to end and restricted to the voxels the random foci reach, and
-- for R replicates (subsets of analyses) at once from the SAME random foci (common random
-  numbers): replicate ``r``'s null is exactly the one it would get run alone on those foci.
+- compiled end to end, for R replicates (subsets of analyses) at once from the SAME random
+  foci (common random numbers): replicate ``r``'s null is exactly the one it would get run
+  alone on those foci, and
+- at a cost per replicate that follows the voxels that can pass its threshold or hold its
+  maximum, found from one shared bound per iteration (see ``_numba_kernels``), not the
+  kernels of its retained analyses.
 
 Seeding: iterations run in fixed blocks of :data:`BLOCK_SIZE`; block ``b`` draws its foci
 from the ``b``-th child of the given :class:`numpy.random.SeedSequence`, so results do not
@@ -21,7 +24,7 @@ from tqdm.auto import tqdm
 
 from nimare_stability._nimare_private import check_n_cores
 from nimare_stability.engines import _numba_kernels as nk
-from nimare_stability.engines.layout import FociLayout, build_layout, full_kernels
+from nimare_stability.engines.layout import FociLayout, build_layout
 from nimare_stability.seeds import child_sequences
 
 __all__ = [
@@ -80,34 +83,21 @@ def _check_thresholds(stat_thresholds, n_replicates):
     return np.ascontiguousarray(thresholds)
 
 
-def _safe_layout(layout, weights, thresholds):
-    """``layout``, or its untruncated version where truncation could hide a cluster voxel.
-
-    A voxel no truncated kernel reaches has an ALE log sum of at most ``tail`` per retained
-    analysis; it must stay far from every threshold's.
-    """
-    if not layout.tail:
-        return layout
-    slack = layout.tail * np.count_nonzero(weights, axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        cut = -np.log1p(-np.minimum(thresholds, 1.0))
-    return layout if np.all(slack < 0.5 * cut) else full_kernels(layout)
-
-
 def _run(layout, grouped_foci, weights, thresholds):
     """Compiled pass over iterations of grouped foci, shape (n_iters, n_foci, 3)."""
-    layout = _safe_layout(layout, weights, thresholds)
+    reference = weights.max(axis=0)
+    complement = np.all((weights == 0) | (weights == reference), axis=1)
     return tuple(
         nk.run_block(
             np.ascontiguousarray(grouped_foci, dtype=np.int32),
             layout.kernel_tables(),
             layout.mode,
-            layout.tail,
             layout.slot.copy(),
+            layout.mask_flat,
+            reference,
             weights,
+            complement,
             thresholds,
-            layout.max_touched,
-            layout.max_entries,
         )
     )
 
