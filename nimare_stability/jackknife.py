@@ -27,7 +27,7 @@ from nimare_stability._results import derived_result
 from nimare_stability._validation import check_bool, check_number
 from nimare_stability.analyses import AnalysisSet
 from nimare_stability.clusters import TAIL_LABELS
-from nimare_stability.engines import _numba_kernels as nk
+from nimare_stability.engines import _numba_candidates as nc
 from nimare_stability.engines.families import KERNEL_ESTIMATORS
 from nimare_stability.engines.kernels import collect_ma_maps
 
@@ -320,9 +320,9 @@ def _leave_out(estimator, ma_maps, kernel_ids, rows):
     The returned object's ``without(rows)`` is the statistic of every other row.
     """
     family = _statistic(estimator)
-    if family == nk.ALE:
+    if family == nc.ALE:
         return _ALE(ma_maps)
-    if family == nk.MKDA:
+    if family == nc.MKDA:
         return _Weighted(estimator, ma_maps, kernel_ids, rows)
     return _Sum(ma_maps)
 

@@ -6,13 +6,13 @@ ONE table, read by the engine registry, the kernel replicates and the Monte Carl
 from nimare.meta.cbma import ALE, KDA, MKDADensity
 from nimare.meta.kernel import ALEKernel, KDAKernel, MKDAKernel
 
-from nimare_stability.engines import _numba_kernels as nk
+from nimare_stability.engines import _numba_candidates as nc
 
 #: Supported estimators: class -> (its kernel class, statistic family of the compiled loops).
 KERNEL_ESTIMATORS = {
-    ALE: (ALEKernel, nk.ALE),
-    MKDADensity: (MKDAKernel, nk.MKDA),
-    KDA: (KDAKernel, nk.KDA),
+    ALE: (ALEKernel, nc.ALE),
+    MKDADensity: (MKDAKernel, nc.MKDA),
+    KDA: (KDAKernel, nc.KDA),
 }
 #: The null method whose histogram the fast engine reads.
 NULL_METHOD = "approximate"

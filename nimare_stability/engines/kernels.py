@@ -9,6 +9,7 @@ sparse modeled-activation (MA) maps.
 """
 
 import copy
+import functools
 
 import numpy as np
 from nimare.meta.cbma.weights import normalize_weights
@@ -61,7 +62,11 @@ class _Replicate:
     def __init__(self, estimator, ma_maps):
         self.estimator = estimator
         self.ma_maps = ma_maps
-        self.stat = estimator._compute_summarystat_est(ma_maps)
+
+    @functools.cached_property
+    def stat(self):
+        """The subset's summary statistic map (computed on first use)."""
+        return self.estimator._compute_summarystat_est(self.ma_maps)
 
     def null(self):
         """Return the estimator copy, its approximate null histogram built on first use."""

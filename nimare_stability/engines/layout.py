@@ -14,7 +14,7 @@ import numpy as np
 from nimare.meta.utils import get_ale_kernel, sphere_kernel_offsets
 
 from nimare_stability._nimare_private import RAW_WEIGHTS_ATTR, _mask_coverage_to_null_ijk
-from nimare_stability.engines import _numba_kernels as nk
+from nimare_stability.engines import _numba_candidates as nc
 from nimare_stability.engines.families import statistic_family
 from nimare_stability.volumes import mask_array
 
@@ -69,7 +69,7 @@ class FociLayout:
     tail : float
         ALE: the largest ``-log1p(-MA)`` the bound kernels leave out (0: none).
     mode : int
-        Statistic family (ALE, MKDA or KDA, see ``_numba_kernels``).
+        Statistic family (ALE, MKDA or KDA, see ``_numba_candidates``).
     shape : int64 ndarray of shape (3,)
         Volume shape.
     slot : int32 ndarray of shape (prod(shape),)
@@ -110,7 +110,7 @@ class FociLayout:
     @property
     def mask_flat(self):
         """Flat indices of the in-mask voxels, ascending."""
-        return np.flatnonzero(self.slot == nk.INSIDE)
+        return np.flatnonzero(self.slot == nc.INSIDE)
 
     def kernel_tables(self):
         """Return the :class:`KernelTables` of this layout."""
@@ -197,7 +197,7 @@ def _tables(supports, mode):
     firsts = np.r_[0, np.cumsum([len(v) for _, v in supports])]
     runs = [_runs(off, first) for (off, _), first in zip(supports, firsts)]
     values = np.concatenate([s[1] for s in supports])
-    values = nk.ale_log_table(values) if mode == nk.ALE else values.astype(np.float64)
+    values = nc.ale_log_table(values) if mode == nc.ALE else values.astype(np.float64)
     return np.concatenate(runs), values, np.r_[0, np.cumsum([len(r) for r in runs])]
 
 
@@ -223,19 +223,19 @@ def build_layout(estimator, truncate=1e-6):
     ids = np.asarray(est.inputs_["id"])
     focus_starts, focus_rows = _group_foci(coordinates, ids)
     mask = est.masker.mask_img
-    if mode == nk.ALE:
+    if mode == nc.ALE:
         supports, analysis_kernel = _ale_supports(est, coordinates, focus_rows, focus_starts)
     else:
         supports, analysis_kernel = [_sphere_support(est)], np.zeros(len(ids), np.int64)
-    truncate = truncate if mode == nk.ALE else 0.0
+    truncate = truncate if mode == nc.ALE else 0.0
     kept = [(off[val >= truncate], val[val >= truncate]) for off, val in supports]
     dropped = np.concatenate(
         [np.zeros(1, np.float32)] + [val[val < truncate] for _, val in supports]
     )
     bound_rows, bound_values, bound_starts = _tables(kept, mode)
     kernel_rows, kernel_values, kernel_starts = _tables(supports, mode)
-    slot = np.where(mask_array(mask).ravel(), nk.INSIDE, nk.OUTSIDE)
-    raw = getattr(est, RAW_WEIGHTS_ATTR, None) if mode == nk.MKDA else None
+    slot = np.where(mask_array(mask).ravel(), nc.INSIDE, nc.OUTSIDE)
+    raw = getattr(est, RAW_WEIGHTS_ATTR, None) if mode == nc.MKDA else None
     return FociLayout(
         ids=ids,
         focus_starts=focus_starts,
@@ -247,7 +247,7 @@ def build_layout(estimator, truncate=1e-6):
         bound_rows=bound_rows,
         bound_values=bound_values,
         bound_starts=bound_starts,
-        tail=float(-nk.ale_log_table(dropped).min()),
+        tail=float(-nc.ale_log_table(dropped).min()),
         mode=mode,
         shape=np.asarray(mask.shape, dtype=np.int64),
         slot=slot.astype(np.int32),

@@ -1,0 +1,253 @@
+"""Compiled search for the voxels where a replicate's statistic can matter.
+
+ALE, MKDADensity and KDA never fall when analyses are added: a replicate's statistic is at
+most that of the union of every replicate's analyses (weighted by each analysis's largest
+weight), and that union's statistic is in turn at most the sum of every focus's kernel.
+Per Monte Carlo iteration:
+
+1. :func:`stamp_bound` adds every focus's kernel into a volume (ALE: its ``log1p(-MA)``
+   where MA is not tiny, the rest bounded through :func:`foci_in_reach`; MKDA and KDA: the
+   weighted sphere value). :func:`select` turns that sum into an upper bound on every
+   replicate's statistic and keeps the voxels where it exceeds a level: the *candidates*,
+   numbered in ascending voxel order.
+2. :func:`candidate_entries` stamps the full kernels again, visiting only candidates, and
+   keeps per analysis and candidate one exact entry: ALE's ``log1p(-MA)`` of the maximum
+   MA value, MKDA's sphere value, KDA's summed sphere values. :func:`by_voxel` lays them
+   out candidate by candidate, analyses in order.
+
+:mod:`~nimare_stability.engines._numba_kernels` judges the replicates on them.
+"""
+
+import numpy as np
+from numba import njit
+
+#: Summary statistic families (``mode`` argument).
+ALE, MKDA, KDA = 0, 1, 2
+#: ``slot`` values: voxel outside the mask, and in the mask but not a candidate.
+OUTSIDE, INSIDE = -2, -1
+#: Relative and absolute slack of the upper bound (float32 rounding, summation order).
+_RTOL, _ATOL = 1e-6, 1e-12
+
+
+@njit(cache=True)
+def ale_log_table(ma_values):
+    """``log1p(-MA)`` per kernel voxel, computed as NiMARE's compiled ALE pass does."""
+    out = np.empty(ma_values.shape[0], np.float64)
+    for m in range(ma_values.shape[0]):
+        out[m] = np.log1p(-np.float64(ma_values[m]))
+    return out
+
+
+@njit(cache=True, nogil=True)
+def stamp_bound(foci, kern, ref_weights, mode, bound):
+    """Add every focus's kernel into ``bound`` (flat volume), weighted for MKDA and KDA.
+
+    Analyses with ``ref_weights`` 0 are skipped. Kernels are ``kern.bound_rows``: runs
+    along the last axis, ``(di, dj, dk0, length, first value)``; ALE's leave out MA values
+    below a cutoff, each worth at most ``kern.tail`` (see :func:`foci_in_reach`).
+    """
+    nx, ny, nz = kern.shape[0], kern.shape[1], kern.shape[2]
+    rows, values, starts = kern.bound_rows, kern.bound_values, kern.bound_starts
+    for a in range(ref_weights.shape[0]):
+        w = ref_weights[a]
+        if w == 0.0:
+            continue
+        if mode == ALE:
+            w = 1.0
+        q_lo, q_hi = starts[kern.analysis_kernel[a]], starts[kern.analysis_kernel[a] + 1]
+        for p in range(kern.focus_starts[a], kern.focus_starts[a + 1]):
+            fi, fj, fk = foci[p, 0], foci[p, 1], foci[p, 2]
+            inside = min(fi, fj, fk) >= kern.reach and max(fi - nx, fj - ny, fk - nz) < -kern.reach
+            for q in range(q_lo, q_hi):
+                i, j, k0 = fi + rows[q, 0], fj + rows[q, 1], fk + rows[q, 2]
+                base = (i * ny + j) * nz + k0
+                vbase = rows[q, 4]
+                if inside:  # the kernel's whole cube is in the volume: no clipping
+                    for t in range(rows[q, 3]):
+                        bound[base + t] += w * values[vbase + t]
+                elif 0 <= i < nx and 0 <= j < ny:
+                    for t in range(max(0, -k0), min(rows[q, 3], nz - k0)):
+                        bound[base + t] += w * values[vbase + t]
+
+
+@njit(cache=True, nogil=True)
+def _box_sums(volume, reach, lines):
+    """Replace ``volume`` (3D) by its sums over cubes of half-width ``reach`` (clipped).
+
+    One pass per axis, each a running sum across whole rows along the last axis
+    (``lines``: scratch of shape (max(shape) + 1, shape[2])).
+    """
+    nx, ny, nz = volume.shape
+    for i in range(nx):
+        for j in range(ny):
+            lines[0, 0] = 0.0
+            for k in range(nz):
+                lines[0, k + 1] = lines[0, k] + volume[i, j, k]
+            for k in range(nz):
+                volume[i, j, k] = lines[0, min(nz, k + reach + 1)] - lines[0, max(0, k - reach)]
+    for axis in range(2):
+        n_outer, n_inner = (nx, ny) if axis == 0 else (ny, nx)
+        for outer in range(n_outer):
+            lines[0, :] = 0.0
+            for inner in range(n_inner):
+                i, j = (outer, inner) if axis == 0 else (inner, outer)
+                for k in range(nz):
+                    lines[inner + 1, k] = lines[inner, k] + volume[i, j, k]
+            for inner in range(n_inner):
+                i, j = (outer, inner) if axis == 0 else (inner, outer)
+                hi, lo = min(n_inner, inner + reach + 1), max(0, inner - reach)
+                for k in range(nz):
+                    volume[i, j, k] = lines[hi, k] - lines[lo, k]
+
+
+@njit(cache=True, nogil=True)
+def foci_in_reach(foci, kern, ref_weights, near, lines):
+    """Count, per voxel, the foci within ``kern.reach`` of it along every axis.
+
+    Only there can a focus's ALE kernel have left ``log1p(-MA)`` out of the bound, by at
+    most ``kern.tail`` each.
+    """
+    near[:] = 0.0
+    ny, nz = kern.shape[1], kern.shape[2]
+    for a in range(ref_weights.shape[0]):
+        if ref_weights[a] != 0.0:
+            for p in range(kern.focus_starts[a], kern.focus_starts[a + 1]):
+                near[(foci[p, 0] * ny + foci[p, 1]) * nz + foci[p, 2]] += 1.0
+    _box_sums(near.reshape((kern.shape[0], ny, nz)), kern.reach, lines)
+
+
+@njit(cache=True, nogil=True)
+def _upper(bound_value, mode):
+    """Upper bound on any replicate's statistic at a voxel with this ``bound`` value."""
+    value = 1.0 - np.exp(bound_value) if mode == ALE else bound_value
+    return value * (1.0 + _RTOL) + _ATOL
+
+
+@njit(cache=True, nogil=True)
+def select(bound, near, slack, mask_flat, mode, level, slot, cand_flat, cand_upper):
+    """Give each in-mask voxel whose bound exceeds ``level`` a candidate number.
+
+    The bound is ``bound - slack * near`` (see :func:`foci_in_reach`), or ``bound - slack``
+    when ``near`` is empty. ``slot[f]`` becomes the candidate number of flat voxel ``f``.
+    Returns ``(n, largest bound left out)``.
+    """
+    n = 0
+    left_out = 0.0
+    per_voxel = near.shape[0] > 0
+    for m in range(mask_flat.shape[0]):
+        f = mask_flat[m]
+        u = _upper(bound[f] - (slack * near[f] if per_voxel else slack), mode)
+        if u > level:
+            slot[f] = n
+            cand_flat[n] = f
+            cand_upper[n] = u
+            n += 1
+        elif u > left_out:
+            left_out = u
+    return n, left_out
+
+
+@njit(cache=True, nogil=True)
+def count_before(slot, shape, before, columns):
+    """Count candidates before each voxel, and candidate columns before each column.
+
+    ``before[f]``: candidates among flat voxels ``0 .. f - 1``. ``columns[i * (ny + 1) +
+    j]``: columns ``(i, 0 .. j - 1)`` (runs along the last axis) holding a candidate.
+    """
+    ny, nz = shape[1], shape[2]
+    before[0] = 0
+    for f in range(slot.shape[0]):
+        before[f + 1] = before[f] + (slot[f] >= 0)
+    for i in range(shape[0]):
+        row = i * (ny + 1)
+        columns[row] = 0
+        for j in range(ny):
+            start = (i * ny + j) * nz
+            columns[row + j + 1] = columns[row + j] + (before[start + nz] > before[start])
+
+
+@njit(cache=True, nogil=True)
+def candidate_entries(
+    foci, kern, ref_weights, mode, cand_flat, before, columns, entry_of, ana_start, ent_c, ent_v
+):
+    """Exact per-analysis entries at the candidates; return their number (-1: no room).
+
+    A kernel run covers flat voxels ``base .. base + length - 1``; its candidates are
+    numbers ``before[base] .. before[base + length] - 1`` (see :func:`count_before`), so
+    only they are visited; planes of the kernel (runs of one ``di``, up to
+    ``kern.plane_end``) and columns without a candidate are skipped whole. A candidate
+    already has an entry in analysis ``a`` when ``entry_of >= ana_start[a]`` (``entry_of``
+    starts at -1): ALE keeps the smallest ``log1p(-MA)`` (largest MA), KDA adds the sphere
+    values of the analysis's foci, MKDA keeps one sphere value.
+    """
+    nx, ny, nz = kern.shape[0], kern.shape[1], kern.shape[2]
+    n_ana = ref_weights.shape[0]
+    room = ent_c.shape[0]
+    n_ent = 0
+    for a in range(n_ana):
+        first = n_ent
+        ana_start[a] = first
+        if ref_weights[a] == 0.0:
+            continue
+        q_lo, q_hi = kern.starts[kern.analysis_kernel[a]], kern.starts[kern.analysis_kernel[a] + 1]
+        for p in range(kern.focus_starts[a], kern.focus_starts[a + 1]):
+            j_lo, j_hi = max(0, foci[p, 1] - kern.reach), min(ny, foci[p, 1] + kern.reach + 1)
+            plane = q_lo
+            while plane < q_hi:
+                q_end = kern.plane_end[plane]
+                i = foci[p, 0] + kern.rows[plane, 0]
+                row = i * (ny + 1)
+                if i < 0 or i >= nx or columns[row + j_hi] == columns[row + j_lo]:
+                    plane = q_end  # no candidate in this plane of the kernel's cube
+                    continue
+                for q in range(plane, q_end):
+                    j = foci[p, 1] + kern.rows[q, 1]
+                    if j < 0 or j >= ny or columns[row + j + 1] == columns[row + j]:
+                        continue
+                    k0 = foci[p, 2] + kern.rows[q, 2]
+                    base = (i * ny + j) * nz + k0
+                    lo, hi = max(0, -k0), min(kern.rows[q, 3], nz - k0)
+                    vbase = kern.rows[q, 4] - base
+                    for c in range(before[base + lo], before[base + hi]):
+                        v = kern.values[vbase + cand_flat[c]]
+                        e = entry_of[c]
+                        if e >= first:
+                            if mode == ALE:
+                                ent_v[e] = min(ent_v[e], v)
+                            elif mode == KDA:
+                                ent_v[e] += v
+                            continue
+                        if n_ent == room:
+                            return -1
+                        entry_of[c] = n_ent
+                        ent_c[n_ent] = c
+                        ent_v[n_ent] = v
+                        n_ent += 1
+                plane = q_end
+    ana_start[n_ana] = n_ent
+    return n_ent
+
+
+@njit(cache=True, nogil=True)
+def by_voxel(n_cand, needed, ana_start, ent_c, ent_v, vstart, fill, vana, vval):
+    """Lay the entries of the ``needed`` candidates out per candidate, analyses in order.
+
+    Candidate ``c``'s entries are ``vana[vstart[c]:vstart[c + 1]]`` (analyses) and
+    ``vval[...]``; candidates not needed get none. Returns the number laid out.
+    """
+    vstart[: n_cand + 1] = 0
+    n_ent = ana_start[ana_start.shape[0] - 1]
+    for e in range(n_ent):
+        if needed[ent_c[e]]:
+            vstart[ent_c[e] + 1] += 1
+    for c in range(n_cand):
+        vstart[c + 1] += vstart[c]
+        fill[c] = vstart[c]
+    for a in range(ana_start.shape[0] - 1):
+        for e in range(ana_start[a], ana_start[a + 1]):
+            c = ent_c[e]
+            if needed[c]:
+                vana[fill[c]] = a
+                vval[fill[c]] = ent_v[e]
+                fill[c] += 1
+    return vstart[n_cand]
