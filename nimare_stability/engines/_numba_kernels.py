@@ -139,7 +139,8 @@ def _approximate(weights, ref_weights, mode, n_cand, ref_sum, ana_start, ent_c, 
     for c in range(n_cand):
         total = ref_sum[c] - left[c]
         value = 1.0 - np.exp(total) if mode == ALE else total
-        margin = 1e-7 * abs(value) + _ATOL  # float32 rounding, summation order
+        # float32 rounding of the exact value; float64 rounding of the two sums
+        margin = 1e-7 * abs(value) + _ATOL * (1.0 + abs(ref_sum[c]))
         hi[c] = value + margin
         reached = max(reached, value - margin)
     return reached
