@@ -15,6 +15,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from nimare_stability._validation import check_choice
+
 LGR = logging.getLogger(__name__)
 
 NBACK_FLANKER = "nback_vs_flanker_studyset_2026-07"
@@ -76,9 +78,9 @@ def load_nback_flanker(task="nback", sample_size="first", missing="drop"):
     ImportError
         When pyarrow (the ``parquet`` extra) is not installed.
     """
-    _check_choice("task", task, tuple(TASKS))
-    _check_choice("sample_size", sample_size, SAMPLE_SIZES)
-    _check_choice("missing", missing, MISSING)
+    check_choice("task", task, tuple(TASKS))
+    check_choice("sample_size", sample_size, SAMPLE_SIZES)
+    check_choice("missing", missing, MISSING)
     studyset = _read_parquet(_resource(NBACK_FLANKER))
     annotations = studyset.annotations_df.set_index("id").loc[list(studyset.ids)]
     sizes = _sample_sizes(annotations, sample_size)
@@ -96,13 +98,6 @@ def load_nback_flanker(task="nback", sample_size="first", missing="drop"):
     # with_metadata takes one value per analysis of the whole set, in ids order.
     values = [float(size) if ok else None for size, ok in zip(sizes, keep)]
     return studyset.with_metadata("sample_size", values).slice(list(annotations.index[keep]))
-
-
-def _check_choice(name, value, accepted):
-    if not isinstance(value, str) or value not in accepted:
-        raise ValueError(
-            f"{name}={value!r} is not accepted; accepted: {', '.join(map(repr, accepted))}."
-        )
 
 
 def _read_parquet(path):

@@ -28,7 +28,7 @@ from nimare_stability._validation import check_bool, check_number
 from nimare_stability.analyses import AnalysisSet
 from nimare_stability.clusters import TAIL_LABELS
 from nimare_stability.engines import _numba_candidates as nc
-from nimare_stability.engines.families import KERNEL_ESTIMATORS
+from nimare_stability.engines.families import kernel_family
 from nimare_stability.engines.kernels import collect_ma_maps
 
 #: NiMARE's map of the statistic a Jackknife divides (CBMA estimators).
@@ -129,7 +129,7 @@ class Jackknife(diagnostics.Jackknife):
         worker.target_threshold = self._threshold()
         worker.n_cores = _nimare_private.check_n_cores(self.n_cores)
         estimator = result.estimator
-        if _statistic(estimator) is not None and STAT_MAP in result.maps:
+        if kernel_family(estimator) is not None and STAT_MAP in result.maps:
             labels, units = self._units(estimator)
             worker._loo = _KernelLeaveOneOut(estimator, result.maps[STAT_MAP], labels, units)
             worker.n_cores = 1
@@ -232,13 +232,6 @@ class Jackknife(diagnostics.Jackknife):
             )
 
 
-def _statistic(estimator):
-    """Return the compiled family (ALE, MKDA, KDA) of a kernel CBMA estimator, else None."""
-    entry = KERNEL_ESTIMATORS.get(type(estimator))
-    kernel = type(getattr(estimator, "kernel_transformer", None))
-    return None if entry is None or kernel is not entry[0] else entry[1]
-
-
 class _KernelLeaveOneOut:
     """Leave-one-unit-out statistic of a kernel CBMA estimator at the clusters' voxels.
 
@@ -319,7 +312,7 @@ def _leave_out(estimator, ma_maps, kernel_ids, rows):
 
     The returned object's ``without(rows)`` is the statistic of every other row.
     """
-    family = _statistic(estimator)
+    family = kernel_family(estimator)
     if family == nc.ALE:
         return _ALE(ma_maps)
     if family == nc.MKDA:

@@ -12,6 +12,7 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
+from nimare_stability.engines.layout import _runs
 from nimare_stability.engines.montecarlo import replicate_weights
 
 ALE, MKDA, KDA = 0, 1, 2
@@ -296,13 +297,6 @@ class _Tables(NamedTuple):
     dense_starts: np.ndarray
     dense_width: np.ndarray
     shape: np.ndarray
-
-
-def _runs(offsets, first_value):
-    new_run = np.r_[True, (np.diff(offsets, axis=0) != [0, 0, 1]).any(axis=1)]
-    starts = np.flatnonzero(new_run)
-    lengths = np.diff(np.r_[starts, len(offsets)])
-    return np.column_stack([offsets[starts], lengths, first_value + starts]).astype(np.int64)
 
 
 def _kernel_voxels(layout, q):

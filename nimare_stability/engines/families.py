@@ -37,6 +37,17 @@ def unsupported_estimator(estimator):
     return None
 
 
+def kernel_family(estimator):
+    """Return the family of an ALE, MKDADensity or KDA with its own kernel, else None.
+
+    Any null method: what the estimator computes from its MA maps, not how it corrects.
+    """
+    entry = KERNEL_ESTIMATORS.get(type(estimator))
+    if entry is None or type(getattr(estimator, "kernel_transformer", None)) is not entry[0]:
+        return None
+    return entry[1]
+
+
 def statistic_family(estimator):
     """Return the compiled loops' statistic family of a supported, fitted estimator.
 
