@@ -45,17 +45,16 @@ def _peak_rss_mb():
 
 def _replicates(result, n_resamples):
     """Retained-analysis matrix of ``n_resamples`` replicates keeping 75% of studies."""
+    from nimare_stability.analyses import AnalysisSet
+    from nimare_stability.engines.fast import _retained_matrix
+    from nimare_stability.grouping import analysis_labels
     from nimare_stability.policies import resolve_policy
 
-    coordinates = result.estimator.inputs_["coordinates"].drop_duplicates("id")
-    ids = np.asarray(result.estimator.inputs_["id"])
-    study = coordinates.set_index("id")["study_id"].loc[ids].to_numpy()
+    analyses = AnalysisSet(result.estimator)
+    study = analysis_labels("study", "groups", analyses)
     policy = resolve_policy("subsample_groups", target_n=0.75, n_resamples=n_resamples)
-    splits = list(policy.split(ids, groups=study, rng=np.random.default_rng(0)))
-    retained = np.zeros((len(splits), len(ids)), dtype=bool)
-    for row, kept in zip(retained, splits):
-        row[kept] = True
-    return splits, retained
+    splits = list(policy.split(analyses.ids, groups=study, rng=np.random.default_rng(0)))
+    return splits, _retained_matrix(splits, analyses.ids.size)
 
 
 def engine_throughput(result, n_iters, nimare_iters):
