@@ -2,6 +2,7 @@
 
 import math
 import numbers
+import os
 
 import numpy as np
 
@@ -78,3 +79,10 @@ def _describe(integer, low, high, bounds):
     if low is not None:
         return f"{kind} {'>=' if bounds[0] == '[' else '>'} {low}"
     return kind
+
+
+def check_path(name, value):
+    """Raise a TypeError unless ``value`` is None, a str or a path-like object."""
+    if value is not None and not isinstance(value, (str, os.PathLike)):
+        raise TypeError(f"{name}={value!r} is not accepted; accepted: a str or path-like, or None.")
+    return value

@@ -1,6 +1,7 @@
 """A run's schedule: the replicates a policy drew, checked, with what was left out of each."""
 
-from dataclasses import dataclass
+import copy
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -56,6 +57,21 @@ class Schedule:
 
     def __len__(self):
         return len(self.splits)
+
+    def part(self, start, stop):
+        """Return replicates ``start`` to ``stop - 1`` as a schedule (to judge in batches)."""
+        return replace(self, splits=self.splits[start:stop])
+
+    def head(self, n_replicates):
+        """Return the first ``n_replicates``: the schedule of ``n_resamples=n_replicates``.
+
+        Random policies draw in order (a shorter schedule is the start of a longer one), so
+        this is what a run asking for ``n_replicates`` draws.
+        """
+        if n_replicates == len(self):
+            return self
+        policy = copy.deepcopy(self.policy).set_params(n_resamples=n_replicates)
+        return replace(self, policy=policy, splits=self.splits[:n_replicates])
 
     def _ask(self, question):
         return question(self.ids, groups=self.groups, strata=self.strata)

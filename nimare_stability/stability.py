@@ -7,13 +7,18 @@ import numpy as np
 
 from nimare_stability import _nimare_private, grouping, tables
 from nimare_stability._diagnostic import DEFAULT_TARGET, ClusterDiagnostic, check_result
-from nimare_stability._validation import check_choice
+from nimare_stability._validation import check_choice, check_number, check_path
 from nimare_stability.aggregate import StabilityAccumulator
+from nimare_stability.batches import judge_in_batches
+from nimare_stability.checkpoint import Checkpoint, fingerprint
 from nimare_stability.engines import EngineInputs, resolve_engine
 from nimare_stability.policies import policy_name, resolve_policy
 from nimare_stability.schedule import Schedule
 
 DIAGNOSTIC = "ResampledStability"
+#: ``n_resamples="auto"``: the default ``tol`` and ``max_resamples``.
+DEFAULT_TOL = 0.01
+DEFAULT_MAX_RESAMPLES = 2500
 _CHOICES = {
     "resample_group": ("both", "group1", "group2"),
     "null": ("replicate", "shared"),
@@ -45,7 +50,18 @@ class ResampledStability(ClusterDiagnostic):
         scikit-learn splitter (train indices are the retained analyses).
     k, target_n, n_resamples : :obj:`int`, optional
         Policy parameters. ``target_n`` may be a fraction in (0, 1]; grouped policies count
-        groups. Each must be None unless the named policy takes it.
+        groups. Each must be None unless the named policy takes it. ``n_resamples="auto"``
+        (random policies) draws replicates in batches of 50 until every cluster's mean
+        stability and detection rate have a standard error below ``tol``, or
+        ``max_resamples`` are drawn; the result equals a run with ``n_resamples`` set to
+        the number drawn (``_tab-summary``'s ``n_resamples``; its ``precision`` is the
+        largest standard error reached).
+    tol : :obj:`float`, optional
+        With ``n_resamples="auto"`` only: the standard error to reach, in (0, 0.5]. None
+        means 0.01.
+    max_resamples : :obj:`int`, optional
+        With ``n_resamples="auto"`` only: the most replicates to draw. None means 2500
+        (fewer when the policy has fewer distinct subsets).
     groups, strata : :obj:`str` or :obj:`dict`, optional
         ``"study"``, a metadata or annotation column, or a mapping from analysis id to label.
         Only for policies that read them (grouped / stratified policies, scikit-learn
@@ -83,6 +99,12 @@ class ResampledStability(ClusterDiagnostic):
         Show progress bars.
     generate_description : :obj:`bool`, default=True
         Append a description and references to the result's boilerplate.
+    checkpoint_dir : :obj:`str` or path-like, optional
+        Keep each finished replicate and null block there, so that a run killed midway
+        resumes where it stopped, with output identical to an uninterrupted run. The
+        directory is refused when it holds the checkpoint of other data, another target or
+        other parameters (``n_cores`` and ``progress`` aside). Needs an int
+        ``random_state``.
 
     Notes
     -----
@@ -128,6 +150,9 @@ class ResampledStability(ClusterDiagnostic):
         n_cores=1,
         progress=True,
         generate_description=True,
+        tol=None,
+        max_resamples=None,
+        checkpoint_dir=None,
     ):
         self.target_image = target_image
         self.resampling_policy = resampling_policy
@@ -148,6 +173,9 @@ class ResampledStability(ClusterDiagnostic):
         self.n_cores = n_cores
         self.progress = progress
         self.generate_description = generate_description
+        self.tol = tol
+        self.max_resamples = max_resamples
+        self.checkpoint_dir = checkpoint_dir
 
     name = DIAGNOSTIC
 
@@ -191,12 +219,23 @@ class ResampledStability(ClusterDiagnostic):
             self.null_histogram,
             plan.null_root,
         )
-        accumulator = StabilityAccumulator(run.support, run.clusters, len(schedule))
-        n_cores = _nimare_private.check_n_cores(self.n_cores)
-        for index, replicate in engine(inputs).run(
-            schedule, replicate_seeds, n_cores, self.progress
-        ):
-            accumulator.add(index, replicate)
+        accumulator = StabilityAccumulator(run.support, run.clusters, 0)
+        checkpoint = None
+        if self.checkpoint_dir is not None:
+            checkpoint = Checkpoint.open(self.checkpoint_dir, fingerprint(result, self, corrector))
+        n_judged = judge_in_batches(
+            engine(inputs),
+            schedule,
+            replicate_seeds,
+            accumulator,
+            _nimare_private.check_n_cores(self.n_cores),
+            self.progress,
+            checkpoint,
+            self._tol,
+        )
+        schedule, replicate_seeds = schedule.head(n_judged), replicate_seeds[:n_judged]
+        precision = accumulator.precision(schedule.n_possible_subsets())
+        self._warn_imprecise(precision)
 
         settings = {
             "target_image": self.target_image,
@@ -209,6 +248,8 @@ class ResampledStability(ClusterDiagnostic):
             "engine": engine.name,
             "n_iters": n_iters,
             "alpha": self.alpha,
+            "tol": self._tol,
+            "precision": precision,
         }
         maps, out_tables = self._outputs(accumulator, schedule, replicate_seeds, settings)
         new = self._derive(
@@ -225,7 +266,10 @@ class ResampledStability(ClusterDiagnostic):
         """Resolve the policy, groups and strata, draw the replicates and check them."""
         name = policy_name(self.resampling_policy)
         policy = resolve_policy(
-            self.resampling_policy, k=self.k, target_n=self.target_n, n_resamples=self.n_resamples
+            self.resampling_policy,
+            k=self.k,
+            target_n=self.target_n,
+            n_resamples=None if self._auto else self.n_resamples,
         )
         for parameter, reads in (("groups", policy.uses_groups), ("strata", policy.uses_strata)):
             spec = getattr(self, parameter)
@@ -239,6 +283,8 @@ class ResampledStability(ClusterDiagnostic):
         within = policy.within_strata() if analyses.membership is not None else None
         if within is not None:
             policy, strata = within, analyses.membership
+        if self._auto:
+            policy = self._capped(policy, name, analyses.ids, groups, strata)
         schedule = Schedule.draw(policy, analyses.ids, groups, strata, plan.schedule_rng(), name)
         smallest = analyses.smallest_replicate(schedule.splits)
         floor = _nimare_private.estimator_min_analyses(analyses.estimator) or 1
@@ -280,10 +326,65 @@ class ResampledStability(ClusterDiagnostic):
             )
         return maps, out_tables
 
+    @property
+    def _auto(self):
+        return isinstance(self.n_resamples, str) and self.n_resamples == "auto"
+
+    @property
+    def _tol(self):
+        """The standard error ``n_resamples="auto"`` stops at (None for a fixed size)."""
+        if not self._auto:
+            return None
+        return DEFAULT_TOL if self.tol is None else self.tol
+
+    def _capped(self, policy, name, ids, groups, strata):
+        """``policy`` drawing at most ``max_resamples`` replicates (``n_resamples="auto"``)."""
+        if "n_resamples" not in policy.get_params():
+            raise ValueError(
+                f"n_resamples='auto' needs a policy drawing random subsets; resampling_policy="
+                f"{name!r} does not. Accepted: an int or None n_resamples, or a policy such as "
+                "subsample, subsample_groups, stratified_subsample or leave_k_out."
+            )
+        policy.set_params(n_resamples=1)
+        n_possible = policy.n_possible_subsets(ids, groups=groups, strata=strata)
+        cap = DEFAULT_MAX_RESAMPLES if self.max_resamples is None else self.max_resamples
+        return policy.set_params(n_resamples=min(cap, n_possible))
+
+    def _warn_imprecise(self, precision):
+        if self._tol is not None and precision >= self._tol:
+            warnings.warn(
+                f"n_resamples='auto' stopped at max_resamples without reaching tol={self._tol}: "
+                f"the largest cluster standard error is {precision:.4f}. Raise max_resamples "
+                "for more precision.",
+                UserWarning,
+                stacklevel=3,
+            )
+
     def _check_params(self):
         for parameter, choices in _CHOICES.items():
             check_choice(parameter, getattr(self, parameter), choices)
         self._check_common()
+        if isinstance(self.n_resamples, str) and not self._auto:
+            raise ValueError(
+                f"n_resamples={self.n_resamples!r} is not accepted; accepted: an int, None, or "
+                "'auto'."
+            )
+        for parameter in ("tol", "max_resamples"):
+            if getattr(self, parameter) is not None and not self._auto:
+                raise ValueError(
+                    f"{parameter}={getattr(self, parameter)!r} is only used with "
+                    f"n_resamples='auto' (n_resamples={self.n_resamples!r}); accepted: "
+                    f"{parameter}=None, or n_resamples='auto'."
+                )
+        check_number("tol", self.tol, 0, 0.5, bounds="(]")
+        check_number("max_resamples", self.max_resamples, low=1, integer=True)
+        check_path("checkpoint_dir", self.checkpoint_dir)
+        if self.checkpoint_dir is not None and self.random_state is None:
+            raise ValueError(
+                f"checkpoint_dir={str(self.checkpoint_dir)!r} needs a fixed random_state: a "
+                "run seeded from fresh entropy cannot be resumed. Accepted: an int "
+                "random_state, or checkpoint_dir=None."
+            )
 
     def _check_null(self, n_iters):
         if n_iters is None and self.null != "replicate":

@@ -90,10 +90,29 @@ def test_leave_k_out_random_subsets_leave_k_out():
     assert {len(s) for s in splits} == {26}
 
 
-def test_random_leave_k_out_follows_the_exhaustive_order():
-    exhaustive = _schedule(LeaveKOut(k=2), IDS)
-    drawn = _schedule(LeaveKOut(k=2, n_resamples=10), IDS)
-    assert drawn == sorted(drawn, key=exhaustive.index)
+@pytest.mark.parametrize(
+    "make, labels",
+    [
+        (lambda n: LeaveKOut(k=2, n_resamples=n), {}),  # M = 28: a random permutation
+        (lambda n: Subsample(target_n=20, n_resamples=n), {}),  # M huge: skip repeats
+        (lambda n: SubsampleGroups(target_n=3, n_resamples=n), {"groups": list("aabbccdd")}),
+        (lambda n: StratifiedSubsample(target_n=4, n_resamples=n), {"strata": list("xxxxyyyy")}),
+    ],
+)
+def test_a_shorter_random_schedule_is_the_start_of_a_longer_one(make, labels):
+    ids = list(range(8)) if "groups" in labels or "strata" in labels else list(range(40))
+    ids = ids if make(1).get_params().get("k") is None else IDS
+    longer = _schedule(make(4), ids, seed=3, **labels)
+    for n in (1, 2, 3):
+        assert _schedule(make(n), ids, seed=3, **labels) == longer[:n]
+    assert len(set(longer)) == 4
+
+
+def test_all_subsets_drawn_at_random_come_in_random_order():
+    every = _schedule(LeaveKOut(k=2), IDS)  # n_resamples=None: combinations order
+    drawn = _schedule(LeaveKOut(k=2, n_resamples=28), IDS, seed=5)
+    assert sorted(drawn) == sorted(every) and drawn != every
+    assert LeaveKOut(k=2, n_resamples=28).is_exhaustive(IDS)
 
 
 def test_subsample_fraction_is_rounded_share_of_analyses():

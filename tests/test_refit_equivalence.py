@@ -69,6 +69,8 @@ def test_tables_hold_design_columns(loo, n_iters):
         "engine",
         "n_iters",
         "alpha",
+        "tol",
+        "precision",
         "n_voxels_nonzero",
         "n_voxels_ge50",
         "n_voxels_ge80",
@@ -77,6 +79,7 @@ def test_tables_hold_design_columns(loo, n_iters):
     row = summary.iloc[0]
     assert (row["n_resamples"], row["target_n"], row["random_state"]) == (21, 20, 3)
     assert (row["engine"], row["n_iters"], row["null"]) == ("refit", n_iters, "replicate")
+    assert row["tol"] is None and row["precision"] == 0  # exhaustive: no sampling error
     stability = loo.maps[D]
     assert row["n_voxels_nonzero"] == np.count_nonzero(stability)
     assert row["n_voxels_ge80"] == np.count_nonzero(stability >= 0.8)

@@ -55,6 +55,9 @@ def test_is_a_nimare_diagnostics_whose_init_only_stores():
         "n_cores",
         "progress",
         "generate_description",
+        "tol",
+        "max_resamples",
+        "checkpoint_dir",
     }
 
 

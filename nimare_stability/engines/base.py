@@ -67,8 +67,12 @@ class Engine(ABC):
         return None
 
     @abstractmethod
-    def run(self, schedule, seeds, n_cores=1, progress=True):
-        """Yield ``(index, support)`` for every replicate, in schedule order.
+    def run(self, schedule, seeds, n_cores=1, progress=True, store=None, skip=()):
+        """Yield ``(index, support)`` for every replicate not in ``skip``, in schedule order.
+
+        A replicate's support does not depend on the other replicates of ``schedule``, on
+        ``n_cores`` or on joblib's backend: a schedule judged in parts gives the same
+        supports as judged whole.
 
         Parameters
         ----------
@@ -77,7 +81,14 @@ class Engine(ABC):
             One seed per replicate (section 4 of the design: the replicate's estimator's
             ``random_state``).
         n_cores : :obj:`int`, default=1
+            Parallel tasks (joblib's active backend, a Dask cluster included).
         progress : :obj:`bool`, default=True
+        store : :class:`~nimare_stability.checkpoint.Checkpoint`, optional
+            Where the engine keeps work shared by the replicates of ``schedule`` (null
+            blocks), read back when the same schedule is judged again.
+        skip : container of :obj:`int`, default=()
+            Replicates whose support is not needed (already known); they still take part
+            in work shared with the others.
 
         Yields
         ------

@@ -12,6 +12,7 @@ maxima of the compiled engine (:mod:`~nimare_stability.engines.montecarlo`):
 """
 
 import copy
+import functools
 import logging
 import time
 
@@ -20,7 +21,7 @@ from joblib import Parallel, delayed
 from nimare.correct import FDRCorrector, FWECorrector
 from tqdm.auto import tqdm
 
-from nimare_stability._nimare_private import check_n_cores
+from nimare_stability import parallel
 from nimare_stability.engines import montecarlo
 from nimare_stability.engines.base import Engine
 from nimare_stability.engines.corrected import LEVELS, montecarlo_maps
@@ -77,23 +78,45 @@ class FastEngine(Engine):
         corrector = inputs.corrector
         self.montecarlo = isinstance(corrector, FWECorrector) and corrector.method == "montecarlo"
 
-    def run(self, schedule, seeds, n_cores=1, progress=True):
-        """Yield ``(index, support)`` for every replicate, in schedule order.
+    def run(self, schedule, seeds, n_cores=1, progress=True, store=None, skip=()):
+        """Yield ``(index, support)`` for every replicate not in ``skip``, in schedule order.
 
         ``seeds`` is unused: a kernel estimator's fit draws nothing at random, and the only
         randomness left, the Monte Carlo null, is drawn from ``null_seed`` in blocks of
         iterations, so that every replicate's null comes from the same random foci (common
-        random numbers) whatever ``n_cores``.
+        random numbers) whatever ``n_cores`` or joblib backend. ``store`` keeps the
+        thresholds and every finished null block (see :meth:`Engine.run`).
         """
         schedule = schedule.splits
         thresholds = nulls = None
         if self.montecarlo:
-            thresholds, weights = self.thresholds_and_weights(schedule, n_cores)
-            nulls = self.null_maxima_of(schedule, thresholds, weights, n_cores, progress)
+            thresholds, weights = self._stored_thresholds(schedule, n_cores, store)
+            nulls = self.null_maxima_of(schedule, thresholds, weights, n_cores, progress, store)
         for index, retained in enumerate(
             tqdm(schedule, desc="ResampledStability (fast)", disable=not progress)
         ):
-            yield index, self.inputs.rule(self._maps(index, retained, nulls, thresholds))
+            if index not in skip:
+                yield index, self.inputs.rule(self._maps(index, retained, nulls, thresholds))
+
+    def _stored_thresholds(self, schedule, n_cores, store):
+        """:meth:`thresholds_and_weights`, read from (or saved to) ``store``."""
+        stored = None if store is None else store.load("thresholds")
+        if stored is not None:
+            weights = stored["weights"]
+            return list(stored["thresholds"]), (weights if weights.size else None)
+        thresholds, weights = self.thresholds_and_weights(schedule, n_cores)
+        if store is not None:
+            store.save(
+                "thresholds",
+                thresholds=np.asarray(thresholds, dtype=np.float64),
+                weights=np.zeros((0, 0)) if weights is None else weights,
+            )
+        return thresholds, weights
+
+    @functools.cached_property
+    def layout(self):
+        """The estimator's :class:`~nimare_stability.engines.layout.FociLayout` (built once)."""
+        return montecarlo.build_layout(self.inputs.estimator)
 
     def _maps(self, index, retained, nulls, thresholds):
         if not self.montecarlo:
@@ -142,13 +165,14 @@ class FastEngine(Engine):
         start = time.perf_counter()
         thresholds, rows = _thresholds(schedule[:1], *args)
         rest = schedule[1:]
-        n_jobs = min(check_n_cores(n_cores), len(rest))
+        n_jobs = min(parallel.n_workers(n_cores), len(rest))
         estimate = (time.perf_counter() - start) * len(rest)
         LGR.info(f"Cluster-forming thresholds of {len(schedule)} replicates: ~{estimate:.0f} s.")
         if n_jobs > 1 and estimate > PARALLEL_THRESHOLDS_SECONDS:
             chunks = np.array_split(np.arange(len(rest)), n_jobs)
+            shared = (parallel.share(args[0]), *args[1:])
             parts = Parallel(n_jobs=n_jobs)(
-                delayed(_thresholds)([rest[i] for i in chunk], *args) for chunk in chunks
+                delayed(_thresholds)([rest[i] for i in chunk], *shared) for chunk in chunks
             )
         else:
             parts = [_thresholds(rest, *args)]
@@ -157,13 +181,14 @@ class FastEngine(Engine):
             rows += part_rows
         return thresholds, (None if rows[0] is None else np.stack(rows))
 
-    def null_maxima_of(self, schedule, thresholds, weights, n_cores, progress):
+    def null_maxima_of(self, schedule, thresholds, weights, n_cores, progress, store=None):
         """Return the Monte Carlo null maxima of each replicate of ``schedule``.
 
         Three arrays (R, n_iters): maximum statistic, cluster size and mass (size and mass
-        None if vFWE only). Subclasses that draw their nulls otherwise override this.
+        None if vFWE only). ``store`` keeps finished blocks of iterations. Subclasses that
+        draw their nulls otherwise override this.
         """
-        layout = montecarlo.build_layout(self.inputs.estimator)
+        layout = self.layout
         LGR.info(
             f"Monte Carlo null for {len(schedule)} replicates, {self.inputs.n_iters} iterations "
             f"(null={self.inputs.null!r})."
@@ -179,12 +204,13 @@ class FastEngine(Engine):
                 n_cores,
                 progress,
                 weights=weights,
+                store=store,
             )
         else:
-            nulls = self._shared_nulls(layout, schedule, n_cores, progress)
+            nulls = self._shared_nulls(layout, schedule, n_cores, progress, store)
         return nulls if not self._vfwe_only else (nulls[0], None, None)
 
-    def _shared_nulls(self, layout, schedule, n_cores, progress):
+    def _shared_nulls(self, layout, schedule, n_cores, progress, store=None):
         """Return one null per distinct replicate size ``m``.
 
         Every :data:`SHARED_SUBSET_ITERATIONS` iterations keep a new random ``m``-subset of
@@ -216,6 +242,7 @@ class FastEngine(Engine):
                             block,
                             n_cores,
                             weights=weights,
+                            store=None if store is None else store.scope(f"size{size}-{start}"),
                         )
                     )
                     bar.update()

@@ -14,7 +14,7 @@ module does the same, but
 
 Seeding: iterations run in fixed blocks of :data:`BLOCK_SIZE`; block ``b`` draws its foci
 from the ``b``-th child of the given :class:`numpy.random.SeedSequence`, so results do not
-depend on ``n_cores``.
+depend on ``n_cores`` or on where the blocks run (threads by default; any joblib backend).
 """
 
 import numpy as np
@@ -22,7 +22,7 @@ from joblib import Parallel, delayed
 from nimare.meta.cbma.weights import normalize_weights
 from tqdm.auto import tqdm
 
-from nimare_stability._nimare_private import check_n_cores
+from nimare_stability import parallel
 from nimare_stability.engines import _numba_kernels as nk
 from nimare_stability.engines.layout import FociLayout, build_layout
 from nimare_stability.seeds import child_sequences
@@ -39,6 +39,7 @@ __all__ = [
 
 #: Iterations per random stream; fixed so results do not depend on the number of cores.
 BLOCK_SIZE = 100
+_MAXIMA = ("max_stat", "max_size", "max_mass")
 
 
 def replicate_weights(layout, retained):
@@ -140,6 +141,7 @@ def null_maxima(
     n_cores=1,
     progress=False,
     weights=None,
+    store=None,
 ):
     """Monte Carlo null maxima for R replicates from common random foci.
 
@@ -157,7 +159,8 @@ def null_maxima(
         Block ``b`` (iterations ``b * BLOCK_SIZE`` onwards) uses its ``b``-th child; the
         sequence itself is not advanced.
     n_cores : int, default=1
-        Threads; ``<= 0`` means all cores. Results do not depend on it.
+        Threads (or the tasks of joblib's active backend, a Dask cluster included);
+        ``<= 0`` means all cores. Results do not depend on it.
     progress : bool, default=False
         Show a progress bar over iterations.
     weights : float array of shape (R, n_analyses), optional
@@ -165,6 +168,9 @@ def null_maxima(
         :func:`replicate_weights`: pass the weights each replicate's statistic uses when
         they cannot be derived from the full fit's (MKDADensity imputing missing weights
         from the retained analyses).
+    store : :class:`~nimare_stability.checkpoint.Checkpoint`, optional
+        Where finished blocks are saved (``null-block-<b>``) and read back instead of
+        being drawn again.
 
     Returns
     -------
@@ -179,15 +185,24 @@ def null_maxima(
     thresholds = _check_thresholds(stat_thresholds, len(weights))
     sizes = [min(BLOCK_SIZE, n_iters - start) for start in range(0, int(n_iters), BLOCK_SIZE)]
     children = child_sequences(seed_sequence, len(sizes))
-    blocks = Parallel(n_jobs=check_n_cores(n_cores), backend="threading", return_as="generator")(
-        delayed(_null_block)(layout, child, size, weights, thresholds)
-        for child, size in zip(children, sizes)
+    blocks = [None if store is None else _stored_block(store, b) for b in range(len(sizes))]
+    todo = [b for b, block in enumerate(blocks) if block is None]
+    shared = parallel.share(layout)
+    drawn = Parallel(n_jobs=parallel.n_workers(n_cores), prefer="threads", return_as="generator")(
+        delayed(_null_block)(shared, children[b], sizes[b], weights, thresholds) for b in todo
     )
-    done = []
     with tqdm(
         total=int(n_iters), desc="Monte Carlo null", unit="iter", disable=not progress
     ) as bar:
-        for size, block in zip(sizes, blocks):
-            done.append(block)
-            bar.update(size)
-    return tuple(np.concatenate([block[i] for block in done], axis=1) for i in range(3))
+        bar.update(sum(size for size, block in zip(sizes, blocks) if block is not None))
+        for b, block in zip(todo, drawn):
+            blocks[b] = block
+            if store is not None:
+                store.save(f"null-block-{b}", **dict(zip(_MAXIMA, block)))
+            bar.update(sizes[b])
+    return tuple(np.concatenate([block[i] for block in blocks], axis=1) for i in range(3))
+
+
+def _stored_block(store, b):
+    arrays = store.load(f"null-block-{b}")
+    return None if arrays is None else tuple(arrays[name] for name in _MAXIMA)

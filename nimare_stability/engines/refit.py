@@ -12,6 +12,7 @@ import time
 from joblib import Parallel, delayed
 from tqdm.auto import tqdm
 
+from nimare_stability import parallel
 from nimare_stability.engines.base import Engine
 from nimare_stability.schedule import left_out_positions
 
@@ -39,45 +40,67 @@ class RefitEngine(Engine):
 
     name = "refit"
 
-    def support(self, index, retained, seed):
-        """Return the :class:`~nimare_stability.support.Support` of one replicate."""
-        inputs = self.inputs
-        try:
-            estimator = copy.deepcopy(inputs.estimator)
-            if "random_state" in estimator.get_params(deep=False):
-                estimator.set_params(random_state=seed)
-            result = inputs.analyses.fit(estimator, retained)
-            if inputs.corrector is not None:
-                result = copy.deepcopy(inputs.corrector).transform(result)
-        except Exception as exc:
-            ids = inputs.analyses.ids
-            left_out = ids[left_out_positions(retained, ids.size)]
-            raise ReplicateError(
-                f"Replicate {index} (seed {seed}; left out: {';'.join(left_out)}) failed: "
-                f"{type(exc).__name__}: {exc}"
-            ) from exc
-        return inputs.rule(result.maps)
-
-    def run(self, schedule, seeds, n_cores=1, progress=True):
-        """Yield ``(index, support)`` for every replicate, in schedule order.
+    def run(self, schedule, seeds, n_cores=1, progress=True, store=None, skip=()):
+        """Yield ``(index, support)`` for every replicate not in ``skip``, in schedule order.
 
         The first replicate runs alone and times the schedule; the rest stream through
-        joblib, so at most a few replicate maps are held at once.
+        joblib (a Dask cluster included, with the inputs scattered once), so at most a few
+        replicate maps are held at once. ``store`` is unused: NiMARE's corrector keeps no
+        partial work.
         """
         splits = schedule.splits
+        todo = [index for index in range(len(splits)) if index not in skip]
+        if not todo:
+            return
         start = time.perf_counter()
-        first = self.support(0, splits[0], seeds[0])
-        estimate = (time.perf_counter() - start) * len(splits) / max(n_cores, 1)
+        first = judge_replicate(self.inputs, todo[0], splits[todo[0]], seeds[todo[0]])
+        workers = parallel.n_workers(n_cores)
+        estimate = (time.perf_counter() - start) * len(todo) / workers
         log = LGR.warning if estimate > LONG_RUN_SECONDS else LGR.info
-        log(f"{len(splits)} replicates with the refit engine: about {estimate:.0f} s.")
-        bar = tqdm(total=len(splits), desc="ResampledStability", disable=not progress)
+        log(f"{len(todo)} replicates with the refit engine: about {estimate:.0f} s.")
+        bar = tqdm(total=len(todo), desc="ResampledStability", disable=not progress)
         bar.update()
-        yield 0, first
-        rest = Parallel(n_jobs=n_cores, return_as="generator")(
-            delayed(self.support)(index, splits[index], seeds[index])
-            for index in range(1, len(splits))
+        yield todo[0], first
+        inputs = parallel.share(self.inputs)
+        rest = Parallel(n_jobs=workers, return_as="generator")(
+            delayed(judge_replicate)(inputs, index, splits[index], seeds[index])
+            for index in todo[1:]
         )
-        for index, support in enumerate(rest, start=1):
+        for index, support in zip(todo[1:], rest):
             bar.update()
             yield index, support
         bar.close()
+
+
+def judge_replicate(inputs, index, retained, seed):
+    """Return the :class:`~nimare_stability.support.Support` of one replicate.
+
+    Parameters
+    ----------
+    inputs : :class:`~nimare_stability.engines.base.EngineInputs`
+    index : :obj:`int`
+        The replicate's position in its schedule (for messages).
+    retained : :class:`numpy.ndarray` of int
+    seed : :obj:`int`
+        The replicate estimator's ``random_state``.
+
+    Raises
+    ------
+    ReplicateError
+        When the fit or the correction raises; names the replicate and its left-out ids.
+    """
+    try:
+        estimator = copy.deepcopy(inputs.estimator)
+        if "random_state" in estimator.get_params(deep=False):
+            estimator.set_params(random_state=seed)
+        result = inputs.analyses.fit(estimator, retained)
+        if inputs.corrector is not None:
+            result = copy.deepcopy(inputs.corrector).transform(result)
+    except Exception as exc:
+        ids = inputs.analyses.ids
+        left_out = ids[left_out_positions(retained, ids.size)]
+        raise ReplicateError(
+            f"Replicate {index} (seed {seed}; left out: {';'.join(left_out)}) failed: "
+            f"{type(exc).__name__}: {exc}"
+        ) from exc
+    return inputs.rule(result.maps)

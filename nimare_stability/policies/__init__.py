@@ -2,8 +2,9 @@
 
 A policy's ``split(ids, groups=None, strata=None, rng=None)`` yields sorted ``intp`` arrays
 of retained positions into ``ids``. Random policies draw *distinct* subsets, reproducibly
-from ``rng``, in a deterministic order; with ``n_resamples=None`` they enumerate every
-possible subset (at most 1000). Policies are found by name through the
+from ``rng``, in the order drawn: the first ``n`` replicates of a schedule are the
+schedule of ``n_resamples=n``. With ``n_resamples=None`` they enumerate every possible
+subset (at most 1000). Policies are found by name through the
 ``nimare_stability.policies`` entry-point group; scikit-learn splitters are wrapped.
 """
 

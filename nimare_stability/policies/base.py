@@ -244,7 +244,8 @@ class SubsetPolicy(BasePolicy):
 
     def _iter_splits(self, n, space, n_possible, n_draws, rng):
         everything = np.arange(n, dtype=np.intp)
-        for pick in _draw_combinations(space, n_possible, n_draws, rng):
+        enumerate_all = self.n_resamples is None
+        for pick in _draw_combinations(space, n_possible, n_draws, rng, enumerate_all):
             chosen = [units[i] for (units, _), idx in zip(space, pick) for i in idx]
             chosen = np.concatenate(chosen) if chosen else everything[:0]
             if self._drop_chosen:
@@ -253,20 +254,29 @@ class SubsetPolicy(BasePolicy):
                 yield np.sort(chosen)
 
 
-def _draw_combinations(space, n_possible, n_draws, rng):
-    """Distinct tuples of per-pool index combinations, in lexicographic order."""
+def _draw_combinations(space, n_possible, n_draws, rng, enumerate_all):
+    """Distinct tuples of per-pool index combinations.
+
+    ``enumerate_all``: every one, in ``itertools.product`` of ``itertools.combinations``
+    order. Otherwise ``n_draws`` at random, in the order drawn: a random permutation of all
+    of them when there are at most :data:`MAX_EXHAUSTIVE`, else draws with the repeats
+    skipped. Either way the stream does not depend on ``n_draws``, so a schedule of ``n``
+    draws is the first ``n`` replicates of any longer one from the same ``rng``.
+    """
     pools = [(len(units), r) for units, r in space]
-    if n_draws == n_possible or n_possible <= MAX_EXHAUSTIVE or 2 * n_draws > n_possible:
+    if enumerate_all or n_possible <= MAX_EXHAUSTIVE:
         # product() materializes each pool's combinations, at most M of them
         every = itertools.product(*(itertools.combinations(range(p), r) for p, r in pools))
-        if n_draws == n_possible:
+        if enumerate_all:
             yield from every
             return
         every = list(every)
-        yield from (every[i] for i in np.sort(rng.choice(n_possible, n_draws, replace=False)))
-    else:  # rejection sampling: each draw is new with probability above 1/2
-        seen = set()
-        while len(seen) < n_draws:
-            pick = (np.sort(rng.choice(p, r, replace=False)) for p, r in pools)
-            seen.add(tuple(tuple(idx.tolist()) for idx in pick))
-        yield from sorted(seen)
+        yield from (every[i] for i in rng.permutation(n_possible)[:n_draws])
+        return
+    seen = set()
+    while len(seen) < n_draws:
+        pick = (np.sort(rng.choice(p, r, replace=False)) for p, r in pools)
+        pick = tuple(tuple(idx.tolist()) for idx in pick)
+        if pick not in seen:
+            seen.add(pick)
+            yield pick

@@ -1,0 +1,104 @@
+"""The same ``random_state`` gives the same maps and tables on every backend and core count.
+
+Both engines run under joblib's loky, threading and Dask backends (a ``distributed``
+``LocalCluster`` of two worker processes), with one and two cores; the run without any
+backend configured is the reference.
+"""
+
+import numpy as np
+import pandas as pd
+import pytest
+from distributed import Client, LocalCluster
+from joblib import parallel_config
+
+from nimare_stability import ResampledStability
+from nimare_stability.engines import EngineInputs, fast, layout
+from nimare_stability.engines.kernels import KernelReplicates
+
+MC = "z_desc-size_level-cluster_corr-FWE_method-montecarlo"
+FDR = "z_corr-FDR_method-indep"
+BACKENDS = [("loky", 1), ("loky", 2), ("threading", 2), ("dask", 1), ("dask", 2)]
+
+
+@pytest.fixture(scope="module")
+def dask_client():
+    with (
+        LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        yield client
+
+
+def _outputs(result, target):
+    stem = f"{target}_diag-ResampledStability"
+    maps = {name: values for name, values in result.maps.items() if name.startswith(stem)}
+    tables = {name: table for name, table in result.tables.items() if name.startswith(stem)}
+    return maps, tables
+
+
+def _assert_same(got, expected):
+    assert got[0].keys() == expected[0].keys() and got[1].keys() == expected[1].keys()
+    for name, values in expected[0].items():
+        np.testing.assert_array_equal(got[0][name], values, err_msg=name)
+    for name, table in expected[1].items():
+        pd.testing.assert_frame_equal(got[1][name], table, obj=name)
+
+
+def _run(result, target, backend, n_cores, **params):
+    diagnostic = ResampledStability(
+        target_image=target,
+        resampling_policy="subsample",
+        target_n=0.75,
+        random_state=4,
+        progress=False,
+        n_cores=n_cores,
+        **params,
+    )
+    if backend is None:
+        return _outputs(diagnostic.transform(result), target)
+    with parallel_config(backend=backend):
+        return _outputs(diagnostic.transform(result), target)
+
+
+@pytest.fixture
+def parallel_thresholds(monkeypatch):
+    """Replicate thresholds in parallel tasks however short they are."""
+    monkeypatch.setattr(fast, "PARALLEL_THRESHOLDS_SECONDS", 0.0)
+
+
+@pytest.mark.usefixtures("parallel_thresholds")
+def test_fast_engine_gives_identical_outputs_on_every_backend(pain_montecarlo, dask_client):
+    # 300 iterations: three null blocks, each its own task
+    params = dict(engine="fast", n_resamples=6, n_iters=300)
+    reference = _run(pain_montecarlo, MC, None, 1, **params)
+    for backend, n_cores in BACKENDS:
+        _assert_same(_run(pain_montecarlo, MC, backend, n_cores, **params), reference)
+
+
+def test_refit_engine_gives_identical_outputs_on_every_backend(pain_fdr, dask_client):
+    params = dict(engine="refit", n_resamples=3)
+    reference = _run(pain_fdr, FDR, None, 1, **params)
+    for backend, n_cores in BACKENDS:
+        _assert_same(_run(pain_fdr, FDR, backend, n_cores, **params), reference)
+
+
+@pytest.mark.usefixtures("parallel_thresholds")
+def test_dask_receives_the_large_inputs_once_per_run(pain_montecarlo, pain_fdr, dask_client):
+    scattered = []
+    scatter = Client.scatter
+
+    def spy(self, data, *args, **kwargs):
+        scattered.append(type(data))
+        return scatter(self, data, *args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Client, "scatter", spy)
+        _run(pain_montecarlo, MC, "dask", 2, engine="fast", n_resamples=6, n_iters=300)
+        _run(pain_fdr, FDR, "dask", 2, engine="refit", n_resamples=3)
+    # one layout for the null blocks, one MA cache for the thresholds, one set of inputs
+    # for the refit replicates: scattered once each, not pickled into every task
+    assert scattered.count(layout.FociLayout) == 1
+    assert scattered.count(KernelReplicates) == 1
+    assert scattered.count(EngineInputs) == 1

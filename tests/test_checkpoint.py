@@ -1,0 +1,183 @@
+"""``checkpoint_dir``: a killed run resumes; a checkpoint of another run is refused."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from checkpointed_run import N_ITERS, TARGET, corrected, diagnostic
+
+from nimare_stability import ResampledStability
+from nimare_stability.checkpoint import MANIFEST
+from nimare_stability.engines import fast, montecarlo, refit
+
+FDR = "z_corr-FDR_method-indep"
+N_BLOCKS = N_ITERS // montecarlo.BLOCK_SIZE
+
+
+def _outputs(result, target):
+    stem = f"{target}_diag-ResampledStability"
+    maps = {name: values for name, values in result.maps.items() if name.startswith(stem)}
+    tables = {name: table for name, table in result.tables.items() if name.startswith(stem)}
+    return maps, tables
+
+
+def _assert_same(got, expected):
+    assert got[0].keys() == expected[0].keys() and got[1].keys() == expected[1].keys()
+    for name, values in expected[0].items():
+        np.testing.assert_array_equal(got[0][name], values, err_msg=name)
+    for name, table in expected[1].items():
+        pd.testing.assert_frame_equal(got[1][name], table, obj=name)
+
+
+def _count_calls(monkeypatch, module, name):
+    calls = []
+    original = getattr(module, name)
+
+    def counted(*args, **kwargs):
+        calls.append(args)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(module, name, counted)
+    return calls
+
+
+def _blocks(directory):
+    return sorted(Path(directory).glob("*null-block-*.npz"))
+
+
+@pytest.fixture(scope="module")
+def uninterrupted():
+    result = corrected()
+    return result, _outputs(diagnostic(None).transform(result), TARGET)
+
+
+def test_a_run_killed_midway_resumes_to_identical_outputs(tmp_path, monkeypatch, uninterrupted):
+    result, expected = uninterrupted
+    directory = tmp_path / "checkpoint"
+    script = Path(__file__).with_name("checkpointed_run.py")
+    process = subprocess.Popen(
+        [sys.executable, str(script), str(directory)],
+        env={**os.environ, "MPLBACKEND": "Agg"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 600
+    while len(_blocks(directory)) < 2 and process.poll() is None:
+        assert time.monotonic() < deadline, "the checkpointed run wrote no null block"
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    assert process.wait() == -signal.SIGKILL, "the run finished before it could be killed"
+
+    written = _blocks(directory)
+    assert 2 <= len(written) < N_BLOCKS
+    assert not list(directory.glob("replicate-*.npz"))  # supports come after the null
+    for path in written:  # whole files only: written, then renamed
+        with np.load(path) as arrays:
+            assert arrays["max_stat"].shape == (8, montecarlo.BLOCK_SIZE)
+
+    drawn = _count_calls(monkeypatch, montecarlo, "_null_block")
+    resumed = _outputs(diagnostic(directory).transform(result), TARGET)
+    assert len(drawn) == N_BLOCKS - len(written)
+    _assert_same(resumed, expected)
+    assert len(list(directory.glob("replicate-*.npz"))) == 8
+
+
+def test_a_resumed_run_judges_only_the_missing_replicates_and_blocks(
+    tmp_path, monkeypatch, uninterrupted
+):
+    result, expected = uninterrupted
+    directory = tmp_path / "checkpoint"
+    _assert_same(_outputs(diagnostic(directory).transform(result), TARGET), expected)
+    for name in ("replicate-2.npz", "replicate-5.npz"):
+        (directory / name).unlink()
+    _blocks(directory)[3].unlink()
+    drawn = _count_calls(monkeypatch, montecarlo, "_null_block")
+    judged = _count_calls(monkeypatch, fast.FastEngine, "_maps")
+    _assert_same(_outputs(diagnostic(directory).transform(result), TARGET), expected)
+    assert len(drawn) == 1
+    assert sorted(args[1] for args in judged) == [2, 5]  # (self, index, ...)
+
+
+def test_the_refit_engine_resumes_from_its_finished_replicates(tmp_path, monkeypatch, pain_fdr):
+    def run(checkpoint_dir):
+        diagnostic = ResampledStability(
+            target_image=FDR,
+            resampling_policy="subsample",
+            target_n=0.75,
+            n_resamples=3,
+            engine="refit",
+            random_state=1,
+            progress=False,
+            checkpoint_dir=checkpoint_dir,
+        )
+        return _outputs(diagnostic.transform(pain_fdr), FDR)
+
+    expected = run(tmp_path)
+    (tmp_path / "replicate-1.npz").unlink()
+    fitted = _count_calls(monkeypatch, refit, "judge_replicate")
+    _assert_same(run(tmp_path), expected)
+    assert [args[1] for args in fitted] == [1]
+
+
+def test_auto_runs_resume_to_the_same_number_of_replicates(tmp_path, pain_ale):
+    def run():
+        diagnostic = ResampledStability(
+            target_image="z",
+            resampling_policy="subsample",
+            target_n=0.75,
+            n_resamples="auto",
+            tol=0.05,
+            random_state=2,
+            progress=False,
+            checkpoint_dir=tmp_path,
+        )
+        return _outputs(diagnostic.transform(pain_ale), "z")
+
+    expected = run()
+    n = expected[1]["z_diag-ResampledStability_tab-summary"].loc[0, "n_resamples"]
+    assert len(list(tmp_path.glob("replicate-*.npz"))) == n
+    (tmp_path / f"replicate-{n - 1}.npz").unlink()
+    _assert_same(run(), expected)
+
+
+def test_a_checkpoint_of_other_parameters_or_data_is_refused(tmp_path, uninterrupted):
+    result, _ = uninterrupted
+    directory = tmp_path / "checkpoint"
+    diagnostic(directory, n_resamples=2, n_iters=100).transform(result)
+    with pytest.raises(ValueError, match=r"checkpoint_dir=.*parameter alpha: '0.05' there"):
+        diagnostic(directory, n_resamples=2, n_iters=100, alpha=0.04).transform(result)
+    with pytest.raises(ValueError, match="parameter n_resamples"):
+        diagnostic(directory, n_resamples=3, n_iters=100).transform(result)
+    other = diagnostic(None, n_resamples=2, n_iters=100).transform(result)  # more maps, same data
+    diagnostic(directory, n_resamples=2, n_iters=100, n_cores=2).transform(other)
+    changed = result.copy()
+    changed.maps[TARGET] = np.where(changed.maps[TARGET] > 0, changed.maps[TARGET] + 0.5, 0)
+    with pytest.raises(ValueError, match="differs in target"):
+        diagnostic(directory, n_resamples=2, n_iters=100).transform(changed)
+
+
+def test_a_checkpoint_of_other_data_is_refused(tmp_path, pain, pain_ale):
+    from nimare.meta.cbma import ALE
+
+    def run(result):
+        return ResampledStability(
+            target_image="z", random_state=0, progress=False, checkpoint_dir=tmp_path
+        ).transform(result)
+
+    run(pain_ale)
+    with pytest.raises(ValueError, match="differs in data: .*; target"):
+        run(ALE(random_state=7).fit(pain.slice(pain.ids[:15])))
+    assert (tmp_path / MANIFEST).exists()
+
+
+def test_checkpoint_dir_needs_a_path_and_a_fixed_seed(pain_ale, tmp_path):
+    with pytest.raises(TypeError, match="checkpoint_dir=3"):
+        ResampledStability(target_image="z", random_state=0, checkpoint_dir=3).transform(pain_ale)
+    with pytest.raises(ValueError, match="random_state"):
+        ResampledStability(target_image="z", checkpoint_dir=tmp_path).transform(pain_ale)
