@@ -18,6 +18,9 @@ EXAMPLES = """examples:
       --policy subsample --target-n 0.8 --n-resamples 100 --output-dir out
   nimare-stability run nback_studyset/ --groups study --policy leave_group_out \\
       --diagnostics resampledstability fragility --output-dir out
+  nimare-stability run nback_studyset/ --groups study --policy subsample_groups \
+      --target-n 0.8 --n-resamples auto --tol 0.02 --checkpoint-dir ckpt \
+      --dask-scheduler tcp://scheduler:8786 --output-dir out
   nimare-stability demo --output-dir demo --n-iters 1000
 """
 
@@ -39,6 +42,15 @@ def _key_value(text):
         except ValueError:
             continue
     return key, {"true": True, "false": False, "none": None}.get(value.lower(), value)
+
+
+def _n_resamples(text):
+    if text == "auto":
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an int or 'auto'") from None
 
 
 def _target_n(text):
@@ -83,7 +95,13 @@ def _add_analysis_options(parser):
     diag.add_argument("--policy", default="leave_1_out", help="Resampling policy name.")
     diag.add_argument("--k", type=int, help="leave_k_out: analyses left out.")
     diag.add_argument("--target-n", type=_target_n, help="Subsample size (count or fraction).")
-    diag.add_argument("--n-resamples", type=int, help="Random replicates.")
+    diag.add_argument(
+        "--n-resamples",
+        type=_n_resamples,
+        help="Random replicates, or 'auto': in batches until --tol is reached.",
+    )
+    diag.add_argument("--tol", type=float, help="'auto': standard error to reach (0.01).")
+    diag.add_argument("--max-resamples", type=int, help="'auto': most replicates (2500).")
     diag.add_argument("--groups", help="Group analyses by 'study' or a metadata column.")
     diag.add_argument("--null", choices=("replicate", "shared"), default="replicate")
     diag.add_argument("--alpha", type=float, default=0.05, help="Support: p < alpha.")
@@ -93,6 +111,14 @@ def _add_analysis_options(parser):
     run.add_argument("--random-state", type=int, default=0, help="Seed of the whole run.")
     run.add_argument("--n-cores", type=int, default=1, help="Parallel jobs (<= 0: all cores).")
     run.add_argument("--no-progress", action="store_true", help="No progress bars.")
+    run.add_argument(
+        "--checkpoint-dir", help="Keep finished work there; a rerun resumes where it stopped."
+    )
+    run.add_argument(
+        "--dask-scheduler",
+        metavar="ADDRESS",
+        help="Run the parallel work on this Dask scheduler (needs nimare-stability[dask]).",
+    )
 
 
 def _parser():
@@ -139,6 +165,9 @@ def _job(args):
         "k": args.k,
         "target_n": args.target_n,
         "n_resamples": args.n_resamples,
+        "tol": args.tol,
+        "max_resamples": args.max_resamples,
+        "checkpoint_dir": args.checkpoint_dir,
         "groups": args.groups,
         "null": args.null,
         "alpha": args.alpha,
@@ -160,6 +189,7 @@ def _job(args):
         random_state=args.random_state,
         n_cores=args.n_cores,
         progress=not args.no_progress,
+        dask_scheduler=args.dask_scheduler,
     )
 
 
@@ -172,7 +202,7 @@ def main(argv=None):
     job = _job(args)
     try:
         result = runner.run(job)
-    except (ValueError, TypeError, KeyError, OSError) as error:
+    except (ValueError, TypeError, KeyError, OSError, ImportError) as error:
         message = str(error).splitlines()[0] if str(error) else type(error).__name__
         parser.exit(2, f"{parser.prog} {args.command}: error: {message}\n")
     target = job.target or runner.DEFAULT_TARGETS[job.corrector]

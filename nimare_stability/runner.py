@@ -4,9 +4,12 @@ Kept apart from argument parsing (:mod:`nimare_stability.cli`) so that Python ca
 the tests run the same pipeline.
 """
 
+import contextlib
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from joblib import parallel_config
 
 from nimare_stability import mapnames, plotting
 from nimare_stability.htmlreport import report
@@ -48,6 +51,7 @@ class Job:
     random_state: int = 0
     n_cores: int = 1
     progress: bool = True
+    dask_scheduler: str = None
 
 
 def load_studyset(paths):
@@ -87,12 +91,13 @@ def run(job):
         _check_early(diagnostic)
     studyset = load_studyset(job.studysets)
     LGR.info("%d analyses loaded", len(studyset.ids))
-    result = _estimator(job).fit(studyset)
-    corrector = _corrector(job)
-    if corrector is not None:
-        result = corrector.transform(result)
-    for diagnostic in diagnostics:
-        result = diagnostic.transform(result)
+    with _backend(job.dask_scheduler):
+        result = _estimator(job).fit(studyset)
+        corrector = _corrector(job)
+        if corrector is not None:
+            result = corrector.transform(result)
+        for diagnostic in diagnostics:
+            result = diagnostic.transform(result)
     result = RobustnessVerdict(target_image=target).transform(result)
     write_outputs(result, target, job.output_dir)
     return result
@@ -130,6 +135,23 @@ def write_outputs(result, target, output_dir):
             figure.savefig(out / f"figure_{name}.png", dpi=100, bbox_inches="tight")
             plt.close(figure)
     return report(result, out, target)
+
+
+@contextlib.contextmanager
+def _backend(scheduler):
+    """Run joblib's work on the Dask scheduler at this address (None: on this machine)."""
+    if scheduler is None:
+        yield
+        return
+    try:
+        from distributed import Client
+    except ImportError:
+        raise ImportError(
+            f"dask_scheduler={scheduler!r} needs Dask's distributed package; install "
+            "nimare-stability[dask]."
+        ) from None
+    with Client(scheduler), parallel_config(backend="dask"):
+        yield
 
 
 def _check_early(diagnostic):

@@ -5,13 +5,15 @@ Both engines run under joblib's loky, threading and Dask backends (a ``distribut
 backend configured is the reference.
 """
 
+import nibabel as nib
 import numpy as np
 import pandas as pd
 import pytest
 from distributed import Client, LocalCluster
 from joblib import parallel_config
 
-from nimare_stability import ResampledStability
+from nimare_stability import ResampledStability, cli
+from nimare_stability.batches import AUTO_BATCH_SIZE
 from nimare_stability.engines import EngineInputs, fast, layout
 from nimare_stability.engines.kernels import KernelReplicates
 
@@ -102,3 +104,27 @@ def test_dask_receives_the_large_inputs_once_per_run(pain_montecarlo, pain_fdr, 
     assert scattered.count(layout.FociLayout) == 1
     assert scattered.count(KernelReplicates) == 1
     assert scattered.count(EngineInputs) == 1
+
+
+def test_command_line_runs_on_a_dask_scheduler_in_resumable_batches(tmp_path, dask_client):
+    target = "z_desc-size_level-cluster_corr-FWE_method-montecarlo"
+    argv = ["demo", "--n-iters", "100", "--no-progress", "--policy", "subsample"]
+    argv += ["--target-n", "0.8", "--n-resamples", "auto", "--tol", "0.1"]
+    outputs = {}
+    for name, extra in [
+        ("dask", ["--dask-scheduler", dask_client.scheduler.address]),
+        ("local", ["--checkpoint-dir", str(tmp_path / "checkpoint")]),
+    ]:
+        assert cli.main([*argv, *extra, "--output-dir", str(tmp_path / name)]) == 0
+        stem = tmp_path / name / f"{target}_diag-ResampledStability"
+        outputs[name] = (
+            nib.load(f"{stem}.nii.gz").get_fdata(),
+            pd.read_csv(f"{stem}_tab-summary.tsv", sep="\t").iloc[0],
+        )
+    np.testing.assert_array_equal(outputs["dask"][0], outputs["local"][0])
+    summary = outputs["dask"][1]
+    assert summary.equals(outputs["local"][1])
+    assert summary["tol"] == 0.1 and summary["precision"] < 0.1
+    assert summary["n_resamples"] % AUTO_BATCH_SIZE == 0
+    replicates = list((tmp_path / "checkpoint").glob("replicate-*.npz"))
+    assert len(replicates) == summary["n_resamples"]
