@@ -287,10 +287,10 @@ class _GridNullEngine(FastEngine):
 
     grid = None
 
-    def null_maxima_of(self, schedule, thresholds, weights, n_cores, progress):
+    def null_maxima_of(self, schedule, thresholds, weights, n_cores, progress, store=None):
         """Interpolate each replicate's null maxima from the grid."""
         if self.grid is None:
-            return super().null_maxima_of(schedule, thresholds, weights, n_cores, progress)
+            return super().null_maxima_of(schedule, thresholds, weights, n_cores, progress, store)
         n_real = self.inputs.analyses.ids.size - self.grid.sizes[-1]
         rows = [self.grid.at(len(kept) - n_real) for kept in schedule]
         return tuple(
