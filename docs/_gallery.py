@@ -10,6 +10,8 @@ ORDER = (
     "plot_workflow_report.py",
     "plot_pairwise.py",
     "plot_ibma_simulated.py",
+    "plot_many_analyses_per_study.py",
+    "plot_precision_checkpoints_dask.py",
 )
 
 
