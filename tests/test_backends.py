@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 from distributed import Client, LocalCluster
 from joblib import parallel_config
+from stability_outputs import assert_same_outputs, stability_outputs
 
 from nimare_stability import ResampledStability, cli
 from nimare_stability.batches import AUTO_BATCH_SIZE
@@ -33,21 +34,6 @@ def dask_client():
         yield client
 
 
-def _outputs(result, target):
-    stem = f"{target}_diag-ResampledStability"
-    maps = {name: values for name, values in result.maps.items() if name.startswith(stem)}
-    tables = {name: table for name, table in result.tables.items() if name.startswith(stem)}
-    return maps, tables
-
-
-def _assert_same(got, expected):
-    assert got[0].keys() == expected[0].keys() and got[1].keys() == expected[1].keys()
-    for name, values in expected[0].items():
-        np.testing.assert_array_equal(got[0][name], values, err_msg=name)
-    for name, table in expected[1].items():
-        pd.testing.assert_frame_equal(got[1][name], table, obj=name)
-
-
 def _run(result, target, backend, n_cores, **params):
     diagnostic = ResampledStability(
         target_image=target,
@@ -59,9 +45,9 @@ def _run(result, target, backend, n_cores, **params):
         **params,
     )
     if backend is None:
-        return _outputs(diagnostic.transform(result), target)
+        return stability_outputs(diagnostic.transform(result), target)
     with parallel_config(backend=backend):
-        return _outputs(diagnostic.transform(result), target)
+        return stability_outputs(diagnostic.transform(result), target)
 
 
 @pytest.fixture
@@ -76,14 +62,14 @@ def test_fast_engine_gives_identical_outputs_on_every_backend(pain_montecarlo, d
     params = dict(engine="fast", n_resamples=6, n_iters=300)
     reference = _run(pain_montecarlo, MC, None, 1, **params)
     for backend, n_cores in BACKENDS:
-        _assert_same(_run(pain_montecarlo, MC, backend, n_cores, **params), reference)
+        assert_same_outputs(_run(pain_montecarlo, MC, backend, n_cores, **params), reference)
 
 
 def test_refit_engine_gives_identical_outputs_on_every_backend(pain_fdr, dask_client):
     params = dict(engine="refit", n_resamples=3)
     reference = _run(pain_fdr, FDR, None, 1, **params)
     for backend, n_cores in BACKENDS:
-        _assert_same(_run(pain_fdr, FDR, backend, n_cores, **params), reference)
+        assert_same_outputs(_run(pain_fdr, FDR, backend, n_cores, **params), reference)
 
 
 @pytest.mark.usefixtures("parallel_thresholds")

@@ -8,9 +8,9 @@ import time
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
 from checkpointed_run import N_ITERS, TARGET, corrected, diagnostic
+from stability_outputs import assert_same_outputs, stability_outputs
 
 from nimare_stability import ResampledStability
 from nimare_stability.checkpoint import MANIFEST
@@ -18,21 +18,6 @@ from nimare_stability.engines import fast, montecarlo, refit
 
 FDR = "z_corr-FDR_method-indep"
 N_BLOCKS = N_ITERS // montecarlo.BLOCK_SIZE
-
-
-def _outputs(result, target):
-    stem = f"{target}_diag-ResampledStability"
-    maps = {name: values for name, values in result.maps.items() if name.startswith(stem)}
-    tables = {name: table for name, table in result.tables.items() if name.startswith(stem)}
-    return maps, tables
-
-
-def _assert_same(got, expected):
-    assert got[0].keys() == expected[0].keys() and got[1].keys() == expected[1].keys()
-    for name, values in expected[0].items():
-        np.testing.assert_array_equal(got[0][name], values, err_msg=name)
-    for name, table in expected[1].items():
-        pd.testing.assert_frame_equal(got[1][name], table, obj=name)
 
 
 def _count_calls(monkeypatch, module, name):
@@ -54,7 +39,7 @@ def _blocks(directory):
 @pytest.fixture(scope="module")
 def uninterrupted():
     result = corrected()
-    return result, _outputs(diagnostic(None).transform(result), TARGET)
+    return result, stability_outputs(diagnostic(None).transform(result), TARGET)
 
 
 def test_a_run_killed_midway_resumes_to_identical_outputs(tmp_path, monkeypatch, uninterrupted):
@@ -82,9 +67,9 @@ def test_a_run_killed_midway_resumes_to_identical_outputs(tmp_path, monkeypatch,
             assert arrays["max_stat"].shape == (8, montecarlo.BLOCK_SIZE)
 
     drawn = _count_calls(monkeypatch, montecarlo, "_null_block")
-    resumed = _outputs(diagnostic(directory).transform(result), TARGET)
+    resumed = stability_outputs(diagnostic(directory).transform(result), TARGET)
     assert len(drawn) == N_BLOCKS - len(written)
-    _assert_same(resumed, expected)
+    assert_same_outputs(resumed, expected)
     assert len(list(directory.glob("replicate-*.npz"))) == 8
 
 
@@ -93,13 +78,15 @@ def test_a_resumed_run_judges_only_the_missing_replicates_and_blocks(
 ):
     result, expected = uninterrupted
     directory = tmp_path / "checkpoint"
-    _assert_same(_outputs(diagnostic(directory).transform(result), TARGET), expected)
+    resumed = diagnostic(directory).transform(result)
+    assert_same_outputs(stability_outputs(resumed, TARGET), expected)
     for name in ("replicate-2.npz", "replicate-5.npz"):
         (directory / name).unlink()
     _blocks(directory)[3].unlink()
     drawn = _count_calls(monkeypatch, montecarlo, "_null_block")
     judged = _count_calls(monkeypatch, fast.FastEngine, "_maps")
-    _assert_same(_outputs(diagnostic(directory).transform(result), TARGET), expected)
+    resumed = diagnostic(directory).transform(result)
+    assert_same_outputs(stability_outputs(resumed, TARGET), expected)
     assert len(drawn) == 1
     assert sorted(args[1] for args in judged) == [2, 5]  # (self, index, ...)
 
@@ -116,12 +103,12 @@ def test_the_refit_engine_resumes_from_its_finished_replicates(tmp_path, monkeyp
             progress=False,
             checkpoint_dir=checkpoint_dir,
         )
-        return _outputs(diagnostic.transform(pain_fdr), FDR)
+        return stability_outputs(diagnostic.transform(pain_fdr), FDR)
 
     expected = run(tmp_path)
     (tmp_path / "replicate-1.npz").unlink()
     fitted = _count_calls(monkeypatch, refit, "judge_replicate")
-    _assert_same(run(tmp_path), expected)
+    assert_same_outputs(run(tmp_path), expected)
     assert [args[1] for args in fitted] == [1]
 
 
@@ -137,13 +124,13 @@ def test_auto_runs_resume_to_the_same_number_of_replicates(tmp_path, pain_ale):
             progress=False,
             checkpoint_dir=tmp_path,
         )
-        return _outputs(diagnostic.transform(pain_ale), "z")
+        return stability_outputs(diagnostic.transform(pain_ale), "z")
 
     expected = run()
     n = expected[1]["z_diag-ResampledStability_tab-summary"].loc[0, "n_resamples"]
     assert len(list(tmp_path.glob("replicate-*.npz"))) == n
     (tmp_path / f"replicate-{n - 1}.npz").unlink()
-    _assert_same(run(), expected)
+    assert_same_outputs(run(), expected)
 
 
 def test_a_checkpoint_of_other_parameters_or_data_is_refused(tmp_path, uninterrupted):
