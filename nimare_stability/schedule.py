@@ -104,6 +104,25 @@ class Schedule:
         return unit, [labels[self.left_out(index)][0] for index in range(len(self))]
 
 
+def capped_policy(policy, name, cap, ids, groups=None, strata=None):
+    """Return ``policy`` drawing ``min(cap, M)`` random subsets (``n_resamples="auto"``).
+
+    Raises
+    ------
+    ValueError
+        When the policy draws no random subsets (it has no ``n_resamples``).
+    """
+    if "n_resamples" not in policy.get_params():
+        raise ValueError(
+            f"n_resamples='auto' needs a policy drawing random subsets; resampling_policy="
+            f"{name!r} does not. Accepted: an int or None n_resamples, or a policy such as "
+            "subsample, subsample_groups, stratified_subsample or leave_k_out."
+        )
+    policy.set_params(n_resamples=1)
+    n_possible = policy.n_possible_subsets(ids, groups=groups, strata=strata)
+    return policy.set_params(n_resamples=min(cap, n_possible))
+
+
 def _check_split(kept, index, n_analyses, name):
     positions = np.asarray(kept)
     problem = None

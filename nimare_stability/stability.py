@@ -13,7 +13,7 @@ from nimare_stability.batches import judge_in_batches
 from nimare_stability.checkpoint import Checkpoint, fingerprint
 from nimare_stability.engines import EngineInputs, resolve_engine
 from nimare_stability.policies import policy_name, resolve_policy
-from nimare_stability.schedule import Schedule
+from nimare_stability.schedule import Schedule, capped_policy
 
 DIAGNOSTIC = "ResampledStability"
 #: ``n_resamples="auto"``: the default ``tol`` and ``max_resamples``.
@@ -284,7 +284,8 @@ class ResampledStability(ClusterDiagnostic):
         if within is not None:
             policy, strata = within, analyses.membership
         if self._auto:
-            policy = self._capped(policy, name, analyses.ids, groups, strata)
+            cap = DEFAULT_MAX_RESAMPLES if self.max_resamples is None else self.max_resamples
+            policy = capped_policy(policy, name, cap, analyses.ids, groups, strata)
         schedule = Schedule.draw(policy, analyses.ids, groups, strata, plan.schedule_rng(), name)
         smallest = analyses.smallest_replicate(schedule.splits)
         floor = _nimare_private.estimator_min_analyses(analyses.estimator) or 1
@@ -336,19 +337,6 @@ class ResampledStability(ClusterDiagnostic):
         if not self._auto:
             return None
         return DEFAULT_TOL if self.tol is None else self.tol
-
-    def _capped(self, policy, name, ids, groups, strata):
-        """``policy`` drawing at most ``max_resamples`` replicates (``n_resamples="auto"``)."""
-        if "n_resamples" not in policy.get_params():
-            raise ValueError(
-                f"n_resamples='auto' needs a policy drawing random subsets; resampling_policy="
-                f"{name!r} does not. Accepted: an int or None n_resamples, or a policy such as "
-                "subsample, subsample_groups, stratified_subsample or leave_k_out."
-            )
-        policy.set_params(n_resamples=1)
-        n_possible = policy.n_possible_subsets(ids, groups=groups, strata=strata)
-        cap = DEFAULT_MAX_RESAMPLES if self.max_resamples is None else self.max_resamples
-        return policy.set_params(n_resamples=min(cap, n_possible))
 
     def _warn_imprecise(self, precision):
         if self._tol is not None and precision >= self._tol:
