@@ -8,6 +8,7 @@ parameter that changes the results, and the package versions. A directory whose 
 differs is refused with the entries that differ, never reused.
 """
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -83,7 +84,8 @@ class Checkpoint:
                 )
             LGR.info(f"Resuming from the checkpoint in {directory}.")
         else:
-            _write_atomically(directory, MANIFEST, json.dumps(fingerprint, indent=1).encode())
+            with _replacing(directory / MANIFEST) as handle:
+                handle.write(json.dumps(fingerprint, indent=1).encode())
         return cls(directory)
 
     def scope(self, prefix):
@@ -107,20 +109,18 @@ class Checkpoint:
 
     def save(self, name, **arrays):
         """Save ``arrays`` as ``name``, compressed, in one atomic rename."""
-        path = self._path(name)
-        with tempfile.NamedTemporaryFile(
-            dir=self.directory, prefix=f".{path.name}.", suffix=".tmp", delete=False
-        ) as handle:
+        with _replacing(self._path(name)) as handle:
             np.savez_compressed(handle, **arrays)
-        os.replace(handle.name, path)
 
 
-def _write_atomically(directory, name, data):
+@contextlib.contextmanager
+def _replacing(path):
+    """Yield a temporary file beside ``path``; rename it to ``path`` once written."""
     with tempfile.NamedTemporaryFile(
-        dir=directory, prefix=f".{name}.", suffix=".tmp", delete=False
+        dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False
     ) as handle:
-        handle.write(data)
-    os.replace(handle.name, directory / name)
+        yield handle
+    os.replace(handle.name, path)
 
 
 def fingerprint(result, diagnostic, corrector):
