@@ -187,7 +187,7 @@ def null_maxima(
     children = child_sequences(seed_sequence, len(sizes))
     blocks = [None if store is None else _stored_block(store, b) for b in range(len(sizes))]
     todo = [b for b, block in enumerate(blocks) if block is None]
-    shared = parallel.share(layout)
+    shared = parallel.share(layout) if todo else layout  # nothing to scatter when resumed
     drawn = Parallel(n_jobs=parallel.n_workers(n_cores), prefer="threads", return_as="generator")(
         delayed(_null_block)(shared, children[b], sizes[b], weights, thresholds) for b in todo
     )
