@@ -74,7 +74,8 @@ def main():
     from nimare.diagnostics import Jackknife as Upstream
     from nimare.meta.cbma import ALE
 
-    from nimare_stability import Jackknife, jackknife
+    from nimare_stability import Jackknife
+    from nimare_stability.diagnostics import jackknife
 
     values_s = _time_values(jackknife)
 

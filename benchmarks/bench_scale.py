@@ -45,10 +45,11 @@ def _peak_rss_mb():
 
 def _replicates(result, n_resamples):
     """Retained-analysis matrix of ``n_resamples`` replicates keeping 75% of studies."""
-    from nimare_stability.analyses import AnalysisSet
-    from nimare_stability.engines.fast import _retained_matrix
-    from nimare_stability.grouping import analysis_labels
     from nimare_stability.policies import resolve_policy
+
+    from nimare_stability.core.analyses import AnalysisSet
+    from nimare_stability.core.grouping import analysis_labels
+    from nimare_stability.engines.fast import _retained_matrix
 
     analyses = AnalysisSet(result.estimator)
     study = analysis_labels("study", "groups", analyses)

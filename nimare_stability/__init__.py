@@ -6,19 +6,48 @@ analyses whose removal sinks each cluster, ``FailSafeN`` how many null analyses 
 withstands. ``Jackknife`` is NiMARE's Jackknife from MA maps cached once (ALE,
 MKDADensity, KDA), optionally leaving out whole groups (studies). ``robustness_table``
 joins them with a Jackknife into a per-cluster verdict and its reason; ``report`` writes
-them into one HTML page, and
-:mod:`nimare_stability.plotting` draws them. ``enable_workflows()`` lets NiMARE's
-workflows name them all (``"resampledstability"``, ``"fragility"``, ``"failsafen"``,
-``"robustness"``, ``"fastjackknife"``).
+them into one HTML page, and :mod:`nimare_stability.plotting` draws them.
+``enable_workflows()`` lets NiMARE's workflows name them all (``"resampledstability"``,
+``"fragility"``, ``"failsafen"``, ``"robustness"``, ``"fastjackknife"``).
+
+The folders are the layers, lowest first; a module imports from its own layer and the
+layers below it, never from a higher one:
+
+core -> resampling -> engines -> diagnostics -> reporting -> cli
+
+- ``core``: output names, target maps and their p values, the support rule and the
+  baseline, clusters and volumes, the analysis set and its grouping, parameter
+  validation, and every private NiMARE, nilearn or joblib name the package relies on.
+- ``resampling``: policies, the schedules they draw, and seeds.
+- ``engines``: what judges a replicate (refit, fast, the compiled Monte Carlo null), with
+  parallel backends, checkpoints, batches and keyed replicates.
+- ``diagnostics``: ResampledStability, Fragility, FailSafeN, Jackknife, the verdict, and
+  the outputs NiMARE's own tools read.
+- ``reporting``: figures and the HTML report.
+- ``cli``: the ``nimare-stability`` command.
+
+Two modules stand beside the layers: ``datasets`` (NiMARE's bundled studysets; uses
+``core``) and ``workflows`` (NiMARE's workflows learn our names; uses ``diagnostics``).
 """
 
-from nimare_stability.failsafe import FailSafeN
-from nimare_stability.fragility import Fragility
-from nimare_stability.htmlreport import report
-from nimare_stability.jackknife import Jackknife
-from nimare_stability.robustness import RobustnessVerdict, robustness_table
-from nimare_stability.stability import ResampledStability
+import sys
+
+from nimare_stability.diagnostics import (
+    FailSafeN,
+    Fragility,
+    Jackknife,
+    ResampledStability,
+    RobustnessVerdict,
+    robustness_table,
+)
+from nimare_stability.reporting import plotting, report
+from nimare_stability.resampling import policies
 from nimare_stability.workflows import disable_workflows, enable_workflows
+
+# ``nimare_stability.plotting`` and ``nimare_stability.policies`` are public module paths:
+# ``import nimare_stability.plotting`` finds the modules in their layers.
+for _module in (plotting, policies):
+    sys.modules[f"{__name__}.{_module.__name__.rpartition('.')[2]}"] = _module
 
 __all__ = [
     "FailSafeN",
@@ -28,6 +57,8 @@ __all__ = [
     "RobustnessVerdict",
     "disable_workflows",
     "enable_workflows",
+    "plotting",
+    "policies",
     "report",
     "robustness_table",
 ]

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from nimare_stability._validation import check_choice
+from nimare_stability.core.validation import check_choice
 
 LGR = logging.getLogger(__name__)
 

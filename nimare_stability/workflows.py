@@ -15,12 +15,12 @@ from importlib.metadata import entry_points
 
 from nimare.diagnostics import Diagnostics
 
-from nimare_stability._nimare_private import (
+from nimare_stability.core._nimare_private import (
     DIAG_OPTIONS_ATTR,
     REPORT_DIAGNOSTICS_SECTION,
     REPORT_INDEX_ATTR,
 )
-from nimare_stability.nimare_report import report_sections
+from nimare_stability.diagnostics.nimare_outputs import report_sections
 
 ENTRY_POINT_GROUP = "nimare.diagnostics"
 

@@ -5,10 +5,10 @@ import pandas as pd
 import pytest
 
 from nimare_stability import ResampledStability
-from nimare_stability.aggregate import StabilityAccumulator
-from nimare_stability.batches import AUTO_BATCH_SIZE
-from nimare_stability.clusters import Cluster
-from nimare_stability.support import Support
+from nimare_stability.core.clusters import Cluster
+from nimare_stability.core.support import Support
+from nimare_stability.diagnostics.accumulator import StabilityAccumulator
+from nimare_stability.engines.batches import AUTO_BATCH_SIZE
 
 MC = "z_desc-size_level-cluster_corr-FWE_method-montecarlo"
 

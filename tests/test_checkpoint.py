@@ -13,8 +13,8 @@ from checkpointed_run import N_ITERS, TARGET, corrected, diagnostic
 from stability_outputs import assert_same_outputs, stability_outputs
 
 from nimare_stability import ResampledStability
-from nimare_stability.checkpoint import MANIFEST
 from nimare_stability.engines import fast, montecarlo, refit
+from nimare_stability.engines.checkpoint import MANIFEST
 
 FDR = "z_corr-FDR_method-indep"
 N_BLOCKS = N_ITERS // montecarlo.BLOCK_SIZE

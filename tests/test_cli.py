@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 from nimare.utils import get_resource_path
 
-from nimare_stability import cli, runner
+from nimare_stability import cli
+from nimare_stability.cli import runner
 
 TARGET = runner.DEFAULT_TARGETS["montecarlo"]
 PAIN = os.path.join(get_resource_path(), "nidm_pain_studyset.json")

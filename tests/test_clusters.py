@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from nilearn.reporting import get_clusters_table
 
-from nimare_stability.clusters import _nilearn_labels
-from nimare_stability.volumes import to_volume
+from nimare_stability.core.clusters import _nilearn_labels
+from nimare_stability.core.volumes import to_volume
 
 
 def _nilearn(values, mask):

@@ -18,12 +18,13 @@ from nimare.correct import FDRCorrector
 from nimare.meta.cbma import ALESubtraction, MKDADensity
 from scipy import ndimage, stats
 
-from nimare_stability import FailSafeN, seeds
-from nimare_stability import failsafe as failsafe_module
+from nimare_stability import FailSafeN
+from nimare_stability.diagnostics import failsafe as failsafe_module
+from nimare_stability.diagnostics.failsafe import NULL_PREFIX, _Drawer, _GridNullEngine, _SizeGrid
+from nimare_stability.diagnostics.null_analyses import NullProfiles, draw_nulls
 from nimare_stability.engines import EngineInputs
 from nimare_stability.engines.fast import FastEngine
-from nimare_stability.failsafe import NULL_PREFIX, _Drawer, _GridNullEngine, _SizeGrid
-from nimare_stability.nullstudies import NullProfiles, draw_nulls
+from nimare_stability.resampling import seeds
 
 pytestmark = pytest.mark.filterwarnings(
     "ignore:Attention. At least one of the \\(sub\\)peaks falls outside:UserWarning"

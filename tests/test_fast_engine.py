@@ -8,8 +8,8 @@ from nimare.correct import FDRCorrector, FWECorrector
 from nimare.meta.cbma import ALE, KDA, MKDADensity
 
 from nimare_stability import ResampledStability
-from nimare_stability.analyses import AnalysisSet
-from nimare_stability.baseline import support_rule
+from nimare_stability.core.analyses import AnalysisSet
+from nimare_stability.core.baseline import support_rule
 from nimare_stability.engines import EngineInputs
 from nimare_stability.engines.corrected import montecarlo_maps
 from nimare_stability.engines.fast import FastEngine

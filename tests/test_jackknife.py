@@ -16,7 +16,7 @@ from nimare.workflows import CBMAWorkflow
 
 import nimare_stability
 from nimare_stability import Jackknife, robustness_table
-from nimare_stability.jackknife_evidence import has_jackknife
+from nimare_stability.diagnostics.jackknife_evidence import has_jackknife
 
 FDR = "z_corr-FDR_method-indep"
 

@@ -1,4 +1,4 @@
-"""Every private NiMARE name listed in ``nimare_stability._nimare_private`` still behaves as
+"""Every private NiMARE name listed in ``nimare_stability.core._nimare_private`` still behaves as
 this package relies on it: an upgrade of NiMARE that changes one fails here."""
 
 import os
@@ -11,7 +11,7 @@ from nimare.meta.ibma import Stouffers
 from nimare.workflows.cbma import CBMAWorkflow, PairwiseCBMAWorkflow
 from nimare.workflows.ibma import IBMAWorkflow
 
-from nimare_stability import _nimare_private as private
+from nimare_stability.core import _nimare_private as private
 
 
 def test_mask_img_to_bool_marks_the_nonzero_voxels(pain_ale):

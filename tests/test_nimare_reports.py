@@ -13,7 +13,7 @@ from nimare.workflows import CBMAWorkflow
 
 import nimare_stability
 from nimare_stability import Fragility, ResampledStability
-from nimare_stability.nimare_report import HEATMAP_TEXT
+from nimare_stability.diagnostics.nimare_outputs import HEATMAP_TEXT
 
 LABEL = "label_desc-mass_level-cluster_corr-FWE_method-montecarlo_tail-positive"
 CLUST = f"{MASS}_tab-clust"

@@ -7,7 +7,7 @@ from matplotlib.colors import to_hex
 from nimare.diagnostics import Jackknife
 
 from nimare_stability import ResampledStability, plotting, robustness_table
-from nimare_stability.robustness import RobustnessVerdict
+from nimare_stability.diagnostics.verdict import RobustnessVerdict
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402

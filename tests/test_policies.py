@@ -7,8 +7,6 @@ from collections import Counter
 
 import numpy as np
 import pytest
-from sklearn.model_selection import GroupKFold, KFold
-
 from nimare_stability.policies import (
     LeaveGroupOut,
     LeaveKOut,
@@ -22,6 +20,7 @@ from nimare_stability.policies import (
     builtin,
     resolve_policy,
 )
+from sklearn.model_selection import GroupKFold, KFold
 
 IDS = [f"study{i}-1" for i in range(8)]
 BUILTINS = {

@@ -6,7 +6,7 @@ import pytest
 from nimare.correct import FWECorrector
 from nimare.meta.cbma import ALE
 
-from nimare_stability.analyses import AnalysisSet
+from nimare_stability.core.analyses import AnalysisSet
 from nimare_stability.engines import EngineInputs
 from nimare_stability.engines.fast import SHARED_SUBSET_ITERATIONS, FastEngine
 from nimare_stability.engines.montecarlo import build_layout

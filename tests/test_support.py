@@ -4,7 +4,7 @@ import numpy as np
 from nimare.transforms import z_to_p
 from scipy import ndimage
 
-from nimare_stability.support import SupportRule
+from nimare_stability.core.support import SupportRule
 
 CLUSTER_SIZE = "z_desc-size_level-cluster_corr-FWE_method-montecarlo"
 

@@ -14,9 +14,9 @@ class EngineInputs:
         The baseline's estimator; never modified.
     corrector : :class:`~nimare.correct.Corrector` or None
         A private copy of the corrector that made the target (None: uncorrected).
-    analyses : :class:`~nimare_stability.analyses.AnalysisSet`
+    analyses : :class:`~nimare_stability.core.analyses.AnalysisSet`
         What ``estimator`` was fit on; schedules index ``analyses.ids``.
-    rule : :class:`~nimare_stability.support.SupportRule`
+    rule : :class:`~nimare_stability.core.support.SupportRule`
     n_iters : :obj:`int` or None
         Monte Carlo iterations (Monte Carlo targets only).
     null : {"replicate", "shared"}
@@ -76,14 +76,14 @@ class Engine(ABC):
 
         Parameters
         ----------
-        schedule : :class:`~nimare_stability.schedule.Schedule`
+        schedule : :class:`~nimare_stability.resampling.schedule.Schedule`
         seeds : :obj:`list` of :obj:`int`
             One seed per replicate (section 4 of the design: the replicate's estimator's
             ``random_state``).
         n_cores : :obj:`int`, default=1
             Parallel tasks (joblib's active backend, a Dask cluster included).
         progress : :obj:`bool`, default=True
-        store : :class:`~nimare_stability.checkpoint.Checkpoint`, optional
+        store : :class:`~nimare_stability.engines.checkpoint.Checkpoint`, optional
             Where the engine keeps work shared by the replicates of ``schedule`` (null
             blocks), read back when the same schedule is judged again.
         skip : container of :obj:`int`, default=()
@@ -93,5 +93,5 @@ class Engine(ABC):
         Yields
         ------
         index : :obj:`int`
-        support : :class:`~nimare_stability.support.Support`
+        support : :class:`~nimare_stability.core.support.Support`
         """

@@ -11,8 +11,8 @@ from nimare.stats import null_to_p
 from nimare.transforms import p_to_z
 from nimare.utils import DEFAULT_FLOAT_DTYPE
 
-from nimare_stability._nimare_private import _p_to_logp_values
-from nimare_stability.volumes import label_faces, to_volume
+from nimare_stability.core._nimare_private import _p_to_logp_values
+from nimare_stability.core.volumes import label_faces, to_volume
 
 LEVELS = ("level-voxel", "desc-size_level-cluster", "desc-mass_level-cluster")
 

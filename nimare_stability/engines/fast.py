@@ -21,13 +21,12 @@ from joblib import Parallel, delayed
 from nimare.correct import FDRCorrector, FWECorrector
 from tqdm.auto import tqdm
 
-from nimare_stability import parallel
-from nimare_stability.engines import montecarlo
+from nimare_stability.core.names import split_kind
+from nimare_stability.engines import montecarlo, parallel
 from nimare_stability.engines.base import Engine
 from nimare_stability.engines.corrected import LEVELS, montecarlo_maps
 from nimare_stability.engines.families import unsupported_estimator
 from nimare_stability.engines.kernels import KernelReplicates
-from nimare_stability.mapnames import split_kind
 
 LGR = logging.getLogger(__name__)
 

@@ -16,10 +16,10 @@ from nimare.meta.cbma.weights import normalize_weights
 from nimare.results import MetaResult
 from scipy import sparse
 
-from nimare_stability._nimare_private import _nlogp_to_logp_values
+from nimare_stability.core._nimare_private import _nlogp_to_logp_values
+from nimare_stability.core.volumes import mask_array
 from nimare_stability.engines.families import NULL_METHOD as _NULL_METHOD
 from nimare_stability.engines.families import unsupported_estimator
-from nimare_stability.volumes import mask_array
 
 _HISTOGRAMS = ("replicate", "full")
 

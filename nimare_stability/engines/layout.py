@@ -13,10 +13,10 @@ from typing import NamedTuple
 import numpy as np
 from nimare.meta.utils import get_ale_kernel, sphere_kernel_offsets
 
-from nimare_stability._nimare_private import RAW_WEIGHTS_ATTR, _mask_coverage_to_null_ijk
+from nimare_stability.core._nimare_private import RAW_WEIGHTS_ATTR, _mask_coverage_to_null_ijk
+from nimare_stability.core.volumes import mask_array
 from nimare_stability.engines import _numba_candidates as nc
 from nimare_stability.engines.families import statistic_family
-from nimare_stability.volumes import mask_array
 
 
 class KernelTables(NamedTuple):

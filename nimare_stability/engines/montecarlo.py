@@ -22,10 +22,10 @@ from joblib import Parallel, delayed
 from nimare.meta.cbma.weights import normalize_weights
 from tqdm.auto import tqdm
 
-from nimare_stability import parallel
 from nimare_stability.engines import _numba_kernels as nk
+from nimare_stability.engines import parallel
 from nimare_stability.engines.layout import FociLayout, build_layout
-from nimare_stability.seeds import child_sequences
+from nimare_stability.resampling.seeds import child_sequences
 
 __all__ = [
     "BLOCK_SIZE",
@@ -168,7 +168,7 @@ def null_maxima(
         :func:`replicate_weights`: pass the weights each replicate's statistic uses when
         they cannot be derived from the full fit's (MKDADensity imputing missing weights
         from the retained analyses).
-    store : :class:`~nimare_stability.checkpoint.Checkpoint`, optional
+    store : :class:`~nimare_stability.engines.checkpoint.Checkpoint`, optional
         Where finished blocks are saved (``null-block-<b>``) and read back instead of
         being drawn again.
 

@@ -12,9 +12,9 @@ import time
 from joblib import Parallel, delayed
 from tqdm.auto import tqdm
 
-from nimare_stability import parallel
+from nimare_stability.engines import parallel
 from nimare_stability.engines.base import Engine
-from nimare_stability.schedule import left_out_positions
+from nimare_stability.resampling.schedule import left_out_positions
 
 LGR = logging.getLogger(__name__)
 
@@ -73,7 +73,7 @@ class RefitEngine(Engine):
 
 
 def judge_replicate(inputs, index, retained, seed):
-    """Return the :class:`~nimare_stability.support.Support` of one replicate.
+    """Return the :class:`~nimare_stability.core.support.Support` of one replicate.
 
     Parameters
     ----------

@@ -1,0 +1,219 @@
+"""The command line's job: load a studyset, fit, correct, diagnose and write everything.
+
+Kept apart from argument parsing (:mod:`nimare_stability.cli.parser`) so that Python
+callers and the tests run the same pipeline.
+"""
+
+import contextlib
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from joblib import parallel_config
+
+from nimare_stability.core import names as mapnames
+from nimare_stability.diagnostics.verdict import RobustnessVerdict
+from nimare_stability.reporting import plotting
+from nimare_stability.reporting.html_report import report
+from nimare_stability.resampling.policies import resolve_policy
+
+LGR = logging.getLogger(__name__)
+
+ESTIMATORS = ("ALE", "MKDADensity", "KDA")
+KERNELS = ("ALEKernel", "MKDAKernel", "KDAKernel")
+CORRECTORS = ("montecarlo", "fdr", "bonferroni", "none")
+#: Each corrector's default target image.
+DEFAULT_TARGETS = {
+    "montecarlo": "z_desc-size_level-cluster_corr-FWE_method-montecarlo",
+    "fdr": "z_corr-FDR_method-indep",
+    "bonferroni": "z_corr-FWE_method-bonferroni",
+    "none": "z",
+}
+#: Diagnostics the command line runs, by their workflow name.
+DIAGNOSTICS = ("resampledstability", "fragility", "failsafen", "jackknife")
+
+
+@dataclass
+class Job:
+    """Everything one run of the command line does (see ``nimare-stability run --help``)."""
+
+    studysets: list
+    output_dir: str
+    estimator: str = "ALE"
+    kernel: str = None
+    kernel_args: dict = field(default_factory=dict)
+    corrector: str = "montecarlo"
+    n_iters: int = 5000
+    voxel_thresh: float = 0.001
+    corrector_args: dict = field(default_factory=dict)
+    target: str = None
+    diagnostics: tuple = ("resampledstability",)
+    stability_args: dict = field(default_factory=dict)
+    random_state: int = 0
+    n_cores: int = 1
+    progress: bool = True
+    dask_scheduler: str = None
+
+
+def load_studyset(paths):
+    """Load a NiMARE JSON Studyset, a parquet studyset directory or Sleuth text files.
+
+    Several paths must all be Sleuth text files; they are merged into one studyset.
+    """
+    from nimare.io import convert_sleuth_to_studyset
+    from nimare.nimads import Studyset
+
+    paths = [Path(path) for path in paths]
+    for path in paths:
+        if not path.exists():
+            raise ValueError(f"STUDYSET={str(path)!r} does not exist.")
+    if all(path.is_file() and path.suffix.lower() == ".txt" for path in paths):
+        return convert_sleuth_to_studyset([str(path) for path in paths])
+    if len(paths) == 1 and (paths[0].is_dir() or paths[0].suffix.lower() == ".json"):
+        return Studyset(paths[0] if paths[0].is_dir() else str(paths[0]))
+    raise ValueError(
+        f"STUDYSET={' '.join(map(str, paths))!r} is not accepted; accepted: one NiMARE JSON "
+        "studyset (.json), one NiMARE parquet studyset directory, or Sleuth text files (.txt)."
+    )
+
+
+def run(job):
+    """Run ``job``; return the diagnosed :class:`~nimare.results.MetaResult`."""
+    target = job.target or DEFAULT_TARGETS[job.corrector]
+    # Jackknife first: its label maps then number the clusters of every later table.
+    if set(job.diagnostics) <= {"jackknife"}:
+        raise ValueError(
+            f"diagnostics={list(job.diagnostics)} is not accepted; accepted: at least one of "
+            "resampledstability, fragility, failsafen (jackknife joins them)."
+        )
+    order = sorted(job.diagnostics, key=lambda name: name != "jackknife")
+    diagnostics = [_diagnostic(name, job, target) for name in order]
+    for diagnostic in diagnostics:  # bad parameters fail before the costly fit
+        _check_early(diagnostic)
+    studyset = load_studyset(job.studysets)
+    LGR.info("%d analyses loaded", len(studyset.ids))
+    with _backend(job.dask_scheduler):
+        result = _estimator(job).fit(studyset)
+        corrector = _corrector(job)
+        if corrector is not None:
+            result = corrector.transform(result)
+        for diagnostic in diagnostics:
+            result = diagnostic.transform(result)
+    result = RobustnessVerdict(target_image=target).transform(result)
+    write_outputs(result, target, job.output_dir)
+    return result
+
+
+def write_outputs(result, target, output_dir):
+    """Write maps (NIfTI), tables (TSV), PNG figures and ``report.html`` to ``output_dir``.
+
+    Figures are ``figure_<name>.png`` (see :func:`~nimare_stability.reporting.plotting.figures`).
+
+    Returns
+    -------
+    :class:`pathlib.Path`
+        The report's path.
+    """
+    import matplotlib.pyplot as plt
+
+    out = Path(output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    labels = [mapnames.label_map_name(target, tail) for tail in ("positive", "negative")]
+    maps = [
+        name
+        for name in result.maps
+        if (target in name or name in labels) and result.maps[name] is not None
+    ]
+    tables = [
+        name
+        for name in result.tables
+        if name.startswith(target) and result.tables[name] is not None
+    ]
+    result.save_maps(output_dir=str(out), names=maps)
+    result.save_tables(output_dir=str(out), names=tables)
+    for name, _, figure in plotting.figures(result, target):
+        if figure is not None:
+            figure.savefig(out / f"figure_{name}.png", dpi=100, bbox_inches="tight")
+            plt.close(figure)
+    return report(result, out, target)
+
+
+@contextlib.contextmanager
+def _backend(scheduler):
+    """Run joblib's work on the Dask scheduler at this address (None: on this machine)."""
+    if scheduler is None:
+        yield
+        return
+    try:
+        from distributed import Client
+    except ImportError:
+        raise ImportError(
+            f"dask_scheduler={scheduler!r} needs Dask's distributed package; install "
+            "nimare-stability[dask]."
+        ) from None
+    with Client(scheduler), parallel_config(backend="dask"):
+        yield
+
+
+def _check_early(diagnostic):
+    """Check a diagnostic's parameters (and its policy) without a result."""
+    check = getattr(diagnostic, "_check_params", None)
+    if check is not None:
+        check()
+    if hasattr(diagnostic, "resampling_policy"):
+        resolve_policy(
+            diagnostic.resampling_policy,
+            k=diagnostic.k,
+            target_n=diagnostic.target_n,
+            n_resamples=diagnostic.n_resamples,
+        )
+
+
+def _estimator(job):
+    from nimare.meta import cbma, kernel
+
+    options = {"random_state": job.random_state}
+    if job.kernel is not None or job.kernel_args:
+        default = {"ALE": "ALEKernel", "MKDADensity": "MKDAKernel", "KDA": "KDAKernel"}
+        kernel_class = getattr(kernel, job.kernel or default[job.estimator])
+        options["kernel_transformer"] = kernel_class(**job.kernel_args)
+    return getattr(cbma, job.estimator)(**options)
+
+
+def _corrector(job):
+    from nimare.correct import FDRCorrector, FWECorrector
+
+    if job.corrector == "none":
+        return None
+    if job.corrector == "montecarlo":
+        options = {"n_iters": job.n_iters, "voxel_thresh": job.voxel_thresh}
+        return FWECorrector(
+            method="montecarlo", n_cores=job.n_cores, **options, **job.corrector_args
+        )
+    if job.corrector == "fdr":
+        return FDRCorrector(**{"method": "indep", "alpha": 0.05, **job.corrector_args})
+    return FWECorrector(method="bonferroni", **job.corrector_args)
+
+
+def _diagnostic(name, job, target):
+    from nimare_stability.diagnostics.failsafe import FailSafeN
+    from nimare_stability.diagnostics.fragility import Fragility
+    from nimare_stability.diagnostics.jackknife import Jackknife
+    from nimare_stability.diagnostics.stability import ResampledStability
+
+    if name == "jackknife":
+        # |z| > 1.65, as NiMARE's workflows run it: p < .05 on one-tailed Monte Carlo maps.
+        return Jackknife(target_image=target, target_threshold=1.65, progress=job.progress)
+    common = {
+        "target_image": target,
+        "random_state": job.random_state,
+        "n_cores": job.n_cores,
+        "progress": job.progress,
+    }
+    if name == "resampledstability":
+        return ResampledStability(**common, **job.stability_args)
+    shared = {k: v for k, v in job.stability_args.items() if k in ("alpha", "engine")}
+    if name == "fragility":
+        groups = job.stability_args.get("groups")
+        return Fragility(**common, **shared, groups=groups)
+    return FailSafeN(**common, **shared)

@@ -1,0 +1,332 @@
+"""``Fragility``: the fewest analyses whose removal makes a cluster vanish."""
+
+import itertools
+import time
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from nimare_stability.core import _nimare_private, grouping
+from nimare_stability.core.validation import check_number
+from nimare_stability.diagnostics.base import DEFAULT_TARGET, ClusterDiagnostic, check_result
+from nimare_stability.engines import EngineInputs, resolve_engine
+from nimare_stability.engines.kernels import collect_ma_maps
+from nimare_stability.engines.keyed import Judge, cluster_contributions, vanishes
+
+DIAGNOSTIC = "Fragility"
+#: Monte Carlo iterations of the screening null (at most the run's own).
+SCREEN_ITERATIONS = 1000
+#: Candidate sets, per cluster and size, confirmed with the exact null in one batch.
+CONFIRM_BATCH = 2
+COLUMNS = [
+    "cluster_id",
+    "tail",
+    "n_contributing",
+    "n_contributing_studies",
+    "fragility",
+    "exact",
+    "removed",
+]
+
+
+class Fragility(ClusterDiagnostic):
+    """The fewest analyses (or groups) whose removal makes each baseline cluster vanish.
+
+    A cluster vanishes when none of its voxels is in the support of the meta-analysis refit
+    without the removed analyses and corrected as the baseline was (the support rule and
+    engines of :class:`~nimare_stability.ResampledStability`). Only analyses that
+    contribute to a cluster (nonzero modeled activation inside it) are candidates. Every set
+    of up to ``max_exact`` contributors is tried (smallest first); beyond that, the
+    ``k`` largest contributors for ``k`` up to ``max_removed`` (a greedy upper bound).
+
+    .. versionadded:: 0.1.0
+
+    Parameters
+    ----------
+    target_image : :obj:`str`, default="z_desc-size_level-cluster_corr-FWE_method-montecarlo"
+        Map to judge.
+    groups : :obj:`str` or :obj:`dict`, optional
+        Remove groups instead of analyses: ``"study"``, a metadata or annotation column, or a
+        mapping from analysis id to label.
+    max_exact : :obj:`int`, default=2
+        Sets of up to this many analyses are searched exhaustively.
+    max_removed : :obj:`int`, default=10
+        Largest set tried; a cluster that survives is reported as ``"> max_removed"``.
+    alpha, target_threshold, cluster_threshold, n_iters, engine, random_state, n_cores, \
+progress, generate_description
+        As in :class:`~nimare_stability.ResampledStability`.
+
+    Notes
+    -----
+    Table ``T + "_diag-Fragility_tab-clusters"``: ``cluster_id``, ``tail``,
+    ``n_contributing`` (analyses), ``n_contributing_studies``, ``fragility`` (an int, or
+    ``"> max_removed"``), ``exact`` (True when every smaller set was tried) and ``removed``
+    (the ids or group labels, ``;``-joined).
+
+    With the fast engine and a Monte Carlo target, candidate sets are screened with a
+    cheaper null (``null="shared"``, at most :data:`SCREEN_ITERATIONS` iterations); the
+    reported set is confirmed with each replicate's own null at the full ``n_iters``. A set
+    the screen misses is not tried again. The seed of the run is
+    ``result.metadata[T + "_diag-Fragility_random_state"]``.
+    """
+
+    name = DIAGNOSTIC
+
+    def __init__(
+        self,
+        target_image=DEFAULT_TARGET,
+        groups=None,
+        max_exact=2,
+        max_removed=10,
+        alpha=0.05,
+        target_threshold=None,
+        cluster_threshold=None,
+        n_iters=None,
+        engine="auto",
+        random_state=None,
+        n_cores=1,
+        progress=True,
+        generate_description=True,
+    ):
+        self.target_image = target_image
+        self.groups = groups
+        self.max_exact = max_exact
+        self.max_removed = max_removed
+        self.alpha = alpha
+        self.target_threshold = target_threshold
+        self.cluster_threshold = cluster_threshold
+        self.n_iters = n_iters
+        self.engine = engine
+        self.random_state = random_state
+        self.n_cores = n_cores
+        self.progress = progress
+        self.generate_description = generate_description
+
+    def transform(self, result):
+        """Find each cluster's fragility.
+
+        Parameters
+        ----------
+        result : :obj:`~nimare.results.MetaResult`
+            Never modified.
+
+        Returns
+        -------
+        :obj:`~nimare.results.MetaResult`
+            A new result with the ``_tab-clusters`` table added.
+        """
+        started = time.perf_counter()
+        check_result(result)
+        self._check_params()
+        run = self._prepare(result, single_group_cbma=True)
+        analyses = run.analyses
+        labels = grouping.analysis_labels(self.groups, "groups", analyses)
+        units = _Units(analyses.ids if labels is None else labels)
+        _, ma_maps, _, rows = collect_ma_maps(analyses.estimator)
+        per_analysis = cluster_contributions(ma_maps, rows, run.clusters)
+        contributions = units.sum(per_analysis)
+        plan = self._seed_plan()
+        screen, exact = self._judges(run, plan)
+        floor = _nimare_private.estimator_min_analyses(analyses.estimator) or 1
+        search = _Search(units, run.clusters, contributions, analyses.ids.size - floor)
+        search.run(screen, exact, self.max_exact, self.max_removed, self.progress)
+
+        study_of = analyses.study_of()
+        table = pd.DataFrame(
+            [
+                [
+                    cluster.cluster_id,
+                    cluster.tail,
+                    len(contributing),
+                    len({study_of[i] for i in contributing}),
+                    *search.outcome(index, self.max_removed, self.max_exact),
+                ]
+                for index, cluster in enumerate(run.clusters)
+                for contributing in [analyses.ids[per_analysis[:, index] > 0]]
+            ],
+            columns=COLUMNS,
+        )
+        new = self._derive(
+            result,
+            run,
+            {f"{self._stem}_tab-clusters": table},
+            _description(self),
+            counts=search.removed_matrix(),
+        )
+        return self._record(new, plan, started)
+
+    def _check_params(self):
+        self._check_common()
+        check_number("max_exact", self.max_exact, low=0, integer=True, optional=False)
+        check_number(
+            "max_removed",
+            self.max_removed,
+            low=max(self.max_exact, 1),
+            integer=True,
+            optional=False,
+            context=f" (max_exact={self.max_exact})",
+        )
+
+    def _judges(self, run, plan):
+        """Return the screening and the exact judge (the same one when screening is exact)."""
+        analyses, corrector = run.analyses, run.corrector
+        engine = resolve_engine(self.engine, analyses.estimator, corrector, {})
+        n_cores = _nimare_private.check_n_cores(self.n_cores)
+
+        def judge(null, n_iters):
+            inputs = EngineInputs(
+                estimator=analyses.estimator,
+                corrector=corrector,
+                analyses=analyses,
+                rule=run.rule,
+                n_iters=n_iters,
+                null=null,
+                null_seed=plan.null_root,
+            )
+            return Judge(engine(inputs), plan.keyed_seed, n_cores)
+
+        exact = judge("replicate", run.n_iters)
+        if run.n_iters is None or "null" not in engine.options:
+            return exact, exact
+        return judge("shared", min(run.n_iters, SCREEN_ITERATIONS)), exact
+
+
+class _Units:
+    """Removal units: analyses, or groups of them."""
+
+    def __init__(self, labels):
+        self.labels = np.asarray(labels, dtype=object)
+        self.names, self.of_analysis = np.unique(self.labels.astype(str), return_inverse=True)
+        self.sizes = np.bincount(self.of_analysis, minlength=len(self.names))
+
+    def sum(self, per_analysis):
+        """Sum (n_analyses, n_clusters) values per unit: (n_units, n_clusters)."""
+        out = np.zeros((len(self.names), per_analysis.shape[1]))
+        np.add.at(out, self.of_analysis, per_analysis)
+        return out
+
+    def retained(self, removed):
+        """Sorted positions of the analyses kept when the units ``removed`` are left out."""
+        keep = ~np.isin(self.of_analysis, removed)
+        return np.flatnonzero(keep).astype(np.intp)
+
+
+class _Search:
+    """Search, cluster by cluster, the smallest set of units whose removal sinks it."""
+
+    def __init__(self, units, clusters, contributions, max_analyses_removed):
+        self.units = units
+        self.clusters = clusters
+        self.max_analyses_removed = max_analyses_removed
+        self.contributors = []
+        for column in contributions.T:
+            order = np.lexsort((units.names, -column))
+            self.contributors.append([int(u) for u in order if column[u] > 0])
+        self.contribution = contributions
+        self.found = {}
+
+    def candidates(self, index, size, max_exact):
+        """Return the sets of ``size`` contributors to try for cluster ``index``, best first."""
+        contributors = self.contributors[index]
+        if size > len(contributors):
+            return []
+        if size <= max_exact:
+            sets = itertools.combinations(contributors, size)
+            column = self.contribution[:, index]
+            sets = sorted(sets, key=lambda s: -column[list(s)].sum())
+        else:
+            sets = [tuple(contributors[:size])]
+        return [
+            tuple(sorted(s))
+            for s in sets
+            if self.units.sizes[list(s)].sum() <= self.max_analyses_removed
+        ]
+
+    def run(self, screen, exact, max_exact, max_removed, progress):
+        """Find each cluster's smallest sinking set, up to ``max_removed`` units.
+
+        Sets are screened size by size; each cluster's first sinking sets are then
+        confirmed with the exact judge, all clusters in one batch. A cluster none of
+        whose screened sets is confirmed is screened again from the next size.
+        """
+        start = dict.fromkeys(range(len(self.clusters)), 1)
+        with tqdm(total=len(start), desc="Fragility", disable=not progress) as bar:
+            while start:
+                screened = self._screen(screen, start, max_exact, max_removed)
+                confirmed = screened if screen is exact else self._confirm(exact, screened)
+                start = {}
+                for index, (size, sets) in screened.items():
+                    if confirmed[index][1]:
+                        self.found[index] = (size, confirmed[index][1][0])
+                    elif sets and size < max_removed:
+                        start[index] = size + 1
+                bar.update(len(screened) - len(start))
+
+    def _screen(self, judge, start, max_exact, max_removed):
+        """Return ``{cluster: (size, sinking sets)}``, sizes from ``start`` upward.
+
+        ``size`` is the first at which some set sinks the cluster (no set: ``max_removed``
+        and an empty list).
+        """
+        screened, size = {}, min(start.values())
+        while size <= max_removed and len(screened) < len(start):
+            tried = {
+                index: self.candidates(index, size, max_exact)
+                for index, first in start.items()
+                if first <= size and index not in screened
+            }
+            for index, sets in self._sinking(judge, tried).items():
+                if sets or size == max_removed:
+                    screened[index] = (size, sets)
+            size += 1
+        return screened
+
+    def _sinking(self, judge, tried):
+        sets = {s for candidates in tried.values() for s in candidates}
+        judged = judge({s: self.units.retained(list(s)) for s in sets})
+        return {
+            index: [s for s in candidates if vanishes(judged[s], self.clusters[index])]
+            for index, candidates in tried.items()
+        }
+
+    def _confirm(self, judge, screened):
+        """Return ``{cluster: (size, confirmed sets)}``, the first confirmed set first.
+
+        Confirms :data:`CONFIRM_BATCH` sets per cluster per pass, all clusters together.
+        """
+        confirmed = {index: (size, []) for index, (size, _) in screened.items()}
+        pending = {index: list(sets) for index, (_, sets) in screened.items() if sets}
+        while pending:
+            batch = {index: sets[:CONFIRM_BATCH] for index, sets in pending.items()}
+            for index, sets in self._sinking(judge, batch).items():
+                rest = pending.pop(index)[CONFIRM_BATCH:]
+                if sets:
+                    confirmed[index] = (confirmed[index][0], sets)
+                elif rest:
+                    pending[index] = rest
+        return confirmed
+
+    def removed_matrix(self):
+        """(n_analyses, n_clusters) array: 1 for the analyses of each cluster's sinking set."""
+        removed = np.zeros((self.units.of_analysis.size, len(self.clusters)))
+        for index, (_, units) in self.found.items():
+            removed[np.isin(self.units.of_analysis, units), index] = 1
+        return removed
+
+    def outcome(self, index, max_removed, max_exact):
+        """``(fragility, exact, removed)`` of cluster ``index``."""
+        if index not in self.found:
+            return f"> {max_removed}", False, ""
+        size, removed = self.found[index]
+        names = ";".join(self.units.names[list(removed)])
+        return size, size <= max_exact, names
+
+
+def _description(diagnostic):
+    return (
+        "The fragility of each cluster, the fewest analyses whose removal makes it vanish, "
+        "was searched with Fragility (nimare-stability): every set of up to "
+        f"{diagnostic.max_exact} contributing analyses, then the largest contributors up to "
+        f"{diagnostic.max_removed}, each refit and corrected as the original result was."
+    )

@@ -1,0 +1,395 @@
+"""``ResampledStability``: how often each voxel stays significant under resampling."""
+
+import time
+import warnings
+
+import numpy as np
+
+from nimare_stability.core import _nimare_private, grouping
+from nimare_stability.core.validation import check_choice, check_number, check_path
+from nimare_stability.diagnostics import stability_tables as tables
+from nimare_stability.diagnostics.accumulator import StabilityAccumulator
+from nimare_stability.diagnostics.base import DEFAULT_TARGET, ClusterDiagnostic, check_result
+from nimare_stability.engines import EngineInputs, resolve_engine
+from nimare_stability.engines.batches import judge_in_batches
+from nimare_stability.engines.checkpoint import Checkpoint, fingerprint
+from nimare_stability.resampling.policies import policy_name, resolve_policy
+from nimare_stability.resampling.schedule import Schedule, capped_policy
+
+DIAGNOSTIC = "ResampledStability"
+#: ``n_resamples="auto"``: the default ``tol`` and ``max_resamples``.
+DEFAULT_TOL = 0.01
+DEFAULT_MAX_RESAMPLES = 2500
+_CHOICES = {
+    "resample_group": ("both", "group1", "group2"),
+    "null": ("replicate", "shared"),
+    "null_histogram": ("replicate", "full"),
+}
+
+
+class ResampledStability(ClusterDiagnostic):
+    """Map how often each voxel stays significant when the analyses are resampled.
+
+    Each replicate keeps the analyses a resampling policy chooses, refits a deep copy of the
+    result's estimator (seeded per replicate), re-applies a deep copy of the corrector that
+    made ``target_image``, and marks its support: voxels with p < ``alpha`` in the target's
+    own p values (or ``|z| > target_threshold``), minus clusters smaller than
+    ``cluster_threshold``, signs kept. A voxel's stability is the fraction of replicates
+    whose support holds it.
+
+    .. versionadded:: 0.1.0
+
+    Parameters
+    ----------
+    target_image : :obj:`str`, default="z_desc-size_level-cluster_corr-FWE_method-montecarlo"
+        Map to judge.
+    resampling_policy : :obj:`str` or :class:`~nimare_stability.resampling.policies.BasePolicy`, \
+            default="leave_1_out"
+        A name registered in the ``nimare_stability.policies`` entry-point group
+        (``leave_1_out``, ``leave_k_out``, ``subsample``, ``leave_group_out``,
+        ``subsample_groups``, ``stratified_subsample``), a policy object, or a
+        scikit-learn splitter (train indices are the retained analyses).
+    k, target_n, n_resamples : :obj:`int`, optional
+        Policy parameters. ``target_n`` may be a fraction in (0, 1]; grouped policies count
+        groups. Each must be None unless the named policy takes it. ``n_resamples="auto"``
+        (random policies) draws replicates in batches of 50 until every cluster's mean
+        stability and detection rate have a standard error below ``tol``, or
+        ``max_resamples`` are drawn; the result equals a run with ``n_resamples`` set to
+        the number drawn (``_tab-summary``'s ``n_resamples``; its ``precision`` is the
+        largest standard error reached).
+    tol : :obj:`float`, optional
+        With ``n_resamples="auto"`` only: the standard error to reach, in (0, 0.5]. None
+        means 0.01.
+    max_resamples : :obj:`int`, optional
+        With ``n_resamples="auto"`` only: the most replicates to draw. None means 2500
+        (fewer when the policy has fewer distinct subsets).
+    groups, strata : :obj:`str` or :obj:`dict`, optional
+        ``"study"``, a metadata or annotation column, or a mapping from analysis id to label.
+        Only for policies that read them (grouped / stratified policies, scikit-learn
+        splitters).
+    resample_group : {"both", "group1", "group2"}, default="both"
+        Pairwise estimators only: which group's analyses are resampled. With ``"both"``,
+        subsample sizes apply within each group.
+    alpha : :obj:`float`, default=0.05
+        Support threshold on the target's p values, in (0, 1).
+    target_threshold : :obj:`float`, optional
+        Replaces ``p < alpha`` by ``|z| > target_threshold`` on the target (NiMARE's
+        workflows pass their ``voxel_thresh``, 1.65; on two-tailed maps that is p < .10).
+    cluster_threshold : :obj:`int`, optional
+        Drop support clusters smaller than this many voxels (face connectivity).
+    null : {"replicate", "shared"}, default="replicate"
+        Monte Carlo null of each replicate (fast engine): its own, drawn from its own
+        analyses (exact; common random numbers across replicates), or one per replicate size
+        from random analyses (JALE's and NiMARE 0.22's approximation).
+    null_histogram : {"replicate", "full"}, default="replicate"
+        Approximate-null histogram of a replicate (fast engine): its own, as a NiMARE fit and
+        JALE compute it, or the full data's (the shortcut of NiMARE 0.22's
+        ``ResampledStability``).
+    n_iters : :obj:`int`, optional
+        Monte Carlo iterations per replicate; None uses the target's corrector's.
+    engine : {"auto", "refit", "fast"}, default="auto"
+        ``"refit"`` fits and corrects every replicate with NiMARE (any estimator).
+        ``"fast"``: ALE, MKDADensity or KDA with an approximate null, from MA maps cached once
+        and a compiled Monte Carlo null. ``"auto"``: fast where supported, else refit.
+    random_state : :obj:`int` or None, default=None
+        Fixes the schedule and every replicate's seed. None draws one, recorded in the
+        summary table.
+    n_cores : :obj:`int`, default=1
+        Parallel replicates (joblib); <= 0 uses every core. Results do not depend on it.
+    progress : :obj:`bool`, default=True
+        Show progress bars.
+    generate_description : :obj:`bool`, default=True
+        Append a description and references to the result's boilerplate.
+    checkpoint_dir : :obj:`str` or path-like, optional
+        Keep each finished replicate and null block there, so that a run killed midway
+        resumes where it stopped, with output identical to an uninterrupted run. The
+        directory is refused when it holds the checkpoint of other data, another target or
+        other parameters (``n_cores`` and ``progress`` aside). Needs an int
+        ``random_state``.
+
+    Notes
+    -----
+    Outputs, with ``T = target_image`` and ``D = T + "_diag-ResampledStability"``: maps
+    ``D`` (stability; negative values mark negative-tail support in two-tailed maps) and
+    ``D + "_stat-se"`` (sampling error); tables ``D + "_tab-summary"``, ``"_tab-clusters"``,
+    ``"_tab-replicates"`` and, for leave-one(-group)-out, ``"_tab-influence"``. The run
+    time is ``result.metadata[D + "_seconds"]``.
+
+    The resampling follows JALE's probabilistic ALE :footcite:p:`Frahm_Monimu_Hoffstaedter`
+    and the idea of stability selection :footcite:p:`meinshausen2010stability`.
+
+    Warns
+    -----
+    UserWarning
+        When the target has NaN voxels (never supported), has no support at all, no Monte
+        Carlo p value can fall below ``alpha``, replicates keep a single analysis, or
+        ``alpha`` is set together with ``target_threshold`` (which replaces it).
+
+    References
+    ----------
+    .. footbibliography::
+    """
+
+    def __init__(
+        self,
+        target_image=DEFAULT_TARGET,
+        resampling_policy="leave_1_out",
+        k=None,
+        target_n=None,
+        n_resamples=None,
+        groups=None,
+        strata=None,
+        resample_group="both",
+        alpha=0.05,
+        target_threshold=None,
+        cluster_threshold=None,
+        null="replicate",
+        null_histogram="replicate",
+        n_iters=None,
+        engine="auto",
+        random_state=None,
+        n_cores=1,
+        progress=True,
+        generate_description=True,
+        tol=None,
+        max_resamples=None,
+        checkpoint_dir=None,
+    ):
+        self.target_image = target_image
+        self.resampling_policy = resampling_policy
+        self.k = k
+        self.target_n = target_n
+        self.n_resamples = n_resamples
+        self.groups = groups
+        self.strata = strata
+        self.resample_group = resample_group
+        self.alpha = alpha
+        self.target_threshold = target_threshold
+        self.cluster_threshold = cluster_threshold
+        self.null = null
+        self.null_histogram = null_histogram
+        self.n_iters = n_iters
+        self.engine = engine
+        self.random_state = random_state
+        self.n_cores = n_cores
+        self.progress = progress
+        self.generate_description = generate_description
+        self.tol = tol
+        self.max_resamples = max_resamples
+        self.checkpoint_dir = checkpoint_dir
+
+    name = DIAGNOSTIC
+
+    def transform(self, result):
+        """Compute voxelwise stability for ``result``.
+
+        Parameters
+        ----------
+        result : :obj:`~nimare.results.MetaResult`
+            A fitted (and, for corrected targets, corrected) result. Never modified.
+
+        Returns
+        -------
+        :obj:`~nimare.results.MetaResult`
+            A new result holding ``result``'s maps and tables plus this diagnostic's.
+        """
+        started = time.perf_counter()
+        check_result(result)
+        self._check_params()
+        run = self._prepare(result, self.resample_group)
+        analyses, corrector, n_iters = run.analyses, run.corrector, run.n_iters
+        self._check_null(n_iters)
+        estimator = result.estimator
+        engine = resolve_engine(
+            self.engine,
+            estimator,
+            corrector,
+            {"null": self.null, "null_histogram": self.null_histogram},
+        )
+
+        plan = self._seed_plan()
+        schedule = self._schedule(analyses, plan)
+        replicate_seeds = plan.replicate_seeds(len(schedule))
+        inputs = EngineInputs(
+            estimator,
+            corrector,
+            analyses,
+            run.rule,
+            n_iters,
+            self.null,
+            self.null_histogram,
+            plan.null_root,
+        )
+        accumulator = StabilityAccumulator(run.support, run.clusters, 0)
+        checkpoint = None
+        if self.checkpoint_dir is not None:
+            checkpoint = Checkpoint.open(self.checkpoint_dir, fingerprint(result, self, corrector))
+        n_judged = judge_in_batches(
+            engine(inputs),
+            schedule,
+            replicate_seeds,
+            accumulator,
+            _nimare_private.check_n_cores(self.n_cores),
+            self.progress,
+            checkpoint,
+            self._tol,
+        )
+        schedule, replicate_seeds = schedule.head(n_judged), replicate_seeds[:n_judged]
+        precision = accumulator.precision(schedule.n_possible_subsets())
+        self._warn_imprecise(precision)
+
+        settings = {
+            "target_image": self.target_image,
+            "resampling_policy": policy_name(self.resampling_policy),
+            "n_resamples": len(schedule),
+            "target_n": schedule.retained_size(),
+            "k": self.k,
+            "random_state": plan.seed,
+            "null": self.null,
+            "engine": engine.name,
+            "n_iters": n_iters,
+            "alpha": self.alpha,
+            "tol": self._tol,
+            "precision": precision,
+        }
+        maps, out_tables = self._outputs(accumulator, schedule, replicate_seeds, settings)
+        new = self._derive(
+            result,
+            run,
+            out_tables,
+            _description(self),
+            maps,
+            tables.vanish_shares(schedule, accumulator),
+        )
+        return self._record(new, plan, started)
+
+    def _schedule(self, analyses, plan):
+        """Resolve the policy, groups and strata, draw the replicates and check them."""
+        name = policy_name(self.resampling_policy)
+        policy = resolve_policy(
+            self.resampling_policy,
+            k=self.k,
+            target_n=self.target_n,
+            n_resamples=None if self._auto else self.n_resamples,
+        )
+        for parameter, reads in (("groups", policy.uses_groups), ("strata", policy.uses_strata)):
+            spec = getattr(self, parameter)
+            if spec is not None and not reads:
+                raise ValueError(
+                    f"{parameter}={grouping.describe(spec)} is not used by resampling_policy="
+                    f"{name!r}; accepted: {parameter}=None, or a policy that reads {parameter}."
+                )
+        groups = grouping.analysis_labels(self.groups, "groups", analyses)
+        strata = grouping.analysis_labels(self.strata, "strata", analyses)
+        within = policy.within_strata() if analyses.membership is not None else None
+        if within is not None:
+            policy, strata = within, analyses.membership
+        if self._auto:
+            cap = DEFAULT_MAX_RESAMPLES if self.max_resamples is None else self.max_resamples
+            policy = capped_policy(policy, name, cap, analyses.ids, groups, strata)
+        schedule = Schedule.draw(policy, analyses.ids, groups, strata, plan.schedule_rng(), name)
+        smallest = analyses.smallest_replicate(schedule.splits)
+        floor = _nimare_private.estimator_min_analyses(analyses.estimator) or 1
+        where = "" if analyses.membership is None else " of a group"
+        if smallest < floor:
+            raise ValueError(
+                f"resampling_policy={name!r} keeps as few as {smallest} analyses{where} (of "
+                f"{len(analyses.ids)}) in a replicate, but the estimator needs at least "
+                f"{floor}; accepted: a schedule keeping more analyses (k, target_n)."
+            )
+        if smallest == 1:
+            warnings.warn(
+                f"resampling_policy={name!r} keeps only 1 analysis{where} in some replicates: "
+                "their maps show that one analysis's foci, not a meta-analysis.",
+                UserWarning,
+                stacklevel=3,
+            )
+        return schedule
+
+    def _outputs(self, accumulator, schedule, replicate_seeds, settings):
+        """Return the maps and tables of this run."""
+        stability = accumulator.stability()
+        error = tables.sampling_error(
+            stability, len(schedule), schedule.n_possible_subsets(), schedule.is_exhaustive()
+        )
+        name = self._stem
+        maps = {name: stability.astype(np.float32), f"{name}_stat-se": error.astype(np.float32)}
+        out_tables = {
+            f"{name}_tab-summary": tables.summary_table(stability, settings),
+            f"{name}_tab-clusters": tables.clusters_table(stability, accumulator),
+            f"{name}_tab-replicates": tables.replicates_table(
+                schedule, replicate_seeds, accumulator
+            ),
+        }
+        influence_rows = schedule.influence_rows()
+        if influence_rows is not None:
+            out_tables[f"{name}_tab-influence"] = tables.influence_table(
+                *influence_rows, accumulator
+            )
+        return maps, out_tables
+
+    @property
+    def _auto(self):
+        return isinstance(self.n_resamples, str) and self.n_resamples == "auto"
+
+    @property
+    def _tol(self):
+        """The standard error ``n_resamples="auto"`` stops at (None for a fixed size)."""
+        if not self._auto:
+            return None
+        return DEFAULT_TOL if self.tol is None else self.tol
+
+    def _warn_imprecise(self, precision):
+        if self._tol is not None and precision >= self._tol:
+            warnings.warn(
+                f"n_resamples='auto' stopped at max_resamples without reaching tol={self._tol}: "
+                f"the largest cluster standard error is {precision:.4f}. Raise max_resamples "
+                "for more precision.",
+                UserWarning,
+                stacklevel=3,
+            )
+
+    def _check_params(self):
+        for parameter, choices in _CHOICES.items():
+            check_choice(parameter, getattr(self, parameter), choices)
+        self._check_common()
+        if isinstance(self.n_resamples, str) and not self._auto:
+            raise ValueError(
+                f"n_resamples={self.n_resamples!r} is not accepted; accepted: an int, None, or "
+                "'auto'."
+            )
+        for parameter in ("tol", "max_resamples"):
+            if getattr(self, parameter) is not None and not self._auto:
+                raise ValueError(
+                    f"{parameter}={getattr(self, parameter)!r} is only used with "
+                    f"n_resamples='auto' (n_resamples={self.n_resamples!r}); accepted: "
+                    f"{parameter}=None, or n_resamples='auto'."
+                )
+        check_number("tol", self.tol, 0, 0.5, bounds="(]")
+        check_number("max_resamples", self.max_resamples, low=1, integer=True)
+        check_path("checkpoint_dir", self.checkpoint_dir)
+        if self.checkpoint_dir is not None and self.random_state is None:
+            raise ValueError(
+                f"checkpoint_dir={str(self.checkpoint_dir)!r} needs a fixed random_state: a "
+                "run seeded from fresh entropy cannot be resumed. Accepted: an int "
+                "random_state, or checkpoint_dir=None."
+            )
+
+    def _check_null(self, n_iters):
+        if n_iters is None and self.null != "replicate":
+            raise ValueError(
+                f"null={self.null!r} applies to Monte Carlo FWE targets only; "
+                f"target_image={self.target_image!r} has no Monte Carlo null. Accepted: "
+                "null='replicate' (the default)."
+            )
+
+
+def _description(diagnostic):
+    return (
+        "The stability of the results was assessed with ResampledStability "
+        f"(nimare-stability; resampling policy '{policy_name(diagnostic.resampling_policy)}'): "
+        "the meta-analysis was refit, and re-corrected as the original result was, on each "
+        "resampled set of analyses, and each voxel's stability was defined as the fraction of "
+        f"replicates in which it remained significant ({diagnostic._support_text()}), "
+        "following the resampling approach of JALE \\citep{Frahm_Monimu_Hoffstaedter}."
+    )

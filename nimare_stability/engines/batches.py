@@ -1,0 +1,90 @@
+"""Judge a schedule in batches: resumed from a checkpoint, stopped once precise enough.
+
+Replicates run through an engine in batches of consecutive indices. Each finished
+replicate's support is saved to the run's checkpoint (when there is one) and read back on
+a resumed run; the engine keeps its own shared work (null blocks) in the batch's scope of
+the checkpoint. With a tolerance, batches of :data:`AUTO_BATCH_SIZE` are drawn until the
+largest per-cluster standard error (:meth:`StabilityAccumulator.precision`) is below it.
+"""
+
+import logging
+
+import numpy as np
+
+from nimare_stability.core.support import Support
+
+LGR = logging.getLogger(__name__)
+
+#: Replicates per batch of ``n_resamples="auto"``; the precision is checked after each.
+AUTO_BATCH_SIZE = 50
+
+
+def judge_in_batches(
+    engine, schedule, seeds, accumulator, n_cores, progress, checkpoint=None, tol=None
+):
+    """Count the replicates of ``schedule`` into ``accumulator``; return how many.
+
+    Parameters
+    ----------
+    engine : :class:`~nimare_stability.engines.Engine`
+    schedule : :class:`~nimare_stability.resampling.schedule.Schedule`
+    seeds : :obj:`list` of :obj:`int`
+        One per replicate of ``schedule``.
+    accumulator : :class:`~nimare_stability.diagnostics.accumulator.StabilityAccumulator`
+        Extended batch by batch.
+    n_cores : :obj:`int`
+    progress : :obj:`bool`
+    checkpoint : :class:`~nimare_stability.engines.checkpoint.Checkpoint`, optional
+    tol : :obj:`float`, optional
+        Stop after the first batch whose precision is below ``tol``. None: one batch of the
+        whole schedule.
+
+    Returns
+    -------
+    :obj:`int`
+        Replicates judged: the first ones of ``schedule``, a whole number of batches.
+    """
+    size = len(schedule) if tol is None else AUTO_BATCH_SIZE
+    n_possible = schedule.n_possible_subsets()
+    for start in range(0, len(schedule), size):
+        stop = min(start + size, len(schedule))
+        accumulator.extend(stop)
+        _judge_batch(
+            engine, schedule, seeds, accumulator, start, stop, n_cores, progress, checkpoint
+        )
+        if tol is not None:
+            precision = accumulator.precision(n_possible)
+            LGR.info(f"{stop} replicates: precision {precision:.4f} (tol={tol}).")
+            if precision < tol:
+                return stop
+    return len(schedule)
+
+
+def _judge_batch(engine, schedule, seeds, accumulator, start, stop, n_cores, progress, checkpoint):
+    stored = {}
+    if checkpoint is not None:
+        for index in range(start, stop):
+            arrays = checkpoint.load(f"replicate-{index}")
+            if arrays is not None:
+                stored[index] = Support(arrays["signs"], int(arrays["n_clusters"]))
+    if len(stored) < stop - start:
+        if stored:
+            LGR.info(f"Replicates {start} to {stop - 1}: {len(stored)} read from the checkpoint.")
+        judged = engine.run(
+            schedule.part(start, stop),
+            seeds[start:stop],
+            n_cores,
+            progress,
+            store=None if checkpoint is None else checkpoint.scope(f"batch-{start}-{stop}"),
+            skip={index - start for index in stored},
+        )
+        for local, support in judged:
+            if checkpoint is not None:
+                checkpoint.save(
+                    f"replicate-{start + local}",
+                    signs=support.signs,
+                    n_clusters=np.int64(support.n_clusters),
+                )
+            accumulator.add(start + local, support)
+    for index, support in stored.items():
+        accumulator.add(index, support)
