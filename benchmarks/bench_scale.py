@@ -10,9 +10,9 @@ One process, one core unless said otherwise, ALE with per-analysis sample sizes
 1. NiMARE 0.22.1's ``FWECorrector(method="montecarlo")`` on the full data, iterations/s.
 2. The engine's nulls for 20 ``subsample_groups`` replicates (75% of studies), exact
    per-replicate null from common random foci, in replicate-iterations/s, and the ratio
-   to NiMARE per core; the same for the engine it replaced (``tests/reference_engine.py``)
-   on a few iterations. The replicates' cluster-forming thresholds (one approximate-null
-   histogram each) are timed apart.
+   to NiMARE per core; the same for the engine it replaced
+   (``tests/helpers/reference_engine.py``) on a few iterations. The replicates'
+   cluster-forming thresholds (one approximate-null histogram each) are timed apart.
 3. ``--full``: ``ResampledStability`` end to end, 100 grouped replicates x 5000 iterations
    on two cores: wall time and the process's peak RSS.
 """
@@ -60,8 +60,8 @@ def _replicates(result, n_resamples):
 
 def engine_throughput(result, n_iters, nimare_iters):
     """Print NiMARE's corrector rate, ours for 20 replicates, and their ratio per core."""
+    from helpers.reference_engine import reference_maxima
     from nimare.correct import FWECorrector
-    from reference_engine import reference_maxima
 
     from nimare_stability.engines.kernels import KernelReplicates
     from nimare_stability.engines.montecarlo import build_layout, null_maxima

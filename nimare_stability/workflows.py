@@ -19,6 +19,9 @@ from nimare_stability.core._nimare_private import (
     DIAG_OPTIONS_ATTR,
     REPORT_DIAGNOSTICS_SECTION,
     REPORT_INDEX_ATTR,
+    report_class,
+    workflow_classes,
+    workflow_names,
 )
 from nimare_stability.diagnostics.nimare_outputs import report_sections
 
@@ -26,25 +29,6 @@ ENTRY_POINT_GROUP = "nimare.diagnostics"
 
 #: What :func:`enable_workflows` replaced, to be put back by :func:`disable_workflows`.
 _SAVED = {}
-
-
-def _workflow_classes():
-    from nimare.workflows.cbma import CBMAWorkflow, PairwiseCBMAWorkflow
-    from nimare.workflows.ibma import IBMAWorkflow
-
-    return (CBMAWorkflow, PairwiseCBMAWorkflow, IBMAWorkflow)
-
-
-def _str_to_class():
-    from nimare.workflows import base
-
-    return base.STR_TO_CLASS
-
-
-def _report_class():
-    from nimare.reports.base import Report
-
-    return Report
 
 
 def _with_our_heatmaps(index):
@@ -71,7 +55,7 @@ def installed_diagnostics():
         Lower-case name -> :class:`~nimare.diagnostics.Diagnostics` subclass. A broken entry
         point, or one whose name NiMARE already uses, is skipped with a warning.
     """
-    nimare_names = set(_SAVED.get("names", _str_to_class()))
+    nimare_names = set(_SAVED.get("names", workflow_names()))
     found = {}
     for entry_point in entry_points(group=ENTRY_POINT_GROUP):
         name = entry_point.name.lower()
@@ -118,16 +102,16 @@ def enable_workflows():
         The names added.
     """
     disable_workflows()
-    str_to_class = _str_to_class()
+    str_to_class = workflow_names()
     _SAVED["names"] = set(str_to_class)
     added = installed_diagnostics()
-    _SAVED["options"] = {cls: cls.__dict__[DIAG_OPTIONS_ATTR] for cls in _workflow_classes()}
+    _SAVED["options"] = {cls: cls.__dict__[DIAG_OPTIONS_ATTR] for cls in workflow_classes()}
     str_to_class.update(added)
     for cls, options in _SAVED["options"].items():
         options = (options,) if isinstance(options, str) else tuple(options)
         extended = options + tuple(name for name in added if name not in options)
         setattr(cls, DIAG_OPTIONS_ATTR, extended)
-    report = _report_class()
+    report = report_class()
     _SAVED["index"] = report.__dict__[REPORT_INDEX_ATTR]
     setattr(report, REPORT_INDEX_ATTR, _with_our_heatmaps(_SAVED["index"]))
     _SAVED["added"] = list(added)
@@ -139,10 +123,10 @@ def disable_workflows():
     if "added" not in _SAVED:
         _SAVED.clear()
         return
-    str_to_class = _str_to_class()
+    str_to_class = workflow_names()
     for name in _SAVED["added"]:
         str_to_class.pop(name, None)
     for cls, options in _SAVED["options"].items():
         setattr(cls, DIAG_OPTIONS_ATTR, options)
-    setattr(_report_class(), REPORT_INDEX_ATTR, _SAVED["index"])
+    setattr(report_class(), REPORT_INDEX_ATTR, _SAVED["index"])
     _SAVED.clear()

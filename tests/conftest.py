@@ -14,7 +14,7 @@ from nimare.utils import get_resource_path
 
 from nimare_stability import ResampledStability
 
-#: Monte Carlo iterations for every corrected fixture (DESIGN section 9: 100-200).
+#: Monte Carlo iterations for every corrected fixture (100 to 200 keep the suite short).
 N_ITERS = 100
 
 
@@ -59,7 +59,7 @@ def pain_fdr(pain_ale):
 @pytest.fixture(scope="session")
 def ibma_studyset(tmp_path_factory):
     """Simulated image studyset: 12 analyses from 6 studies (two analyses per study)."""
-    from simulated import make_ibma_studyset
+    from helpers.simulated import make_ibma_studyset
 
     return make_ibma_studyset(tmp_path_factory.mktemp("ibma"), n_analyses=12, n_studies=6)
 

@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 from distributed import Client, LocalCluster
+from helpers.stability_outputs import assert_same_outputs, stability_outputs
 from joblib import parallel_config
-from stability_outputs import assert_same_outputs, stability_outputs
 
 from nimare_stability import ResampledStability, cli
 from nimare_stability.engines import EngineInputs, fast, layout

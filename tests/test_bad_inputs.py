@@ -1,6 +1,6 @@
 """Bad, non-finite, inapplicable and suspicious inputs to ResampledStability.
 
-A specification (DESIGN sections 2, 5 and 6): bad input is a ``ValueError`` or ``TypeError``
+A specification of the public contract: bad input is a ``ValueError`` or ``TypeError``
 naming the parameter, its value and what is accepted (``f"{name}={value!r} ... accepted:
 ..."``), never an ``IndexError``, ``KeyError`` or ``AttributeError`` from deep inside; legal
 but suspicious input warns and still returns; the caller's ``MetaResult`` is never modified.

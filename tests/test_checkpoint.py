@@ -1,5 +1,6 @@
 """``checkpoint_dir``: a killed run resumes; a checkpoint of another run is refused."""
 
+import json
 import os
 import signal
 import subprocess
@@ -9,8 +10,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from checkpointed_run import N_ITERS, TARGET, corrected, diagnostic
-from stability_outputs import assert_same_outputs, stability_outputs
+from helpers.checkpointed_run import N_ITERS, TARGET, corrected, diagnostic
+from helpers.stability_outputs import assert_same_outputs, stability_outputs
 
 from nimare_stability import ResampledStability
 from nimare_stability.engines import fast, montecarlo, refit
@@ -45,7 +46,7 @@ def uninterrupted():
 def test_a_run_killed_midway_resumes_to_identical_outputs(tmp_path, monkeypatch, uninterrupted):
     result, expected = uninterrupted
     directory = tmp_path / "checkpoint"
-    script = Path(__file__).with_name("checkpointed_run.py")
+    script = Path(__file__).parent / "helpers" / "checkpointed_run.py"
     process = subprocess.Popen(
         [sys.executable, str(script), str(directory)],
         env={**os.environ, "MPLBACKEND": "Agg"},
@@ -161,6 +162,20 @@ def test_a_checkpoint_of_other_data_is_refused(tmp_path, pain, pain_ale):
     with pytest.raises(ValueError, match="differs in data: .*; target"):
         run(ALE(random_state=7).fit(pain.slice(pain.ids[:15])))
     assert (tmp_path / MANIFEST).exists()
+
+
+def test_a_checkpoint_records_the_engine_auto_resolved_to(tmp_path, pain_ale):
+    run = ResampledStability(
+        target_image="z", random_state=0, progress=False, checkpoint_dir=tmp_path
+    )
+    run.transform(pain_ale)
+    manifest = json.loads((tmp_path / MANIFEST).read_text())
+    assert manifest["engine"] == "fast" and manifest["parameter engine"] == "'auto'"
+    # Were "auto" to resolve to another engine, the same call would be refused.
+    manifest["engine"] = "refit"
+    (tmp_path / MANIFEST).write_text(json.dumps(manifest))
+    with pytest.raises(ValueError, match="differs in engine: 'refit' there, 'fast' now"):
+        run.transform(pain_ale)
 
 
 def test_checkpoint_dir_needs_a_path_and_a_fixed_seed(pain_ale, tmp_path):

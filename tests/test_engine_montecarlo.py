@@ -2,10 +2,10 @@
 
 import numpy as np
 import pytest
+from helpers.reference_engine import reference_maxima
 from nimare.correct import FWECorrector
 from nimare.meta.cbma import ALE, KDA, MKDADensity
 from nimare.utils import _mask_img_to_bool
-from reference_engine import reference_maxima
 from scipy import ndimage
 
 from nimare_stability.datasets import load_nback_flanker
@@ -89,7 +89,7 @@ def _mixed_replicates(layout, seed):
     return np.vstack([_all_retained(layout), _leave_one_out(layout)[:6], halves])
 
 
-def _assert_equals_todays_engine(layout, foci, retained, thresholds):
+def _assert_equals_the_touched_voxel_engine(layout, foci, retained, thresholds):
     got = maxima_for_foci(layout, foci, retained, thresholds)
     expected = reference_maxima(layout, foci, retained, thresholds)
     assert expected[1].max() > 0, "no cluster formed: the comparison would be vacuous"
@@ -98,8 +98,11 @@ def _assert_equals_todays_engine(layout, foci, retained, thresholds):
         np.testing.assert_array_equal(new, old, err_msg=name)
 
 
-def test_candidate_engine_equals_todays_engine_bit_for_bit(fitted):
-    """Same random foci: every replicate's maxima are the same floats as today's engine's.
+def test_candidate_engine_equals_the_touched_voxel_engine_bit_for_bit(fitted):
+    """Same random foci: every replicate's maxima are the same floats as the engine before.
+
+    The touched-voxel engine (``helpers/reference_engine.py``) was the package's engine
+    before the candidate-voxel one replaced it.
 
     Thresholds from 0.8x to 3x the baseline's: low ones make large candidate sets, high
     ones leave replicates with no suprathreshold voxel, whose maximum needs the widened
@@ -108,16 +111,20 @@ def test_candidate_engine_equals_todays_engine_bit_for_bit(fitted):
     _, layout, thresh = fitted
     retained = _mixed_replicates(layout, seed=2)
     thresholds = thresh * np.linspace(0.8, 3.0, len(retained))
-    _assert_equals_todays_engine(layout, _random_foci(layout, 6, seed=1), retained, thresholds)
+    _assert_equals_the_touched_voxel_engine(
+        layout, _random_foci(layout, 6, seed=1), retained, thresholds
+    )
 
 
 @pytest.mark.parametrize("estimator_class", [ALE, MKDADensity, KDA], ids=lambda c: c.__name__)
-def test_candidate_engine_equals_todays_engine_on_nback(estimator_class, nback_slice):
+def test_candidate_engine_equals_the_touched_voxel_engine_on_nback(estimator_class, nback_slice):
     """The same on 100 real n-back analyses with per-analysis sample sizes."""
     _, layout, thresh = _fit(estimator_class, nback_slice)
     retained = _mixed_replicates(layout, seed=3)
     thresholds = thresh * np.linspace(0.9, 2.5, len(retained))
-    _assert_equals_todays_engine(layout, _random_foci(layout, 2, seed=4), retained, thresholds)
+    _assert_equals_the_touched_voxel_engine(
+        layout, _random_foci(layout, 2, seed=4), retained, thresholds
+    )
 
 
 @pytest.mark.parametrize("estimator_class", [ALE, MKDADensity], ids=lambda c: c.__name__)

@@ -20,7 +20,7 @@ from scipy import ndimage, stats
 
 from nimare_stability import FailSafeN
 from nimare_stability.diagnostics import failsafe as failsafe_module
-from nimare_stability.diagnostics.failsafe import NULL_PREFIX, _Drawer, _GridNullEngine, _SizeGrid
+from nimare_stability.diagnostics.failsafe import NULL_PREFIX, _Drawer, _SizeGrid
 from nimare_stability.diagnostics.null_analyses import NullProfiles, draw_nulls
 from nimare_stability.engines import EngineInputs
 from nimare_stability.engines.fast import FastEngine
@@ -174,7 +174,7 @@ def fdr_nulls(mkda_fdr):
 
 @pytest.fixture(scope="module")
 def grid_case(pain_montecarlo):
-    """Drawer 0 of the Monte Carlo case, its grid engine and size grid (as transform builds)."""
+    """Drawer 0 of the Monte Carlo case, its size grid (as transform builds) and inputs."""
     diagnostic = FailSafeN(**MC_PARAMS)
     run = diagnostic._prepare(pain_montecarlo)
     estimator = pain_montecarlo.estimator
@@ -192,10 +192,8 @@ def grid_case(pain_montecarlo):
         "replicate",
         plan.null_root,
     )
-    engine = _GridNullEngine(inputs)
-    grid = _SizeGrid.draw(engine, drawer, 1, False)
-    engine.grid = grid
-    return drawer, inputs, engine, grid
+    grid = _SizeGrid.draw(FastEngine(inputs), drawer, 1, False)
+    return drawer, inputs, grid
 
 
 @pytest.fixture(scope="module")
@@ -359,27 +357,27 @@ def test_cluster_table_is_the_drawers_table_summarised(request, case, target, ma
 
 
 def test_grid_null_is_exact_at_grid_sizes_and_linear_between(grid_case):
-    drawer, _, engine, grid = grid_case
+    drawer, _, grid = grid_case
     n_nulls = len(drawer.nulls)
     assert n_nulls == 21
     np.testing.assert_array_equal(grid.sizes, [0, 4, 8, 13, 17, 21])
-    at_grid = engine.null_maxima_of([drawer.retained(m) for m in grid.sizes], None, None, 1, False)
+    at_grid = grid.maxima([drawer.retained(m) for m in grid.sizes])
     for kind, (got, row) in enumerate(zip(at_grid, grid.nulls)):
         assert got is not None and row is not None, kind
         np.testing.assert_array_equal(got, row)
     between = [(0, 2, 1), (1, 6, 2), (3, 15, 4), (4, 19, 5)]
-    got = engine.null_maxima_of([drawer.retained(m) for _, m, _ in between], None, None, 1, False)
+    got = grid.maxima([drawer.retained(m) for _, m, _ in between])
     for kind, null in enumerate(grid.nulls):
         for r, (low, _, high) in enumerate(between):
             np.testing.assert_allclose(got[kind][r], (null[low] + null[high]) / 2, rtol=1e-12)
     # Off-midpoint: a quarter of the way from 4 to 8 nulls is 5.
-    five = engine.null_maxima_of([drawer.retained(5)], None, None, 1, False)
+    five = grid.maxima([drawer.retained(5)])
     for kind, null in enumerate(grid.nulls):
         np.testing.assert_allclose(five[kind][0], 0.75 * null[1] + 0.25 * null[2], rtol=1e-12)
 
 
 def test_grid_rows_are_the_fast_engines_own_null_of_that_replicate(grid_case):
-    drawer, inputs, _, grid = grid_case
+    drawer, inputs, grid = grid_case
     plain = FastEngine(inputs)
     splits = [drawer.retained(int(grid.sizes[1]))]
     thresholds, weights = plain.thresholds_and_weights(splits)

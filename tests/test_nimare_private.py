@@ -1,43 +1,140 @@
-"""Every private NiMARE name listed in ``nimare_stability.core._nimare_private`` still behaves as
-this package relies on it: an upgrade of NiMARE that changes one fails here."""
+"""Every private NiMARE and joblib name behind ``nimare_stability.core._nimare_private`` still
+behaves as this package relies on it: an upgrade that changes one fails its test here."""
 
+import copy
 import os
 
 import numpy as np
 import pytest
 from nimare.correct import FDRCorrector, FWECorrector
+from nimare.diagnostics import Jackknife
 from nimare.meta.cbma import ALE, KDA, MKDADensity
+from nimare.meta.cbma.weights import StudyWeights
 from nimare.meta.ibma import Stouffers
+from nimare.results import MetaResult
 from nimare.workflows.cbma import CBMAWorkflow, PairwiseCBMAWorkflow
 from nimare.workflows.ibma import IBMAWorkflow
+from scipy import sparse
 
 from nimare_stability.core import _nimare_private as private
 
+MC = "z_desc-size_level-cluster_corr-FWE_method-montecarlo"
 
-def test_mask_img_to_bool_marks_the_nonzero_voxels(pain_ale):
+
+def _dense(ma_maps):
+    return sparse.csr_matrix(ma_maps).toarray()
+
+
+def _sorted_ids(estimator):
+    return np.unique(estimator.inputs_["coordinates"]["id"].astype(str))
+
+
+# ------------------------------------------------------------------------------- maps
+
+
+def test_mask_to_bool_marks_the_nonzero_voxels(pain_ale):
     mask_img = pain_ale.masker.mask_img_
     expected = np.asanyarray(mask_img.dataobj) != 0
-    mask = private._mask_img_to_bool(mask_img)
+    mask = private.mask_to_bool(mask_img)
     assert mask.dtype == bool and mask.shape == mask_img.shape
     np.testing.assert_array_equal(mask, expected)
     assert mask.sum() == pain_ale.maps["z"].size
 
 
-def test_null_ijk_of_the_brain_coverage_are_the_mask_voxels(pain_ale):
-    ijk = private._mask_coverage_to_null_ijk(pain_ale.masker, mask_coverage="brain")
-    expected = np.argwhere(np.asanyarray(pain_ale.masker.mask_img.dataobj) > 0)
-    np.testing.assert_array_equal(np.asarray(ijk), expected)
-
-
 def test_p_and_natural_log_p_convert_to_minus_log10_p():
     p = np.array([0.5, 0.05, 1e-3, 1.0])
-    np.testing.assert_allclose(private._p_to_logp_values(p), -np.log10(p), rtol=1e-6)
-    np.testing.assert_allclose(private._nlogp_to_logp_values(np.log(p)), -np.log10(p), rtol=1e-6)
+    np.testing.assert_allclose(private.p_to_logp(p), -np.log10(p), rtol=1e-6)
+    np.testing.assert_allclose(private.nlogp_to_logp(np.log(p)), -np.log10(p), rtol=1e-6)
+    assert private.p_to_logp(p).dtype == np.float32
 
 
 def test_check_n_cores_maps_non_positive_to_every_core():
     assert private.check_n_cores(-1) == os.cpu_count()
     assert private.check_n_cores(1) == 1
+
+
+# ------------------------------------------------------------------------- estimators
+
+
+def test_null_voxels_of_the_brain_coverage_are_the_mask_voxels(pain_ale):
+    assert pain_ale.estimator.mask_coverage == "brain"
+    ijk = private.null_voxels(pain_ale.estimator)
+    expected = np.argwhere(np.asanyarray(pain_ale.masker.mask_img.dataobj) > 0)
+    np.testing.assert_array_equal(np.asarray(ijk), expected)
+
+
+@pytest.mark.parametrize("estimator", [ALE, MKDADensity, KDA])
+@pytest.mark.parametrize("method", private.KERNEL_ESTIMATOR_METHODS)
+def test_kernel_estimators_keep_the_methods_called_on_them(estimator, method):
+    assert callable(getattr(estimator, method, None))
+
+
+def test_ma_maps_in_sorted_id_order_give_the_fits_statistic(pain_ale):
+    estimator = copy.deepcopy(pain_ale.estimator)
+    estimator.inputs_["ma_maps"] = "stale"  # a fit's kept maps are dropped, then rebuilt
+    ma_maps = _dense(private.collect_ma_maps(estimator))
+    assert ma_maps.shape == (21, pain_ale.maps["stat"].size)
+    stat = private.summary_statistic(estimator, ma_maps)
+    np.testing.assert_allclose(stat, pain_ale.maps["stat"], rtol=1e-5, atol=1e-6)
+    # One row per analysis in sorted-id order: the sum without the first is its refit's.
+    first = _sorted_ids(estimator)[0]
+    refit = ALE().fit(estimator.dataset.slice([i for i in estimator.inputs_["id"] if i != first]))
+    without = private.summary_statistic(estimator, ma_maps[1:])
+    np.testing.assert_allclose(without, refit.maps["stat"], rtol=1e-5, atol=1e-6)
+
+
+def test_a_subset_copy_computes_the_p_values_and_threshold_of_its_refit(pain, pain_ale):
+    estimator = pain_ale.estimator
+    ids = _sorted_ids(estimator)[:10]
+    ma_maps = sparse.csr_matrix(private.collect_ma_maps(copy.deepcopy(estimator)))[:10]
+    coordinates = estimator.inputs_["coordinates"]
+    subset = private.subset_copy(estimator, ids, coordinates[coordinates["id"].isin(ids)], ma_maps)
+    assert subset.inputs_["id"] is ids and estimator.inputs_["id"] is not ids
+    subset = private.null_histogram(subset, ma_maps)
+    assert private.null_histogram(subset, None) is subset  # built once
+    refit = ALE()
+    result = refit.fit(pain.slice(list(ids)))
+    p, _ = private.stat_to_p(subset, private.summary_statistic(subset, ma_maps), "approximate")
+    np.testing.assert_allclose(p, result.maps["p"], rtol=1e-6, atol=1e-12)
+    threshold = private.p_to_stat(subset, 0.001, "approximate")
+    assert threshold == refit._p_to_summarystat(0.001)
+
+
+def test_mkda_weights_are_readable_and_scale_its_statistic(pain):
+    raw = {analysis: float(i + 1) for i, analysis in enumerate(pain.ids)}
+    weighting = StudyWeights(source=raw)
+    estimator = MKDADensity(weighting=weighting).fit(pain).estimator
+    by_id = dict(zip(estimator.inputs_["id"], private.raw_weights(estimator)))
+    assert by_id == {analysis: raw[analysis] for analysis in estimator.inputs_["id"]}
+    assert private.raw_weights(MKDADensity().fit(pain).estimator) is None
+    weights = private.fitted_weights(estimator)
+    assert weights.shape == (21, 1)
+    ma_maps = _dense(private.collect_ma_maps(copy.deepcopy(estimator)))
+    stat = private.summary_statistic(estimator, ma_maps)
+    doubled = copy.copy(estimator)
+    private.set_fitted_weights(doubled, 2 * weights)
+    np.testing.assert_allclose(private.summary_statistic(doubled, ma_maps), 2 * stat)
+    np.testing.assert_array_equal(private.fitted_weights(estimator), weights)
+    assert private.fitted_weights(ALE()) is None
+
+
+def test_a_dataless_copy_still_lets_fdr_correct_its_maps(pain_ale):
+    shell = private.dataless_copy(pain_ale.estimator)
+    assert shell.inputs_ == {} and shell.dataset is None
+    assert pain_ale.estimator.inputs_ and pain_ale.estimator.dataset is not None
+    result = MetaResult(shell, mask=pain_ale.masker, maps=dict(pain_ale.maps))
+    corrected = FDRCorrector(method="indep", alpha=0.05).transform(result)
+    expected = FDRCorrector(method="indep", alpha=0.05).transform(pain_ale)
+    name = "z_corr-FDR_method-indep"
+    np.testing.assert_array_equal(corrected.maps[name], expected.maps[name])
+
+
+def test_ibma_estimators_declare_their_minimum():
+    assert private.estimator_min_analyses(Stouffers()) == 2
+    assert private.estimator_min_analyses(ALE()) is None
+
+
+# ------------------------------------------------------------------------- correctors
 
 
 @pytest.mark.parametrize(
@@ -52,33 +149,71 @@ def test_corrector_suffix_names_the_maps_it_writes(corrector, suffix):
     assert private.corrector_suffix(corrector) == suffix
 
 
-@pytest.mark.parametrize("estimator", [ALE, MKDADensity, KDA])
-@pytest.mark.parametrize("method", private.KERNEL_ESTIMATOR_METHODS)
-def test_kernel_estimators_keep_the_methods_the_fast_engine_calls(estimator, method):
-    assert callable(getattr(estimator, method, None))
+def test_a_correctors_iterations_live_in_its_parameters(pain_ale):
+    corrector = FWECorrector(method="montecarlo", n_iters=7)
+    assert corrector.get_params()["n_iters"] is None  # hidden from get_params
+    assert private.corrector_parameter(corrector, "n_iters") == 7
+    assert private.corrector_parameters(corrector)["n_iters"] == 7
+    assert private.corrector_parameter(corrector, "absent", "default") == "default"
+    private.set_corrector_parameter(corrector, "n_iters", 3)
+    result = corrector.transform(pain_ale)
+    nulls = result.estimator.null_distributions_
+    assert {len(v) for k, v in nulls.items() if k.endswith("_method-montecarlo")} == {3}
 
 
-def test_ibma_estimators_declare_their_minimum():
-    assert private.estimator_min_analyses(Stouffers()) == 2
-    assert private.estimator_min_analyses(ALE()) is None
+# -------------------------------------------------------------------------- Jackknife
 
 
-def test_mkda_density_keeps_raw_weights():
-    assert hasattr(MKDADensity(), private.RAW_WEIGHTS_ATTR)
+def test_jackknife_hooks_receive_each_tails_clusters(pain_montecarlo):
+    seen = []
+
+    class Spy(private.JackknifeHooks, Jackknife):
+        def _leave_out(self, tails):
+            seen.extend(tails)
+            raise StopIteration  # the clusters are all this test needs
+
+    for hook in private.JACKKNIFE_HOOKS:
+        assert callable(getattr(Jackknife, hook))
+    with pytest.raises(StopIteration):
+        Spy(target_image=MC, target_threshold=1.65).transform(copy.deepcopy(pain_montecarlo))
+    assert seen and all(tail.label == "PositiveTail" for tail in seen)
+    for tail in seen:
+        assert len(tail.cluster_ids) == len(tail.voxels) > 0
+        assert all(v.ndim == 1 and v.size for v in tail.voxels)
+
+
+def test_nimare_jackknife_transform_fills_the_result_without_recording_itself(
+    pain_montecarlo,
+):
+    no_clusters = Jackknife(target_image=MC, target_threshold=1e6)
+    filled = Jackknife.transform(no_clusters, copy.deepcopy(pain_montecarlo))
+    assert filled.diagnostics[-1] is no_clusters  # what the wrapper undoes
+    given = copy.deepcopy(pain_montecarlo)
+    before = list(given.diagnostics)
+    new = private.nimare_jackknife_transform(no_clusters, given)
+    assert new is given and new.diagnostics == before
+    assert f"{MC}_tab-clust" in new.tables
+
+
+# -------------------------------------------------------------------------- workflows
 
 
 @pytest.mark.parametrize("workflow", [CBMAWorkflow, PairwiseCBMAWorkflow, IBMAWorkflow])
 def test_workflows_list_their_diagnostic_names(workflow):
+    assert workflow in private.workflow_classes()
     assert "jackknife" in workflow.__dict__[private.DIAG_OPTIONS_ATTR]
+
+
+def test_workflows_resolve_diagnostic_names_through_one_dict():
+    assert private.workflow_names()["jackknife"] is Jackknife
 
 
 def test_report_configuration_has_the_diagnostics_section_our_heatmaps_join():
     from importlib.resources import files
 
     import yaml
-    from nimare.reports.base import Report
 
-    assert callable(Report.__dict__[private.REPORT_INDEX_ATTR])
+    assert callable(private.report_class().__dict__[private.REPORT_INDEX_ATTR])
     config = yaml.safe_load((files("nimare") / "reports" / "default.yml").read_text())
     names = [section["name"] for section in config["sections"]]
     assert private.REPORT_DIAGNOSTICS_SECTION in names
@@ -86,23 +221,15 @@ def test_report_configuration_has_the_diagnostics_section_our_heatmaps_join():
     assert any(r["bids"].get("diag") == "Jackknife" for r in section["reportlets"])
 
 
-def test_jackknife_hooks_receive_the_tail_contexts_we_read(pain_montecarlo):
-    from nimare.diagnostics import Jackknife
+# ----------------------------------------------------------------------------- joblib
 
-    seen = []
 
-    class Spy(Jackknife):
-        def _batch_tail_contexts(self, tail_contexts):
-            seen.extend(tail_contexts)
-            raise StopIteration  # the contexts are all this test needs
+def test_dask_client_is_the_one_joblib_runs_on():
+    from distributed import Client
+    from joblib import parallel_config
 
-    for hook in private.JACKKNIFE_HOOKS:
-        assert callable(getattr(Jackknife, hook))
-    with pytest.raises(StopIteration):
-        Spy(
-            target_image="z_desc-size_level-cluster_corr-FWE_method-montecarlo",
-            target_threshold=1.65,
-        ).transform(pain_montecarlo)
-    context_keys, summary_keys = private.JACKKNIFE_CONTEXT_KEYS
-    assert seen and all(set(context_keys) <= set(context) for context in seen)
-    assert all(set(summary_keys) <= set(c["cluster_summary_context"]) for c in seen)
+    assert private.dask_client() is None
+    with Client(processes=False, n_workers=1, dashboard_address=None) as client:
+        with parallel_config(backend="dask"):
+            assert private.dask_client() is client
+        assert private.dask_client() is None

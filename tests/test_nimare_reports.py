@@ -123,7 +123,8 @@ def test_cluster_table_and_label_maps_agree_with_nimare_jackknife(ours_alone, pa
     assert len(ours) == len(theirs) >= 2
     assert set(ours["Cluster ID"]) == set(theirs["Cluster ID"])
     # The same clusters (peak, peak value, volume); Jackknife numbers its rows by the peaks
-    # of the uncorrected map, ours by label value (DESIGN section 7).
+    # of the uncorrected map, ours by label value (NiMARE's ids do not match its own label
+    # map for cluster-level targets).
     assert _row_set(ours) == _row_set(theirs)
 
     # Our rows are numbered as the label map: "PositiveTail k" describes label value k.

@@ -6,9 +6,9 @@ stability tests rely on, independently of ``nimare_stability``.
 
 import numpy as np
 import pytest
+from helpers.planted import NOISE_MIN_DISTANCE_MM, planted_studyset
 from nimare.correct import FWECorrector
 from nimare.meta.cbma import KDA
-from planted import NOISE_MIN_DISTANCE_MM, planted_studyset
 from scipy import ndimage
 
 N_ITERS = 100

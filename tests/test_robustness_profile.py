@@ -3,10 +3,10 @@
 import numpy as np
 import pandas as pd
 import pytest
+from helpers.planted import planted_studyset
 from nimare.correct import FWECorrector
 from nimare.diagnostics import Jackknife
 from nimare.meta.cbma import ALE, KDA
-from planted import planted_studyset
 
 from nimare_stability import FailSafeN, Fragility, ResampledStability, robustness_table
 

@@ -52,7 +52,7 @@ def _fdr(studyset):
 
 
 def _signed_support(result, target, p_map):
-    """Support as DESIGN section 2 defines it (no thresholds): sign(z) where p < alpha."""
+    """The support rule without thresholds: sign(z) where p < alpha, p from the target."""
     return np.sign(result.maps[target]) * (result.maps[p_map] < ALPHA)
 
 

@@ -2,9 +2,9 @@
 
 import numpy as np
 import pytest
+from helpers.simulated import blob_masks, make_ibma_studyset
 from nimare.correct import FDRCorrector
 from nimare.meta import ibma
-from simulated import blob_masks, make_ibma_studyset
 
 # Expected with 5 studies: pymare warns that cluster-robust inference over so few
 # groups is anti-conservative.

@@ -10,6 +10,8 @@ import logging
 import os
 
 from nimare_stability.cli import runner
+from nimare_stability.core import names
+from nimare_stability.engines import ENGINES
 
 EXAMPLES = """examples:
   nimare-stability run my_studyset.json --output-dir out --n-iters 5000 --n-cores -1
@@ -104,7 +106,7 @@ def _add_analysis_options(parser):
     diag.add_argument("--groups", help="Group analyses by 'study' or a metadata column.")
     diag.add_argument("--null", choices=("replicate", "shared"), default="replicate")
     diag.add_argument("--alpha", type=float, default=0.05, help="Support: p < alpha.")
-    diag.add_argument("--engine", choices=("auto", "fast", "refit"), default="auto")
+    diag.add_argument("--engine", choices=("auto", *ENGINES), default="auto")
     run = parser.add_argument_group("run")
     run.add_argument("--output-dir", required=True, help="Folder for every output.")
     run.add_argument("--random-state", type=int, default=0, help="Seed of the whole run.")
@@ -205,7 +207,7 @@ def main(argv=None):
         message = str(error).splitlines()[0] if str(error) else type(error).__name__
         parser.exit(2, f"{parser.prog} {args.command}: error: {message}\n")
     target = job.target or runner.DEFAULT_TARGETS[job.corrector]
-    table = result.tables.get(f"{target}_tab-robustness")
+    table = result.tables.get(names.robustness_key(target))
     if table is not None:
         print(table.drop(columns="reason").to_string(index=False))
     print(f"Maps, tables, figures and report.html written to {os.path.abspath(job.output_dir)}")

@@ -11,11 +11,10 @@ from pathlib import Path
 
 from joblib import parallel_config
 
-from nimare_stability.core import names as mapnames
+from nimare_stability.core import names
 from nimare_stability.diagnostics.verdict import RobustnessVerdict
 from nimare_stability.reporting import plotting
 from nimare_stability.reporting.html_report import report
-from nimare_stability.resampling.policies import resolve_policy
 
 LGR = logging.getLogger(__name__)
 
@@ -23,12 +22,7 @@ ESTIMATORS = ("ALE", "MKDADensity", "KDA")
 KERNELS = ("ALEKernel", "MKDAKernel", "KDAKernel")
 CORRECTORS = ("montecarlo", "fdr", "bonferroni", "none")
 #: Each corrector's default target image.
-DEFAULT_TARGETS = {
-    "montecarlo": "z_desc-size_level-cluster_corr-FWE_method-montecarlo",
-    "fdr": "z_corr-FDR_method-indep",
-    "bonferroni": "z_corr-FWE_method-bonferroni",
-    "none": "z",
-}
+DEFAULT_TARGETS = names.CORRECTOR_TARGETS
 #: Diagnostics the command line runs, by their workflow name.
 DIAGNOSTICS = ("resampledstability", "fragility", "failsafen", "jackknife")
 
@@ -89,7 +83,7 @@ def run(job):
     order = sorted(job.diagnostics, key=lambda name: name != "jackknife")
     diagnostics = [_diagnostic(name, job, target) for name in order]
     for diagnostic in diagnostics:  # bad parameters fail before the costly fit
-        _check_early(diagnostic)
+        diagnostic._check_params()
     studyset = load_studyset(job.studysets)
     LGR.info("%d analyses loaded", len(studyset.ids))
     with _backend(job.dask_scheduler):
@@ -107,7 +101,7 @@ def run(job):
 def write_outputs(result, target, output_dir):
     """Write maps (NIfTI), tables (TSV), PNG figures and ``report.html`` to ``output_dir``.
 
-    Figures are ``figure_<name>.png`` (see :func:`~nimare_stability.reporting.plotting.figures`).
+    Figures are ``figure_<name>.png`` (see :func:`~nimare_stability.plotting.figures`).
 
     Returns
     -------
@@ -118,7 +112,7 @@ def write_outputs(result, target, output_dir):
 
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
-    labels = [mapnames.label_map_name(target, tail) for tail in ("positive", "negative")]
+    labels = [names.label_map_name(target, tail) for tail in names.TAILS.values()]
     maps = [
         name
         for name in result.maps
@@ -153,20 +147,6 @@ def _backend(scheduler):
         ) from None
     with Client(scheduler), parallel_config(backend="dask"):
         yield
-
-
-def _check_early(diagnostic):
-    """Check a diagnostic's parameters (and its policy) without a result."""
-    check = getattr(diagnostic, "_check_params", None)
-    if check is not None:
-        check()
-    if hasattr(diagnostic, "resampling_policy"):
-        resolve_policy(
-            diagnostic.resampling_policy,
-            k=diagnostic.k,
-            target_n=diagnostic.target_n,
-            n_resamples=diagnostic.n_resamples,
-        )
 
 
 def _estimator(job):

@@ -14,12 +14,8 @@ import nibabel as nib
 import numpy as np
 from scipy import ndimage
 
-from nimare_stability.core import names as mapnames
+from nimare_stability.core import names
 from nimare_stability.core.volumes import label_faces, to_volume
-
-TAILS = {1: "positive", -1: "negative"}
-#: Jackknife's ``_tab-counts`` column prefix per tail.
-TAIL_LABELS = {"positive": "PositiveTail", "negative": "NegativeTail"}
 
 
 @dataclass(frozen=True)
@@ -42,7 +38,12 @@ class Cluster:
     @property
     def label(self):
         """The column name Jackknife's ``_tab-counts`` gives this cluster."""
-        return f"{TAIL_LABELS[self.tail]} {self.cluster_id}"
+        return names.cluster_column(self.tail, self.cluster_id)
+
+
+def vanishes(support, cluster):
+    """Whether none of ``cluster``'s voxels is in ``support`` with the cluster's sign."""
+    return not np.any(support.signs[cluster.voxels] == cluster.sign)
 
 
 def baseline_clusters(result, target_image, support, mask):
@@ -60,12 +61,12 @@ def baseline_clusters(result, target_image, support, mask):
     list of :class:`Cluster`
         Positive tail first, each tail in NiMARE's label order.
     """
-    target = result.maps.get(mapnames.sibling(target_image, "z"))
+    target = result.maps.get(names.sibling(target_image, names.Z))
     ranking = np.ones(int(mask.sum())) if target is None else np.nan_to_num(np.abs(target))
-    peaks = result.maps.get(mapnames.peak_map_name(target_image), target)
+    peaks = result.maps.get(names.peak_map_name(target_image), target)
     affine = result.masker.mask_img_.affine
     clusters = []
-    for sign, tail in TAILS.items():
+    for sign, tail in names.TAILS.items():
         in_tail = support.signs == sign
         if not in_tail.any():
             continue

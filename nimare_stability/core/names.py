@@ -1,14 +1,59 @@
-"""Map and table names, as NiMARE writes them and as this package adds to them.
+"""Every map, table and metadata key the package writes or reads: the one place they are built.
 
 NiMARE names maps ``<kind>[_desc-…][_level-…][_corr-<TYPE>_method-<method>]`` with ``kind``
-one of ``z``, ``p`` or ``logp`` (−log10 p); diagnostics add label maps
-``label<rest of the name>_tail-<tail>`` and tables ``<target>_diag-<Name>_tab-<what>``.
+one of ``z``, ``p`` or ``logp`` (−log10 p). A diagnostic's outputs on a target ``T`` start
+with the *stem* ``T_diag-<Name>``: tables ``<stem>_tab-<what>`` (``_tail-<tail>`` added to
+per-analysis tables when a target has two tails), maps ``<stem>`` and ``<stem>_stat-<what>``,
+metadata ``<stem>_<what>``. NiMARE's diagnostics add label maps ``label<rest of T>_tail-<tail>``
+and the cluster table ``T_tab-clust``; the verdict writes ``T_tab-robustness``.
 """
 
 import re
 
 KINDS = ("z", "p", "logp")
+Z, P, LOGP = KINDS
+#: The summary statistic map of NiMARE's coordinate-based estimators.
+STAT = "stat"
+#: Tails of a target: the sign of its support -> the word NiMARE's tables use.
+TAILS = {1: "positive", -1: "negative"}
+#: Jackknife's ``_tab-counts`` column prefix per tail (``"PositiveTail 1"``).
+TAIL_LABELS = {"positive": "PositiveTail", "negative": "NegativeTail"}
+
+#: The ``<Name>`` of each diagnostic's ``_diag-<Name>`` outputs.
+STABILITY = "ResampledStability"
+FRAGILITY = "Fragility"
+FAILSAFE = "FailSafeN"
+JACKKNIFE = "Jackknife"
+ROBUSTNESS = "Robustness"
+
+#: The ``<what>`` of ``<stem>_tab-<what>``.
+SUMMARY = "summary"
+CLUSTERS = "clusters"
+REPLICATES = "replicates"
+INFLUENCE = "influence"
+DRAWERS = "drawers"
+COUNTS = "counts"
+#: The ``<what>`` of ``<stem>_stat-<what>``: the stability map's sampling error.
+STANDARD_ERROR = "se"
+#: The ``<what>`` of ``result.metadata[<stem>_<what>]``: the seed used and the run time.
+RANDOM_STATE = "random_state"
+SECONDS = "seconds"
+
+#: The Monte Carlo FWE suffix and the three maps ``FWECorrector(method="montecarlo")`` makes.
+MONTECARLO = "_corr-FWE_method-montecarlo"
+MONTECARLO_LEVELS = ("level-voxel", "desc-size_level-cluster", "desc-mass_level-cluster")
+#: The target every diagnostic judges by default (NiMARE's workflows' default target).
+DEFAULT_TARGET = f"z_desc-size_level-cluster{MONTECARLO}"
+#: The main z map each corrector makes (``"none"``: the uncorrected one).
+CORRECTOR_TARGETS = {
+    "montecarlo": DEFAULT_TARGET,
+    "fdr": "z_corr-FDR_method-indep",
+    "bonferroni": "z_corr-FWE_method-bonferroni",
+    "none": "z",
+}
+
 _CORRECTION = re.compile(r"_corr-(?P<type>[A-Za-z]+)_method-(?P<method>[A-Za-z]+)")
+_NULL_VALUES = re.compile(r"^values_.*_method-montecarlo$")
 
 
 def split_kind(target_image):
@@ -17,7 +62,7 @@ def split_kind(target_image):
     if kind not in KINDS:
         raise ValueError(
             f"target_image={target_image!r} is not a z, p or logp map; accepted: a map name "
-            "starting with 'z', 'p' or 'logp' (e.g. 'z_corr-FDR_method-indep')."
+            f"starting with 'z', 'p' or 'logp' (e.g. {CORRECTOR_TARGETS['fdr']!r})."
         )
     return kind, (f"_{rest}" if rest else "")
 
@@ -47,6 +92,22 @@ def peak_map_name(target_image):
     return re.sub(r"(_desc-\w+?)(Size|Mass)(?=_|$)", r"\1", name)
 
 
+def montecarlo_level(target_image):
+    """Return which of :data:`MONTECARLO_LEVELS` a Monte Carlo target is (None: another map)."""
+    level = split_kind(target_image)[1].removeprefix("_").removesuffix(MONTECARLO)
+    return level if level in MONTECARLO_LEVELS else None
+
+
+def level_map(kind, level, suffix=""):
+    """``<kind>_<level><suffix>``: a corrected map of one level (``z_level-voxel``)."""
+    return f"{kind}_{level}{suffix}"
+
+
+def is_montecarlo_null(key):
+    """Whether ``key`` names a Monte Carlo null in an estimator's ``null_distributions_``."""
+    return bool(_NULL_VALUES.match(key))
+
+
 def label_map_name(target_image, tail):
     """NiMARE's diagnostics' label map of ``target_image``'s clusters in one tail."""
     return f"label{split_kind(target_image)[1]}_tail-{tail}"
@@ -55,3 +116,56 @@ def label_map_name(target_image, tail):
 def diagnostic_stem(target_image, diagnostic):
     """``<target>_diag-<diagnostic>``: the prefix of a diagnostic's maps and tables."""
     return f"{target_image}_diag-{diagnostic}"
+
+
+def table_key(target_image, diagnostic, what):
+    """``<target>_diag-<diagnostic>_tab-<what>``: one of a diagnostic's tables."""
+    return f"{diagnostic_stem(target_image, diagnostic)}_tab-{what}"
+
+
+def counts_key(target_image, diagnostic, tail=None):
+    """Return a per-analysis (heatmap) table's key: ``…_tab-counts[_tail-<tail>]``."""
+    key = table_key(target_image, diagnostic, COUNTS)
+    return key if tail is None else f"{key}_tail-{tail}"
+
+
+def stat_map_key(target_image, diagnostic, what):
+    """``<target>_diag-<diagnostic>_stat-<what>``: a map beside a diagnostic's main map."""
+    return f"{diagnostic_stem(target_image, diagnostic)}_stat-{what}"
+
+
+def metadata_key(target_image, diagnostic, what):
+    """``<target>_diag-<diagnostic>_<what>``: a run's entry in ``result.metadata``."""
+    return f"{diagnostic_stem(target_image, diagnostic)}_{what}"
+
+
+def clust_key(target_image):
+    """``<target>_tab-clust``: the cluster table NiMARE's diagnostics write."""
+    return f"{target_image}_tab-clust"
+
+
+def robustness_key(target_image):
+    """``<target>_tab-robustness``: the per-cluster verdict table."""
+    return f"{target_image}_tab-robustness"
+
+
+def cluster_column(tail, cluster_id):
+    """Return the column Jackknife's ``_tab-counts`` give a cluster (``"PositiveTail 1"``)."""
+    return f"{TAIL_LABELS[tail]} {cluster_id}"
+
+
+def tail_of_label(label):
+    """Return the tail (``"positive"``, ``"negative"``) of a Jackknife column prefix."""
+    return {prefix: tail for tail, prefix in TAIL_LABELS.items()}[label]
+
+
+def has_tables(keys, target_image, diagnostic):
+    """Whether ``keys`` (a result's table names) hold any of a diagnostic's tables."""
+    prefix = table_key(target_image, diagnostic, "")
+    return any(key.startswith(prefix) for key in keys)
+
+
+def diagnosed_targets(keys, diagnostic):
+    """Return the targets whose ``diagnostic`` tables are among ``keys``, sorted."""
+    marker = diagnostic_stem("", diagnostic) + "_"
+    return sorted({key.split(marker)[0] for key in keys if marker in key})

@@ -13,8 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from nimare_stability.core import names as mapnames
-from nimare_stability.core import targets
+from nimare_stability.core import names, targets
 from nimare_stability.core.volumes import label_faces, to_volume
 
 #: p values within float32 rounding of alpha count as equal to alpha (not significant):
@@ -76,7 +75,7 @@ class SupportRule:
         return self._drop_small_clusters(signs.astype(np.int8))
 
     def _z(self, maps):
-        name = mapnames.sibling(self.target_image, "z")
+        name = names.sibling(self.target_image, names.Z)
         if name in maps:
             return np.asarray(maps[name], dtype=np.float64)
         if self.target_threshold is not None:

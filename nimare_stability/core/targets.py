@@ -15,13 +15,17 @@ from nimare.meta.cbma.base import PairwiseCBMAEstimator
 from nimare.meta.ibma import IBMAEstimator
 from scipy import stats
 
-from nimare_stability.core import names as mapnames
-from nimare_stability.core._nimare_private import corrector_suffix
+from nimare_stability.core import names
+from nimare_stability.core._nimare_private import (
+    corrector_parameter,
+    corrector_suffix,
+    set_corrector_parameter,
+)
 
 
 def z_tail(target_image, estimator):
     """Return the tail (``"one"`` or ``"two"``) of the p values behind the target's z map."""
-    corr = mapnames.correction(target_image)
+    corr = names.correction(target_image)
     if isinstance(estimator, PairwiseCBMAEstimator):
         return "two"
     if corr is not None:
@@ -38,7 +42,7 @@ def check_target(result, target_image):
             f"target_image={target_image!r} is not a map of this result; available maps: "
             f"{', '.join(sorted(result.maps))}."
         )
-    mapnames.split_kind(target_image)
+    names.split_kind(target_image)
 
 
 def p_values(maps, target_image, tail):
@@ -47,12 +51,12 @@ def p_values(maps, target_image, tail):
     Read from the ``p_`` sibling if present, else ``logp_`` (−log10 p), else derived from
     the z map with ``tail`` (``"one"`` or ``"two"``, see :func:`z_tail`).
     """
-    for kind in ("p", "logp"):
-        name = mapnames.sibling(target_image, kind)
+    for kind in (names.P, names.LOGP):
+        name = names.sibling(target_image, kind)
         if name in maps:
             values = np.asarray(maps[name], dtype=np.float64)
-            return values if kind == "p" else 10.0**-values
-    z = np.asarray(maps[mapnames.sibling(target_image, "z")], dtype=np.float64)
+            return values if kind == names.P else 10.0**-values
+    z = np.asarray(maps[names.sibling(target_image, names.Z)], dtype=np.float64)
     if tail == "two":
         return 2 * stats.norm.sf(np.abs(z))
     return stats.norm.sf(z)
@@ -73,7 +77,7 @@ def corrector_for(result, target_image, n_iters=None):
     -------
     :class:`~nimare.correct.Corrector` or None
     """
-    corr = mapnames.correction(target_image)
+    corr = names.correction(target_image)
     if corr is None:
         if n_iters is not None:
             raise ValueError(
@@ -82,7 +86,7 @@ def corrector_for(result, target_image, n_iters=None):
             )
         return None
     corrector = result.corrector
-    suffix = mapnames.correction_suffix(target_image)
+    suffix = names.correction_suffix(target_image)
     if corrector is None or corrector_suffix(corrector) != suffix:
         made_by = "no corrector" if corrector is None else f"{type(corrector).__name__}"
         made_by += "" if corrector is None else f" ({corrector_suffix(corrector).lstrip('_')})"
@@ -98,7 +102,7 @@ def corrector_for(result, target_image, n_iters=None):
                 f"n_iters={n_iters} applies to Monte Carlo corrected targets only; "
                 f"target_image={target_image!r} is corrected by {corr[1]}. Accepted: None."
             )
-        corrector.parameters["n_iters"] = n_iters
+        set_corrector_parameter(corrector, "n_iters", n_iters)
     return corrector
 
 
@@ -106,11 +110,11 @@ def monte_carlo_iterations(result, corrector):
     """Return the Monte Carlo iterations a replicate's correction will run, or None."""
     if not isinstance(corrector, FWECorrector) or corrector.method != "montecarlo":
         return None
-    if corrector.parameters.get("n_iters") is not None:
-        return int(corrector.parameters["n_iters"])
+    if corrector_parameter(corrector, "n_iters") is not None:
+        return int(corrector_parameter(corrector, "n_iters"))
     nulls = getattr(result.estimator, "null_distributions_", {})
     for name, values in nulls.items():
-        if name.startswith("values_") and name.endswith("_method-montecarlo"):
+        if names.is_montecarlo_null(name):
             return len(values)
     return None
 

@@ -7,7 +7,7 @@ The mask as a boolean array, and clusters labelled by face connectivity (as nile
 import numpy as np
 from scipy import ndimage
 
-from nimare_stability.core._nimare_private import _mask_img_to_bool
+from nimare_stability.core._nimare_private import mask_to_bool
 
 #: Face (6-neighbour) connectivity.
 FACES = ndimage.generate_binary_structure(3, 1)
@@ -19,7 +19,7 @@ def mask_array(masker):
     Masked 1D maps hold these voxels' values in C order.
     """
     mask_img = getattr(masker, "mask_img_", getattr(masker, "mask_img", masker))
-    return _mask_img_to_bool(mask_img)
+    return mask_to_bool(mask_img)
 
 
 def to_volume(values, mask):

@@ -1,20 +1,28 @@
-"""What every cluster diagnostic of this package shares: checks and the baseline of a run.
+"""The template every cluster diagnostic of this package follows, and what it shares.
 
-A diagnostic judges the baseline clusters of ``target_image`` by refitting (through an
-engine) on other sets of analyses. :class:`ClusterDiagnostic` checks the parameters they
-share and prepares a :class:`Run`: the analyses, the corrector that made the target, the
-support rule and the baseline clusters.
+A diagnostic judges the baseline clusters of ``target_image`` by asking an engine to judge
+replicates: other sets of analyses, refit and corrected as the baseline was.
+:meth:`ClusterDiagnostic.transform` runs the same six steps for every one of them:
+
+1. *check* the result and the parameters (:meth:`~ClusterDiagnostic._check_params`);
+2. *prepare* a :class:`Run`: the analyses, the corrector that made the target, the support
+   rule, the baseline support and its clusters;
+3. *seed*: one :class:`~nimare_stability.resampling.seeds.SeedPlan` from ``random_state``;
+4. *judge* (:meth:`~ClusterDiagnostic._judge`): the diagnostic's own work, returning its
+   :class:`Outputs`;
+5. *derive* a new result holding them, plus what NiMARE's report reads;
+6. *record* the seed used and the run time in the new result's metadata.
 """
 
 import time
 import warnings
-from dataclasses import dataclass
+from abc import abstractmethod
+from dataclasses import dataclass, field
 
 from nimare.diagnostics import Diagnostics
 from nimare.results import MetaResult
 
-from nimare_stability.core import names as mapnames
-from nimare_stability.core import targets
+from nimare_stability.core import names, targets
 from nimare_stability.core.analyses import AnalysisSet
 from nimare_stability.core.baseline import (
     baseline,
@@ -23,13 +31,10 @@ from nimare_stability.core.baseline import (
     warn_empty_support,
 )
 from nimare_stability.core.validation import check_bool, check_choice, check_number
-from nimare_stability.diagnostics import nimare_outputs as nimare_report
+from nimare_stability.diagnostics import nimare_outputs
 from nimare_stability.diagnostics.derived import derived_result
 from nimare_stability.engines import ENGINES
 from nimare_stability.resampling import seeds
-
-#: The default ``target_image`` of every diagnostic (NiMARE's workflows' default target).
-DEFAULT_TARGET = "z_desc-size_level-cluster_corr-FWE_method-montecarlo"
 
 
 @dataclass(frozen=True)
@@ -44,12 +49,29 @@ class Run:
     clusters: list
 
 
-class ClusterDiagnostic(Diagnostics):
-    """Base of this package's diagnostics: shared checks and the baseline of a run.
+@dataclass
+class Outputs:
+    """What a diagnostic's judging step adds to the result.
 
-    Subclasses set :attr:`name` (the ``_diag-<name>`` of their outputs), store every
-    ``__init__`` argument as-is (NiMARE's workflows set parameters by name) and define
-    ``transform``.
+    Parameters
+    ----------
+    tables, maps : :obj:`dict`
+        Name -> table (:class:`pandas.DataFrame`) or masked map.
+    counts : array of shape (n analyses, n clusters), optional
+        Values of the per-analysis heatmap tables NiMARE's report draws
+        (:func:`~nimare_stability.core.names.counts_key`); None when there are none.
+    """
+
+    tables: dict
+    maps: dict = field(default_factory=dict)
+    counts: object = None
+
+
+class ResultDiagnostic(Diagnostics):
+    """A NiMARE diagnostic of this package: it judges a whole result in ``transform``.
+
+    Subclasses set :attr:`name`, the ``_diag-<name>`` of their outputs, and store every
+    ``__init__`` argument as-is (NiMARE's workflows set parameters by name).
     """
 
     #: The diagnostic's name in its outputs' keys (``<target>_diag-<name>_…``).
@@ -57,13 +79,79 @@ class ClusterDiagnostic(Diagnostics):
 
     def _transform(self, expid, label_map, sign, result, **kwargs):
         raise NotImplementedError(
-            f"{type(self).__name__} judges whole replicates in transform(); it has no "
+            f"{type(self).__name__} judges whole results in transform(); it has no "
             "per-analysis step for Diagnostics.transform to call."
         )
 
+
+class ClusterDiagnostic(ResultDiagnostic):
+    """Base of the diagnostics that judge the baseline clusters through an engine.
+
+    :meth:`transform` is the template (see the module); subclasses fill its hooks
+    :meth:`_check_params`, :meth:`_judge` and :meth:`_description`, and may narrow which
+    estimators they take (:meth:`_analyses`).
+    """
+
+    def transform(self, result):
+        """Judge the baseline clusters of ``target_image``.
+
+        Parameters
+        ----------
+        result : :obj:`~nimare.results.MetaResult`
+            A fitted (and corrected) result. Never modified.
+
+        Returns
+        -------
+        :obj:`~nimare.results.MetaResult`
+            A new result holding ``result``'s maps and tables plus this diagnostic's.
+        """
+        started = time.perf_counter()
+        check_result(result)
+        self._check_params()
+        run = self._prepare(result)
+        plan = seeds.SeedPlan(seeds.check_random_state(self.random_state))
+        outputs = self._judge(result, run, plan)
+        new = self._derive(result, run, outputs)
+        new.metadata[self._metadata_key(names.RANDOM_STATE)] = plan.seed
+        new.metadata[self._metadata_key(names.SECONDS)] = time.perf_counter() - started
+        return new
+
+    @abstractmethod
+    def _check_params(self):
+        """Check this diagnostic's parameters (before any costly work); raise if bad."""
+
+    @abstractmethod
+    def _judge(self, result, run, plan):
+        """Do the diagnostic's own work on a prepared :class:`Run`; return its :class:`Outputs`.
+
+        ``plan`` is the run's :class:`~nimare_stability.resampling.seeds.SeedPlan`.
+        """
+
+    @abstractmethod
+    def _description(self, run):
+        """Return the sentence the boilerplate gains (``generate_description``)."""
+
+    def _analyses(self, estimator):
+        """Return the :class:`AnalysisSet` of a fitted estimator that this diagnostic judges.
+
+        By default single-group coordinate-based estimators only: their analyses' foci are
+        what is removed or added.
+        """
+        analyses = AnalysisSet(estimator)
+        if analyses.pairwise or not analyses.is_cbma:
+            raise ValueError(
+                f"{type(self).__name__} needs a single-group coordinate-based estimator "
+                f"(ALE, MKDADensity, KDA, ...); got {type(estimator).__name__}. "
+                "Accepted: the result of a CBMA estimator fit on one Studyset."
+            )
+        return analyses
+
     @property
     def _stem(self):
-        return mapnames.diagnostic_stem(self.target_image, self.name)
+        return names.diagnostic_stem(self.target_image, self.name)
+
+    def _metadata_key(self, what):
+        return names.metadata_key(self.target_image, self.name, what)
 
     def _check_common(self):
         """Check the parameters every diagnostic of this package takes."""
@@ -94,16 +182,11 @@ class ClusterDiagnostic(Diagnostics):
             rule += f", in clusters of at least {self.cluster_threshold} voxels"
         return rule
 
-    def _prepare(self, result, resample_group="both", single_group_cbma=False):
-        """Check a MetaResult (see :func:`check_result`) against this diagnostic; return its Run.
-
-        ``single_group_cbma``: refuse estimators other than single-group CBMA ones.
-        """
+    def _prepare(self, result):
+        """Check a result against this diagnostic's target; return its :class:`Run`."""
         targets.check_target(result, self.target_image)
         check_target_values(result, self.target_image)
-        analyses = AnalysisSet(result.estimator, resample_group)
-        if single_group_cbma:
-            self._check_single_group_cbma(analyses)
+        analyses = self._analyses(result.estimator)
         corrector = targets.corrector_for(result, self.target_image, self.n_iters)
         n_iters = targets.monte_carlo_iterations(result, corrector)
         targets.warn_unreachable_alpha(n_iters, self.alpha)
@@ -112,51 +195,24 @@ class ClusterDiagnostic(Diagnostics):
         warn_empty_support(support, rule)
         return Run(analyses, corrector, n_iters, rule, support, clusters)
 
-    def _derive(self, result, run, tables, description, maps=None, counts=None):
-        """Return a new result with this run's outputs and those NiMARE's report reads.
-
-        ``counts``: (n analyses, n clusters) values of the per-analysis heatmap tables
-        (``<stem>_tab-counts_tail-<tail>``), or None when the diagnostic has none.
-        """
-        report_maps, report_tables = nimare_report.cluster_outputs(
+    def _derive(self, result, run, outputs):
+        """Return a new result with ``outputs`` and what NiMARE's report reads."""
+        report_maps, report_tables = nimare_outputs.cluster_outputs(
             result, self.target_image, run.clusters
         )
-        if counts is not None:
+        if outputs.counts is not None:
             report_tables.update(
-                nimare_report.counts_tables(
-                    self.target_image, self.name, run.analyses.ids, run.clusters, counts
+                nimare_outputs.counts_tables(
+                    self.target_image, self.name, run.analyses.ids, run.clusters, outputs.counts
                 )
             )
         return derived_result(
             result,
             self,
-            {**report_maps, **(maps or {})},
-            {**report_tables, **tables},
-            description if self.generate_description else None,
+            {**report_maps, **outputs.maps},
+            {**report_tables, **outputs.tables},
+            self._description(run) if self.generate_description else None,
         )
-
-    def _seed_plan(self):
-        """Return the run's :class:`~nimare_stability.resampling.seeds.SeedPlan`."""
-        return seeds.SeedPlan(seeds.check_random_state(self.random_state))
-
-    def _record(self, new, plan, started):
-        """Record the run's seed (drawn when ``random_state`` is None) and its seconds.
-
-        In ``new.metadata[<stem> + "_random_state"]`` and ``[<stem> + "_seconds"]``: tables
-        stay identical across runs, and any run can be repeated.
-        """
-        new.metadata[f"{self._stem}_random_state"] = plan.seed
-        new.metadata[f"{self._stem}_seconds"] = time.perf_counter() - started
-        return new
-
-    def _check_single_group_cbma(self, analyses):
-        """Refuse estimators whose analyses carry no coordinates of one group."""
-        if analyses.pairwise or not analyses.is_cbma:
-            raise ValueError(
-                f"{type(self).__name__} needs a single-group coordinate-based estimator "
-                f"(ALE, MKDADensity, KDA, ...); got {type(analyses.estimator).__name__}. "
-                "Accepted: the result of a CBMA estimator fit on one Studyset."
-            )
 
 
 def check_result(result):

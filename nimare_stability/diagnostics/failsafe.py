@@ -1,7 +1,6 @@
 """``FailSafeN``: how many null analyses a cluster withstands (Acar et al., 2018)."""
 
 import dataclasses
-import time
 
 import numpy as np
 import pandas as pd
@@ -9,16 +8,16 @@ from joblib import Parallel, delayed
 from scipy import stats
 from tqdm.auto import tqdm
 
-from nimare_stability.core import _nimare_private
+from nimare_stability.core import _nimare_private, names
 from nimare_stability.core.analyses import AnalysisSet
+from nimare_stability.core.clusters import vanishes
 from nimare_stability.core.validation import check_number
-from nimare_stability.diagnostics.base import DEFAULT_TARGET, ClusterDiagnostic, check_result
+from nimare_stability.diagnostics.base import ClusterDiagnostic, Outputs
+from nimare_stability.diagnostics.docs import fill_doc
 from nimare_stability.diagnostics.null_analyses import NullProfiles, augmented_fit, draw_nulls
-from nimare_stability.engines import EngineInputs, resolve_engine
-from nimare_stability.engines.fast import FastEngine
-from nimare_stability.engines.keyed import Judge, vanishes
+from nimare_stability.engines import DRAWS_NULLS, TAKES_NULLS, EngineInputs, resolve_engine
+from nimare_stability.engines.keyed import Judge
 
-DIAGNOSTIC = "FailSafeN"
 #: Sizes (numbers of null analyses) whose Monte Carlo nulls are drawn; others interpolate.
 GRID_POINTS = 6
 #: Study-id prefix of the null analyses of drawer ``d``: ``f"{NULL_PREFIX}{d}-"``.
@@ -35,6 +34,7 @@ COLUMNS = [
 ]
 
 
+@fill_doc
 class FailSafeN(ClusterDiagnostic):
     """The fail-safe N of each cluster: how many null analyses it withstands.
 
@@ -49,26 +49,30 @@ class FailSafeN(ClusterDiagnostic):
 
     Parameters
     ----------
-    target_image : :obj:`str`, default="z_desc-size_level-cluster_corr-FWE_method-montecarlo"
-        Map to judge.
+    %(target_image)s
     max_multiple : :obj:`int`, default=10
         Search up to ``max_multiple * n_analyses`` null analyses (Acar et al. use 10).
     n_drawers : :obj:`int`, default=10
         Independent draws of the null analyses' foci.
-    alpha, target_threshold, cluster_threshold, n_iters, engine, random_state, n_cores, \
-progress, generate_description
-        As in :class:`~nimare_stability.ResampledStability`.
+    %(alpha)s
+    %(target_threshold)s
+    %(cluster_threshold)s
+    %(n_iters)s
+    %(engine)s
+    %(random_state)s
+    %(n_cores)s
+    %(progress)s
+    %(generate_description)s
 
     Notes
     -----
-    Tables ``T + "_diag-FailSafeN_tab-clusters"`` (``cluster_id``, ``tail``, ``fsn_mean``,
+    Tables ``T_diag-FailSafeN_tab-clusters`` (``cluster_id``, ``tail``, ``fsn_mean``,
     ``fsn_min``, ``fsn_ci_low`` and ``fsn_ci_high`` (95% t interval of the mean over
     drawers, the low end clipped at 0; NaN with one drawer), ``fsn_per_analysis``
     (``fsn_mean`` / number of analyses) and ``censored`` (the cluster survived the maximum
-    in some drawer: its FSN there is a lower bound)) and ``T + "_diag-FailSafeN_tab-drawers"``
-    (one row per cluster and drawer). A cluster is significant without null analyses (it
-    is a baseline cluster), so its FSN is at least 1. The seed of the run is
-    ``result.metadata[T + "_diag-FailSafeN_random_state"]``.
+    in some drawer: its FSN there is a lower bound)) and ``T_diag-FailSafeN_tab-drawers``
+    (one row per cluster and drawer), with ``T = target_image``. A cluster is significant
+    without null analyses (it is a baseline cluster), so its FSN is at least 1.
 
     The real analyses the null ones copy are drawn once, so the drawers differ only in
     where the null foci fall and share each size's Monte Carlo null. With the fast engine
@@ -84,11 +88,11 @@ progress, generate_description
     .. footbibliography::
     """
 
-    name = DIAGNOSTIC
+    name = names.FAILSAFE
 
     def __init__(
         self,
-        target_image=DEFAULT_TARGET,
+        target_image=names.DEFAULT_TARGET,
         max_multiple=10,
         n_drawers=10,
         alpha=0.05,
@@ -114,40 +118,34 @@ progress, generate_description
         self.progress = progress
         self.generate_description = generate_description
 
-    def transform(self, result):
-        """Find each cluster's fail-safe N.
-
-        Parameters
-        ----------
-        result : :obj:`~nimare.results.MetaResult`
-            Never modified.
-
-        Returns
-        -------
-        :obj:`~nimare.results.MetaResult`
-            A new result with the ``_tab-clusters`` and ``_tab-drawers`` tables added.
-        """
-        started = time.perf_counter()
-        check_result(result)
-        self._check_params()
-        run = self._prepare(result, single_group_cbma=True)
+    def _judge(self, result, run, plan):
+        """Bisect each cluster's FSN in every drawer; return the clusters and drawers tables."""
+        fsn, censored = self._search(run, plan, self._n_max(run))
         n_real = run.analyses.ids.size
-        n_max = self.max_multiple * n_real
-        plan = self._seed_plan()
-        fsn, censored = self._search(run, plan, n_max)
-        out_tables = {
-            f"{self._stem}_tab-clusters": _clusters_table(run.clusters, fsn, censored, n_real),
-            f"{self._stem}_tab-drawers": pd.DataFrame(
-                [
-                    [cluster.cluster_id, cluster.tail, drawer, fsn[c, drawer], censored[c, drawer]]
-                    for c, cluster in enumerate(run.clusters)
-                    for drawer in range(self.n_drawers)
-                ],
-                columns=["cluster_id", "tail", "drawer", "fsn", "censored"],
-            ),
-        }
-        new = self._derive(result, run, out_tables, _description(self, n_max))
-        return self._record(new, plan, started)
+        clusters = _clusters_table(run.clusters, fsn, censored, n_real)
+        return Outputs(
+            {
+                names.table_key(self.target_image, self.name, names.CLUSTERS): clusters,
+                names.table_key(self.target_image, self.name, names.DRAWERS): _drawers_table(
+                    run.clusters, fsn, censored
+                ),
+            }
+        )
+
+    def _n_max(self, run):
+        """Return the most null analyses a drawer adds: ``max_multiple`` times the real ones."""
+        return self.max_multiple * run.analyses.ids.size
+
+    def _description(self, run):
+        return (
+            "Robustness to unpublished null results was assessed with a fail-safe N "
+            "\\citep{acar2018assessing} (FailSafeN, nimare-stability): up to "
+            f"{self._n_max(run)} null analyses (foci uniform in the mask; foci counts and "
+            "sample sizes drawn from the included analyses) were added, in "
+            f"{self.n_drawers} independent draws, until each cluster was no longer "
+            "significant, the meta-analysis being refit and corrected as the original each "
+            "time."
+        )
 
     def _search(self, run, plan, n_max):
         """Return each cluster's FSN in each drawer, and whether it was censored.
@@ -159,12 +157,11 @@ progress, generate_description
         estimator = run.analyses.estimator
         profile_rng, *drawer_rngs = plan.stream_rngs(self.n_drawers + 1)
         engine = resolve_engine(self.engine, estimator, run.corrector, {})
-        if run.n_iters is not None and "null" in engine.options:
-            engine = _GridNullEngine
         task = _Task(
             estimator,
             NullProfiles.draw(estimator, n_max, profile_rng),
             engine,
+            run.n_iters is not None and engine.can(DRAWS_NULLS, TAKES_NULLS),
             run.corrector,
             run.rule,
             run.n_iters,
@@ -200,6 +197,8 @@ class _Task:
     estimator: object
     profiles: NullProfiles
     engine: type
+    #: Whether the drawers share a :class:`_SizeGrid` of Monte Carlo nulls.
+    grid_null: bool
     corrector: object
     rule: object
     n_iters: int
@@ -212,7 +211,7 @@ class _Task:
 def _drawer_fsn(task, d, rng, n_cores=1, progress=False):
     """Return ``(fsn, censored, grid)`` of drawer ``d`` (see :func:`_bisect`).
 
-    Draws the grid of nulls first when the engine needs one and ``task`` has none.
+    Draws the grid of nulls first when the drawers share one and ``task`` has none.
     """
     drawer = _Drawer(task.estimator, task.profiles, rng, f"{NULL_PREFIX}{d}-")
     engine = task.engine(
@@ -226,9 +225,9 @@ def _drawer_fsn(task, d, rng, n_cores=1, progress=False):
         )
     )
     grid = task.grid
-    if task.engine is _GridNullEngine:
+    if task.grid_null:
         grid = grid or _SizeGrid.draw(engine, drawer, n_cores, progress)
-        engine.grid = grid
+        engine = engine.with_null_maxima(grid.maxima)
     judge = Judge(engine, lambda key: task.plan.keyed_seed((d, *key)), n_cores)
     return (*_bisect(judge, drawer, task.clusters, task.n_max), grid)
 
@@ -253,19 +252,39 @@ class _Drawer:
 
 
 class _SizeGrid:
-    """Monte Carlo null maxima at a few numbers of added null analyses (common foci)."""
+    """Monte Carlo null maxima at a few numbers of added null analyses (common foci).
 
-    def __init__(self, sizes, nulls):
+    Parameters
+    ----------
+    sizes : ndarray of int
+        Numbers of null analyses, ascending from 0.
+    nulls : tuple of three arrays of shape (len(sizes), n_iters) or None
+        Maximum statistic, cluster size and mass at each size.
+    n_real : int
+        Real analyses in every replicate.
+    """
+
+    def __init__(self, sizes, nulls, n_real):
         self.sizes = sizes
         self.nulls = nulls
+        self.n_real = n_real
 
     @classmethod
     def draw(cls, engine, drawer, n_cores, progress):
-        """Draw the grid's nulls with ``engine`` (a fast engine fit on ``drawer``)."""
+        """Draw the grid's nulls with ``engine`` (one that :data:`DRAWS_NULLS`, on ``drawer``)."""
         sizes = np.unique(np.linspace(0, len(drawer.nulls), GRID_POINTS).round().astype(int))
         splits = [drawer.retained(m) for m in sizes]
-        thresholds, weights = engine.thresholds_and_weights(splits, n_cores)
-        return cls(sizes, engine.null_maxima_of(splits, thresholds, weights, n_cores, progress))
+        return cls(sizes, engine.null_maxima(splits, n_cores, progress), len(drawer.real))
+
+    def maxima(self, retained):
+        """Null maxima of each replicate: its number of null analyses, interpolated.
+
+        An engine's ``null_maxima`` provider (:class:`~nimare_stability.engines.EngineInputs`).
+        """
+        rows = [self.at(len(kept) - self.n_real) for kept in retained]
+        return tuple(
+            None if rows[0][i] is None else np.stack([row[i] for row in rows]) for i in range(3)
+        )
 
     def at(self, n_nulls):
         """Null maxima with ``n_nulls`` null analyses, interpolated per iteration."""
@@ -275,26 +294,6 @@ class _SizeGrid:
         return tuple(
             None if null is None else (1 - weight) * null[upper - 1] + weight * null[upper]
             for null in self.nulls
-        )
-
-
-class _GridNullEngine(FastEngine):
-    """The fast engine, with each replicate's null read from a :class:`_SizeGrid`.
-
-    Without a :attr:`grid`, its nulls are the fast engine's own (used to draw the grid). A
-    replicate's number of null analyses is its size minus the real analyses'.
-    """
-
-    grid = None
-
-    def null_maxima_of(self, schedule, thresholds, weights, n_cores, progress, store=None):
-        """Interpolate each replicate's null maxima from the grid."""
-        if self.grid is None:
-            return super().null_maxima_of(schedule, thresholds, weights, n_cores, progress, store)
-        n_real = self.inputs.analyses.ids.size - self.grid.sizes[-1]
-        rows = [self.grid.at(len(kept) - n_real) for kept in schedule]
-        return tuple(
-            None if rows[0][i] is None else np.stack([row[i] for row in rows]) for i in range(3)
         )
 
 
@@ -323,6 +322,17 @@ def _bisect(judge, drawer, clusters, n_max):
     return high, censored
 
 
+def _drawers_table(clusters, fsn, censored):
+    return pd.DataFrame(
+        [
+            [cluster.cluster_id, cluster.tail, drawer, fsn[c, drawer], censored[c, drawer]]
+            for c, cluster in enumerate(clusters)
+            for drawer in range(fsn.shape[1])
+        ],
+        columns=["cluster_id", "tail", "drawer", "fsn", "censored"],
+    )
+
+
 def _clusters_table(clusters, fsn, censored, n_real):
     rows = []
     for c, cluster in enumerate(clusters):
@@ -345,14 +355,3 @@ def _clusters_table(clusters, fsn, censored, n_real):
             ]
         )
     return pd.DataFrame(rows, columns=COLUMNS)
-
-
-def _description(diagnostic, n_max):
-    return (
-        "Robustness to unpublished null results was assessed with a fail-safe N "
-        "\\citep{acar2018assessing} (FailSafeN, nimare-stability): up to "
-        f"{n_max} null analyses (foci uniform in the mask; foci counts and sample sizes "
-        "drawn from the included analyses) were added, in "
-        f"{diagnostic.n_drawers} independent draws, until each cluster was no longer "
-        "significant, the meta-analysis being refit and corrected as the original each time."
-    )

@@ -1,20 +1,20 @@
 """``Fragility``: the fewest analyses whose removal makes a cluster vanish."""
 
 import itertools
-import time
 
 import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from nimare_stability.core import _nimare_private, grouping
+from nimare_stability.core import _nimare_private, grouping, names
+from nimare_stability.core.clusters import vanishes
 from nimare_stability.core.validation import check_number
-from nimare_stability.diagnostics.base import DEFAULT_TARGET, ClusterDiagnostic, check_result
-from nimare_stability.engines import EngineInputs, resolve_engine
+from nimare_stability.diagnostics.base import ClusterDiagnostic, Outputs
+from nimare_stability.diagnostics.docs import fill_doc
+from nimare_stability.engines import DRAWS_NULLS, EngineInputs, resolve_engine
 from nimare_stability.engines.kernels import collect_ma_maps
-from nimare_stability.engines.keyed import Judge, cluster_contributions, vanishes
+from nimare_stability.engines.keyed import Judge
 
-DIAGNOSTIC = "Fragility"
 #: Monte Carlo iterations of the screening null (at most the run's own).
 SCREEN_ITERATIONS = 1000
 #: Candidate sets, per cluster and size, confirmed with the exact null in one batch.
@@ -30,6 +30,7 @@ COLUMNS = [
 ]
 
 
+@fill_doc
 class Fragility(ClusterDiagnostic):
     """The fewest analyses (or groups) whose removal makes each baseline cluster vanish.
 
@@ -44,8 +45,7 @@ class Fragility(ClusterDiagnostic):
 
     Parameters
     ----------
-    target_image : :obj:`str`, default="z_desc-size_level-cluster_corr-FWE_method-montecarlo"
-        Map to judge.
+    %(target_image)s
     groups : :obj:`str` or :obj:`dict`, optional
         Remove groups instead of analyses: ``"study"``, a metadata or annotation column, or a
         mapping from analysis id to label.
@@ -53,13 +53,19 @@ class Fragility(ClusterDiagnostic):
         Sets of up to this many analyses are searched exhaustively.
     max_removed : :obj:`int`, default=10
         Largest set tried; a cluster that survives is reported as ``"> max_removed"``.
-    alpha, target_threshold, cluster_threshold, n_iters, engine, random_state, n_cores, \
-progress, generate_description
-        As in :class:`~nimare_stability.ResampledStability`.
+    %(alpha)s
+    %(target_threshold)s
+    %(cluster_threshold)s
+    %(n_iters)s
+    %(engine)s
+    %(random_state)s
+    %(n_cores)s
+    %(progress)s
+    %(generate_description)s
 
     Notes
     -----
-    Table ``T + "_diag-Fragility_tab-clusters"``: ``cluster_id``, ``tail``,
+    Table ``T_diag-Fragility_tab-clusters``, with ``T = target_image``: ``cluster_id``, ``tail``,
     ``n_contributing`` (analyses), ``n_contributing_studies``, ``fragility`` (an int, or
     ``"> max_removed"``), ``exact`` (True when every smaller set was tried) and ``removed``
     (the ids or group labels, ``;``-joined).
@@ -67,15 +73,14 @@ progress, generate_description
     With the fast engine and a Monte Carlo target, candidate sets are screened with a
     cheaper null (``null="shared"``, at most :data:`SCREEN_ITERATIONS` iterations); the
     reported set is confirmed with each replicate's own null at the full ``n_iters``. A set
-    the screen misses is not tried again. The seed of the run is
-    ``result.metadata[T + "_diag-Fragility_random_state"]``.
+    the screen misses is not tried again.
     """
 
-    name = DIAGNOSTIC
+    name = names.FRAGILITY
 
     def __init__(
         self,
-        target_image=DEFAULT_TARGET,
+        target_image=names.DEFAULT_TARGET,
         groups=None,
         max_exact=2,
         max_removed=10,
@@ -103,30 +108,14 @@ progress, generate_description
         self.progress = progress
         self.generate_description = generate_description
 
-    def transform(self, result):
-        """Find each cluster's fragility.
-
-        Parameters
-        ----------
-        result : :obj:`~nimare.results.MetaResult`
-            Never modified.
-
-        Returns
-        -------
-        :obj:`~nimare.results.MetaResult`
-            A new result with the ``_tab-clusters`` table added.
-        """
-        started = time.perf_counter()
-        check_result(result)
-        self._check_params()
-        run = self._prepare(result, single_group_cbma=True)
+    def _judge(self, result, run, plan):
+        """Search each cluster's smallest sinking set; return the clusters table."""
         analyses = run.analyses
         labels = grouping.analysis_labels(self.groups, "groups", analyses)
         units = _Units(analyses.ids if labels is None else labels)
         _, ma_maps, _, rows = collect_ma_maps(analyses.estimator)
         per_analysis = cluster_contributions(ma_maps, rows, run.clusters)
         contributions = units.sum(per_analysis)
-        plan = self._seed_plan()
         screen, exact = self._judges(run, plan)
         floor = _nimare_private.estimator_min_analyses(analyses.estimator) or 1
         search = _Search(units, run.clusters, contributions, analyses.ids.size - floor)
@@ -147,14 +136,16 @@ progress, generate_description
             ],
             columns=COLUMNS,
         )
-        new = self._derive(
-            result,
-            run,
-            {f"{self._stem}_tab-clusters": table},
-            _description(self),
-            counts=search.removed_matrix(),
+        key = names.table_key(self.target_image, self.name, names.CLUSTERS)
+        return Outputs({key: table}, counts=search.removed_matrix())
+
+    def _description(self, run):
+        return (
+            "The fragility of each cluster, the fewest analyses whose removal makes it vanish, "
+            "was searched with Fragility (nimare-stability): every set of up to "
+            f"{self.max_exact} contributing analyses, then the largest contributors up to "
+            f"{self.max_removed}, each refit and corrected as the original result was."
         )
-        return self._record(new, plan, started)
 
     def _check_params(self):
         self._check_common()
@@ -187,7 +178,7 @@ progress, generate_description
             return Judge(engine(inputs), plan.keyed_seed, n_cores)
 
         exact = judge("replicate", run.n_iters)
-        if run.n_iters is None or "null" not in engine.options:
+        if run.n_iters is None or not engine.can(DRAWS_NULLS):
             return exact, exact
         return judge("shared", min(run.n_iters, SCREEN_ITERATIONS)), exact
 
@@ -323,10 +314,22 @@ class _Search:
         return size, size <= max_exact, names
 
 
-def _description(diagnostic):
-    return (
-        "The fragility of each cluster, the fewest analyses whose removal makes it vanish, "
-        "was searched with Fragility (nimare-stability): every set of up to "
-        f"{diagnostic.max_exact} contributing analyses, then the largest contributors up to "
-        f"{diagnostic.max_removed}, each refit and corrected as the original result was."
-    )
+def cluster_contributions(ma_maps, rows, clusters):
+    """Return the summed modeled activation of each analysis inside each cluster.
+
+    Parameters
+    ----------
+    ma_maps : scipy.sparse.csr_matrix, shape (n_rows, n_voxels)
+    rows : ndarray of int, shape (n_analyses,)
+        MA-map row of each analysis (see
+        :func:`~nimare_stability.engines.kernels.collect_ma_maps`).
+    clusters : list of :class:`~nimare_stability.core.clusters.Cluster`
+
+    Returns
+    -------
+    ndarray of float, shape (n_analyses, n_clusters)
+    """
+    out = np.zeros((len(rows), len(clusters)))
+    for column, cluster in enumerate(clusters):
+        out[:, column] = np.asarray(ma_maps[:, cluster.voxels].sum(axis=1)).ravel()[rows]
+    return out

@@ -21,23 +21,17 @@ from nimare import diagnostics
 from nimare.meta.cbma.weights import normalize_weights
 from tqdm.auto import tqdm
 
-from nimare_stability.core import _nimare_private, grouping
-from nimare_stability.core import names as mapnames
+from nimare_stability.core import _nimare_private, grouping, names
 from nimare_stability.core.analyses import AnalysisSet
-from nimare_stability.core.clusters import TAIL_LABELS
 from nimare_stability.core.validation import check_bool, check_number
-from nimare_stability.diagnostics.base import DEFAULT_TARGET, check_result
+from nimare_stability.diagnostics.base import check_result
 from nimare_stability.diagnostics.derived import derived_result
 from nimare_stability.engines import _numba_candidates as nc
 from nimare_stability.engines.families import kernel_family
 from nimare_stability.engines.kernels import collect_ma_maps
 
-#: NiMARE's map of the statistic a Jackknife divides (CBMA estimators).
-STAT_MAP = "stat"
-_TAILS = {label: tail for tail, label in TAIL_LABELS.items()}
 
-
-class Jackknife(diagnostics.Jackknife):
+class Jackknife(_nimare_private.JackknifeHooks, diagnostics.Jackknife):
     """NiMARE's Jackknife, from MA maps cached once; optionally leaving out whole groups.
 
     For ALE, MKDADensity and KDA (with their own kernels) every left-out unit's statistic
@@ -72,9 +66,9 @@ class Jackknife(diagnostics.Jackknife):
 
     Notes
     -----
-    Outputs as NiMARE's Jackknife, with ``T = target_image``: table ``T + "_tab-clust"``,
+    Outputs as NiMARE's Jackknife, with ``T = target_image``: table ``T_tab-clust``,
     label maps ``label<T without its kind>_tail-<tail>`` and the contribution table
-    ``T + "_diag-Jackknife_tab-counts_tail-<tail>"`` (one ``_tab-counts`` table for
+    ``T_diag-Jackknife_tab-counts_tail-<tail>`` (one ``_tab-counts`` table for
     two-tailed single-group maps): one column per cluster (``"PositiveTail 1"``), one row per
     left-out unit. With ``groups``, a row is a group: its ``id`` column holds the group
     label (as a string), so NiMARE's ``run_reports`` and
@@ -88,7 +82,7 @@ class Jackknife(diagnostics.Jackknife):
 
     def __init__(
         self,
-        target_image=DEFAULT_TARGET,
+        target_image=names.DEFAULT_TARGET,
         voxel_thresh=None,
         cluster_threshold=None,
         display_second_group=False,
@@ -106,6 +100,8 @@ class Jackknife(diagnostics.Jackknife):
         self.groups = groups
         self.progress = progress
 
+    #: The ``_diag-<name>`` of its outputs, as NiMARE's Jackknife names them.
+    name = names.JACKKNIFE
     #: The cached leave-one-out of one transform; set only on the private copy running it.
     _loo = None
 
@@ -130,9 +126,9 @@ class Jackknife(diagnostics.Jackknife):
         worker.target_threshold = self._threshold()
         worker.n_cores = _nimare_private.check_n_cores(self.n_cores)
         estimator = result.estimator
-        if kernel_family(estimator) is not None and STAT_MAP in result.maps:
+        if kernel_family(estimator) is not None and names.STAT in result.maps:
             labels, units = self._units(estimator)
-            worker._loo = _KernelLeaveOneOut(estimator, result.maps[STAT_MAP], labels, units)
+            worker._loo = _KernelLeaveOneOut(estimator, result.maps[names.STAT], labels, units)
             worker.n_cores = 1
         elif self.groups is not None:
             raise ValueError(
@@ -140,43 +136,32 @@ class Jackknife(diagnostics.Jackknife):
                 f"their own kernels and a 'stat' map; got {type(estimator).__name__}. "
                 "Accepted: groups=None (NiMARE's leave-one-analysis-out) for this estimator."
             )
-        # derived_result records ``self``; NiMARE's transform appends the worker: drop it.
-        new = super(Jackknife, worker).transform(derived_result(result, self))
-        new.diagnostics.pop()
-        if worker._loo is not None and worker._loo.table_context is not None:
-            context = worker._loo.table_context
-            stem = mapnames.diagnostic_stem(self.target_image, type(self).__name__)
-            name = f"{stem}_tab-counts_tail-{_TAILS[context['sign']]}"
-            new.tables[name] = worker._loo.table(context)
+        # derived_result records ``self``; NiMARE's transform runs as the worker.
+        new = _nimare_private.nimare_jackknife_transform(worker, derived_result(result, self))
+        if worker._loo is not None and worker._loo.table_tail is not None:
+            tail = worker._loo.table_tail
+            key = names.counts_key(self.target_image, self.name, names.tail_of_label(tail.label))
+            new.tables[key] = worker._loo.table(tail)
         return new
 
-    def _batch_tail_contexts(self, tail_contexts):
-        """Compute every left-out unit's values for NiMARE's tail contexts (cached path).
+    def _leave_out(self, tails):
+        """Compute every left-out unit's values for the clusters of ``tails`` (cached path).
 
-        NiMARE's ``Diagnostics.transform`` calls this once, with the clusters found, before
-        its per-analysis loop. Rows become the left-out units. With one tail (every kernel
-        CBMA target NiMARE writes) no loop is left to run: :meth:`transform` writes the
-        table. With two, NiMARE's loop reads the values through :meth:`_transform_batch`.
+        NiMARE's transform asks once, with the clusters found, before its per-analysis loop;
+        the rows become the left-out units. Returns their labels (None: NiMARE refits).
         """
         if self._loo is None:
-            return super()._batch_tail_contexts(tail_contexts)
-        self._loo.compute(tail_contexts, self.progress)
-        for context in tail_contexts:
-            context["meta_ids"] = list(self._loo.labels)
-        if len(tail_contexts) == 1:
-            self._loo.table_context = tail_contexts[0]
-            return []
-        return super()._batch_tail_contexts(tail_contexts)
+            return None
+        self._loo.compute(tails, self.progress)
+        return self._loo.labels
 
-    def _transform_batch(
-        self, expid, tail_contexts, result, target_value_map=None, image_cache=None
-    ):
-        """Return unit ``expid``'s values for each tail context (NiMARE refits if not cached)."""
-        if self._loo is None:
-            return super()._transform_batch(
-                expid, tail_contexts, result, target_value_map, image_cache
-            )
-        return self._loo.values[expid]
+    def _left_out_values(self, label):
+        """Return unit ``label``'s values, one array per tail (None: NiMARE refits)."""
+        return None if self._loo is None else self._loo.values[label]
+
+    def _only_tail(self, tail):
+        """One tail (every kernel CBMA target NiMARE writes): :meth:`transform` writes it."""
+        self._loo.table_tail = tail
 
     def _units(self, estimator):
         """Return (label, positions into ``inputs_["id"]``) of each left-out unit."""
@@ -188,19 +173,19 @@ class Jackknife(diagnostics.Jackknife):
             labels = [
                 str(label) for label in grouping.analysis_labels(self.groups, "groups", analyses)
             ]
-        names = list(dict.fromkeys(labels))
-        if len(names) < 2:
+        unit_names = list(dict.fromkeys(labels))
+        if len(unit_names) < 2:
             what = (
                 "analysis"
                 if self.groups is None
                 else f"group for groups={grouping.describe(self.groups)}"
             )
             raise ValueError(
-                f"The result has only {len(names)} {what}; a jackknife leaves one out and refits "
-                "on the others. Accepted: at least 2."
+                f"The result has only {len(unit_names)} {what}; a jackknife leaves one out and "
+                "refits on the others. Accepted: at least 2."
             )
         labels = np.asarray(labels, dtype=object)
-        return names, [np.flatnonzero(labels == name) for name in names]
+        return unit_names, [np.flatnonzero(labels == name) for name in unit_names]
 
     def _threshold(self):
         """``target_threshold``, or NiMARE's deprecated ``voxel_thresh`` (with its warning)."""
@@ -253,22 +238,22 @@ class _KernelLeaveOneOut:
         self.stat = np.asarray(stat, dtype=np.float64)
         self.labels = labels
         self.units = units
-        #: label -> one float32 array of cluster means per tail context.
+        #: label -> one float32 array of cluster means per tail.
         self.values = {}
-        #: The one tail context whose table :meth:`table` writes, else None.
-        self.table_context = None
+        #: The one tail whose table :meth:`table` writes, else None.
+        self.table_tail = None
 
-    def compute(self, contexts, progress):
-        """Fill :attr:`values` for NiMARE's tail contexts (clusters as masked voxel indices)."""
-        clusters = []
-        for context in contexts:
-            summary = context["cluster_summary_context"]
-            if summary["mode"] != "masked_array":
-                raise ValueError(
-                    f"{type(self.estimator).__name__}'s masker does not map clusters to "
-                    "masked voxels; accepted: a NiftiMasker (NiMARE's default)."
-                )
-            clusters.append(summary["cluster_indices"])
+    def compute(self, tails, progress):
+        """Fill :attr:`values` for the clusters of each tail.
+
+        ``tails``: one :class:`~nimare_stability.core._nimare_private.TailClusters` each.
+        """
+        if any(tail.voxels is None for tail in tails):
+            raise ValueError(
+                f"{type(self.estimator).__name__}'s masker does not map clusters to "
+                "masked voxels; accepted: a NiftiMasker (NiMARE's default)."
+            )
+        clusters = [tail.voxels for tail in tails]
         voxels = np.unique(np.concatenate([i for tail in clusters for i in tail]))
         means = [_ClusterMeans(tail, voxels) for tail in clusters]
         estimator, ma_maps, kernel_ids, rows = collect_ma_maps(self.estimator)
@@ -281,9 +266,10 @@ class _KernelLeaveOneOut:
                 values = 1.0 - np.nan_to_num(statistic.without(rows[unit]) / stat)
             self.values[label] = [tail(values) for tail in means]
 
-    def table(self, context):
-        """NiMARE's contribution table of the one tail context: ``id``, one column per cluster."""
-        columns = [f"{context['sign']} {int(c_id)}" for c_id in context["cluster_ids"]]
+    def table(self, tail):
+        """NiMARE's contribution table of one tail: ``id``, one column per cluster."""
+        which = names.tail_of_label(tail.label)
+        columns = [names.cluster_column(which, int(c_id)) for c_id in tail.cluster_ids]
         values = np.array([self.values[label][0] for label in self.labels], dtype=np.float64)
         index = pd.Index(self.labels, name="id")
         return pd.DataFrame(values.astype(object), index=index, columns=columns).reset_index()
@@ -365,7 +351,7 @@ class _Weighted:
         self.ma_maps = ma_maps.astype(np.float64)
         self.kernel_ids = kernel_ids
         self.dataset = estimator.dataset
-        raw = getattr(estimator, _nimare_private.RAW_WEIGHTS_ATTR, None)
+        raw = _nimare_private.raw_weights(estimator)
         self.raw = np.ones(kernel_ids.size)
         if raw is not None:
             self.raw[rows] = raw  # raw weights follow inputs_["id"]; MA rows the kernel's

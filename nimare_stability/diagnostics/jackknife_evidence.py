@@ -9,8 +9,7 @@ from collections import Counter
 
 import numpy as np
 
-from nimare_stability.core import names as mapnames
-from nimare_stability.core.clusters import TAIL_LABELS
+from nimare_stability.core import names
 
 
 def top_contributor(result, target_image, cluster):
@@ -23,7 +22,7 @@ def top_contributor(result, target_image, cluster):
     ValueError
         When ``result`` holds no Jackknife output for the target and the cluster's tail.
     """
-    labels = result.maps.get(mapnames.label_map_name(target_image, cluster.tail))
+    labels = result.maps.get(names.label_map_name(target_image, cluster.tail))
     counts = _counts(result, target_image, cluster.tail)
     if labels is None or counts is None:
         raise ValueError(
@@ -34,17 +33,18 @@ def top_contributor(result, target_image, cluster):
     if not overlap:
         return None, np.nan
     label = overlap.most_common(1)[0][0]
-    column = f"{TAIL_LABELS[cluster.tail]} {label}"
+    column = names.cluster_column(cluster.tail, label)
     contributions = counts.set_index("id")[column].astype(float)
     return contributions.idxmax(), float(contributions.max())
 
 
 def has_jackknife(result, target_image):
     """Whether ``result`` holds any Jackknife table for ``target_image``."""
-    stem = mapnames.diagnostic_stem(target_image, "Jackknife")
-    return any(key.startswith(stem) for key in result.tables)
+    return names.has_tables(result.tables, target_image, names.JACKKNIFE)
 
 
 def _counts(result, target_image, tail):
-    stem = f"{mapnames.diagnostic_stem(target_image, 'Jackknife')}_tab-counts"
-    return result.tables.get(f"{stem}_tail-{tail}", result.tables.get(stem))
+    one_tail = names.counts_key(target_image, names.JACKKNIFE, tail)
+    return result.tables.get(
+        one_tail, result.tables.get(names.counts_key(target_image, names.JACKKNIFE))
+    )

@@ -12,20 +12,19 @@ NiMARE's report configuration (``enable_workflows`` adds them).
 import numpy as np
 import pandas as pd
 
-from nimare_stability.core import names as mapnames
-from nimare_stability.core.clusters import TAILS
+from nimare_stability.core import names
 
 #: ``<target>_tab-clust`` columns, as NiMARE's Diagnostics write them.
 CLUST_COLUMNS = ["Cluster ID", "X", "Y", "Z", "Peak Stat", "Cluster Size (mm3)"]
 
 #: What NiMARE's report says under each of our heatmaps, by diagnostic name.
 HEATMAP_TEXT = {
-    "ResampledStability": (
+    names.STABILITY: (
         "ResampledStability: for each analysis (row) and cluster (column), the share of the "
         "replicates leaving that analysis out in which no voxel of the cluster stayed "
         "significant (leave-one-out: 1 = the cluster vanishes without it)."
     ),
-    "Fragility": (
+    names.FRAGILITY: (
         "Fragility: 1 marks the analyses of the smallest set whose removal makes the cluster "
         "vanish (a column of zeros: no set of up to max_removed analyses sinks it)."
     ),
@@ -51,15 +50,15 @@ def cluster_outputs(result, target_image, clusters):
         (the column names of the ``_tab-counts`` tables), the peak, its value in the
         uncorrected map and the cluster's volume.
     """
-    clust_name = f"{target_image}_tab-clust"
+    clust_name = names.clust_key(target_image)
     if clust_name in result.tables:
         return {}, {}
     n_voxels = np.asarray(result.maps[target_image]).size
     voxel_mm3 = float(np.prod(result.masker.mask_img_.header.get_zooms()[:3]))
     maps = {}
-    for tail in TAILS.values():
+    for tail in names.TAILS.values():
         in_tail = [cluster for cluster in clusters if cluster.tail == tail]
-        name = mapnames.label_map_name(target_image, tail)
+        name = names.label_map_name(target_image, tail)
         if in_tail and name not in result.maps:
             labels = np.zeros(n_voxels, dtype=np.int32)
             for cluster in in_tail:
@@ -89,14 +88,13 @@ def counts_tables(target_image, diagnostic, ids, clusters, values):
     values : (len(ids), len(clusters)) array
     """
     values = np.asarray(values, dtype=np.float64).reshape(len(ids), len(clusters))
-    stem = f"{mapnames.diagnostic_stem(target_image, diagnostic)}_tab-counts"
     tables = {}
-    for tail in TAILS.values():
+    for tail in names.TAILS.values():
         columns = [c for c, cluster in enumerate(clusters) if cluster.tail == tail]
         if columns:
             table = pd.DataFrame(values[:, columns], columns=[clusters[c].label for c in columns])
             table.insert(0, "id", list(ids))
-            tables[f"{stem}_tail-{tail}"] = table
+            tables[names.counts_key(target_image, diagnostic, tail)] = table
     return tables
 
 
@@ -107,7 +105,7 @@ def report_sections():
             "bids": {
                 "value": "diagnostics",
                 "diag": name,
-                "tab": "counts",
+                "tab": names.COUNTS,
                 "tail": tail,
                 "suffix": "figure",
             },
@@ -116,5 +114,5 @@ def report_sections():
             "description": text,
         }
         for name, text in HEATMAP_TEXT.items()
-        for tail in TAILS.values()
+        for tail in names.TAILS.values()
     ]

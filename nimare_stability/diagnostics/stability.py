@@ -1,22 +1,22 @@
 """``ResampledStability``: how often each voxel stays significant under resampling."""
 
-import time
 import warnings
 
 import numpy as np
 
-from nimare_stability.core import _nimare_private, grouping
+from nimare_stability.core import _nimare_private, grouping, names
+from nimare_stability.core.analyses import AnalysisSet
 from nimare_stability.core.validation import check_choice, check_number, check_path
 from nimare_stability.diagnostics import stability_tables as tables
 from nimare_stability.diagnostics.accumulator import StabilityAccumulator
-from nimare_stability.diagnostics.base import DEFAULT_TARGET, ClusterDiagnostic, check_result
+from nimare_stability.diagnostics.base import ClusterDiagnostic, Outputs
+from nimare_stability.diagnostics.docs import fill_doc
 from nimare_stability.engines import EngineInputs, resolve_engine
 from nimare_stability.engines.batches import judge_in_batches
 from nimare_stability.engines.checkpoint import Checkpoint, fingerprint
 from nimare_stability.resampling.policies import policy_name, resolve_policy
 from nimare_stability.resampling.schedule import Schedule, capped_policy
 
-DIAGNOSTIC = "ResampledStability"
 #: ``n_resamples="auto"``: the default ``tol`` and ``max_resamples``.
 DEFAULT_TOL = 0.01
 DEFAULT_MAX_RESAMPLES = 2500
@@ -27,6 +27,7 @@ _CHOICES = {
 }
 
 
+@fill_doc
 class ResampledStability(ClusterDiagnostic):
     """Map how often each voxel stays significant when the analyses are resampled.
 
@@ -41,9 +42,8 @@ class ResampledStability(ClusterDiagnostic):
 
     Parameters
     ----------
-    target_image : :obj:`str`, default="z_desc-size_level-cluster_corr-FWE_method-montecarlo"
-        Map to judge.
-    resampling_policy : :obj:`str` or :class:`~nimare_stability.resampling.policies.BasePolicy`, \
+    %(target_image)s
+    resampling_policy : :obj:`str` or :class:`~nimare_stability.policies.BasePolicy`, \
             default="leave_1_out"
         A name registered in the ``nimare_stability.policies`` entry-point group
         (``leave_1_out``, ``leave_k_out``, ``subsample``, ``leave_group_out``,
@@ -55,7 +55,7 @@ class ResampledStability(ClusterDiagnostic):
         (random policies) draws replicates in batches of 50 until every cluster's mean
         stability and detection rate have a standard error below ``tol``, or
         ``max_resamples`` are drawn; the result equals a run with ``n_resamples`` set to
-        the number drawn (``_tab-summary``'s ``n_resamples``; its ``precision`` is the
+        the number drawn (the summary table's ``n_resamples``; its ``precision`` is the
         largest standard error reached).
     tol : :obj:`float`, optional
         With ``n_resamples="auto"`` only: the standard error to reach, in (0, 0.5]. None
@@ -70,13 +70,9 @@ class ResampledStability(ClusterDiagnostic):
     resample_group : {"both", "group1", "group2"}, default="both"
         Pairwise estimators only: which group's analyses are resampled. With ``"both"``,
         subsample sizes apply within each group.
-    alpha : :obj:`float`, default=0.05
-        Support threshold on the target's p values, in (0, 1).
-    target_threshold : :obj:`float`, optional
-        Replaces ``p < alpha`` by ``|z| > target_threshold`` on the target (NiMARE's
-        workflows pass their ``voxel_thresh``, 1.65; on two-tailed maps that is p < .10).
-    cluster_threshold : :obj:`int`, optional
-        Drop support clusters smaller than this many voxels (face connectivity).
+    %(alpha)s
+    %(target_threshold)s
+    %(cluster_threshold)s
     null : {"replicate", "shared"}, default="replicate"
         Monte Carlo null of each replicate (fast engine): its own, drawn from its own
         analyses (exact; common random numbers across replicates), or one per replicate size
@@ -85,21 +81,13 @@ class ResampledStability(ClusterDiagnostic):
         Approximate-null histogram of a replicate (fast engine): its own, as a NiMARE fit and
         JALE compute it, or the full data's (the shortcut of NiMARE 0.22's
         ``ResampledStability``).
-    n_iters : :obj:`int`, optional
-        Monte Carlo iterations per replicate; None uses the target's corrector's.
-    engine : {"auto", "refit", "fast"}, default="auto"
-        ``"refit"`` fits and corrects every replicate with NiMARE (any estimator).
-        ``"fast"``: ALE, MKDADensity or KDA with an approximate null, from MA maps cached once
-        and a compiled Monte Carlo null. ``"auto"``: fast where supported, else refit.
-    random_state : :obj:`int` or None, default=None
-        Fixes the schedule and every replicate's seed. None draws one, recorded in the
-        summary table.
-    n_cores : :obj:`int`, default=1
-        Parallel replicates (joblib); <= 0 uses every core. Results do not depend on it.
-    progress : :obj:`bool`, default=True
-        Show progress bars.
-    generate_description : :obj:`bool`, default=True
-        Append a description and references to the result's boilerplate.
+    %(n_iters)s
+    %(engine)s
+    %(random_state)s
+        The seed used is also the summary table's ``random_state``.
+    %(n_cores)s
+    %(progress)s
+    %(generate_description)s
     checkpoint_dir : :obj:`str` or path-like, optional
         Keep each finished replicate and null block there, so that a run killed midway
         resumes where it stopped, with output identical to an uninterrupted run. The
@@ -109,11 +97,11 @@ class ResampledStability(ClusterDiagnostic):
 
     Notes
     -----
-    Outputs, with ``T = target_image`` and ``D = T + "_diag-ResampledStability"``: maps
-    ``D`` (stability; negative values mark negative-tail support in two-tailed maps) and
-    ``D + "_stat-se"`` (sampling error); tables ``D + "_tab-summary"``, ``"_tab-clusters"``,
-    ``"_tab-replicates"`` and, for leave-one(-group)-out, ``"_tab-influence"``. The run
-    time is ``result.metadata[D + "_seconds"]``.
+    Outputs, with ``T = target_image`` and ``D = T_diag-ResampledStability``: maps ``D``
+    (stability; negative values mark negative-tail support in two-tailed maps) and
+    ``D_stat-se`` (sampling error); tables ``D_tab-summary``, ``D_tab-clusters``,
+    ``D_tab-replicates`` and, for leave-one(-group)-out, ``D_tab-influence``. The run time
+    is ``result.metadata[D_seconds]``.
 
     The resampling follows JALE's probabilistic ALE :footcite:p:`Frahm_Monimu_Hoffstaedter`
     and the idea of stability selection :footcite:p:`meinshausen2010stability`.
@@ -132,7 +120,7 @@ class ResampledStability(ClusterDiagnostic):
 
     def __init__(
         self,
-        target_image=DEFAULT_TARGET,
+        target_image=names.DEFAULT_TARGET,
         resampling_policy="leave_1_out",
         k=None,
         target_n=None,
@@ -178,25 +166,14 @@ class ResampledStability(ClusterDiagnostic):
         self.max_resamples = max_resamples
         self.checkpoint_dir = checkpoint_dir
 
-    name = DIAGNOSTIC
+    name = names.STABILITY
 
-    def transform(self, result):
-        """Compute voxelwise stability for ``result``.
+    def _analyses(self, estimator):
+        """Any fitted estimator; pairwise ones resample ``resample_group``."""
+        return AnalysisSet(estimator, self.resample_group)
 
-        Parameters
-        ----------
-        result : :obj:`~nimare.results.MetaResult`
-            A fitted (and, for corrected targets, corrected) result. Never modified.
-
-        Returns
-        -------
-        :obj:`~nimare.results.MetaResult`
-            A new result holding ``result``'s maps and tables plus this diagnostic's.
-        """
-        started = time.perf_counter()
-        check_result(result)
-        self._check_params()
-        run = self._prepare(result, self.resample_group)
+    def _judge(self, result, run, plan):
+        """Draw the schedule, judge its replicates and count them into the stability map."""
         analyses, corrector, n_iters = run.analyses, run.corrector, run.n_iters
         self._check_null(n_iters)
         estimator = result.estimator
@@ -206,8 +183,6 @@ class ResampledStability(ClusterDiagnostic):
             corrector,
             {"null": self.null, "null_histogram": self.null_histogram},
         )
-
-        plan = self._seed_plan()
         schedule = self._schedule(analyses, plan)
         replicate_seeds = plan.replicate_seeds(len(schedule))
         inputs = EngineInputs(
@@ -223,7 +198,9 @@ class ResampledStability(ClusterDiagnostic):
         accumulator = StabilityAccumulator(run.support, run.clusters, 0)
         checkpoint = None
         if self.checkpoint_dir is not None:
-            checkpoint = Checkpoint.open(self.checkpoint_dir, fingerprint(result, self, corrector))
+            checkpoint = Checkpoint.open(
+                self.checkpoint_dir, fingerprint(result, self, corrector, engine.name)
+            )
         n_judged = judge_in_batches(
             engine(inputs),
             schedule,
@@ -253,25 +230,12 @@ class ResampledStability(ClusterDiagnostic):
             "precision": precision,
         }
         maps, out_tables = self._outputs(accumulator, schedule, replicate_seeds, settings)
-        new = self._derive(
-            result,
-            run,
-            out_tables,
-            _description(self),
-            maps,
-            tables.vanish_shares(schedule, accumulator),
-        )
-        return self._record(new, plan, started)
+        return Outputs(out_tables, maps, tables.vanish_shares(schedule, accumulator))
 
     def _schedule(self, analyses, plan):
         """Resolve the policy, groups and strata, draw the replicates and check them."""
         name = policy_name(self.resampling_policy)
-        policy = resolve_policy(
-            self.resampling_policy,
-            k=self.k,
-            target_n=self.target_n,
-            n_resamples=None if self._auto else self.n_resamples,
-        )
+        policy = self._policy()
         for parameter, reads in (("groups", policy.uses_groups), ("strata", policy.uses_strata)):
             spec = getattr(self, parameter)
             if spec is not None and not reads:
@@ -302,7 +266,7 @@ class ResampledStability(ClusterDiagnostic):
                 f"resampling_policy={name!r} keeps only 1 analysis{where} in some replicates: "
                 "their maps show that one analysis's foci, not a meta-analysis.",
                 UserWarning,
-                stacklevel=3,
+                stacklevel=4,
             )
         return schedule
 
@@ -312,19 +276,26 @@ class ResampledStability(ClusterDiagnostic):
         error = tables.sampling_error(
             stability, len(schedule), schedule.n_possible_subsets(), schedule.is_exhaustive()
         )
-        name = self._stem
-        maps = {name: stability.astype(np.float32), f"{name}_stat-se": error.astype(np.float32)}
+        target = self.target_image
+        maps = {
+            self._stem: stability.astype(np.float32),
+            names.stat_map_key(target, self.name, names.STANDARD_ERROR): error.astype(np.float32),
+        }
         out_tables = {
-            f"{name}_tab-summary": tables.summary_table(stability, settings),
-            f"{name}_tab-clusters": tables.clusters_table(stability, accumulator),
-            f"{name}_tab-replicates": tables.replicates_table(
+            names.table_key(target, self.name, names.SUMMARY): tables.summary_table(
+                stability, settings
+            ),
+            names.table_key(target, self.name, names.CLUSTERS): tables.clusters_table(
+                stability, accumulator
+            ),
+            names.table_key(target, self.name, names.REPLICATES): tables.replicates_table(
                 schedule, replicate_seeds, accumulator
             ),
         }
         influence_rows = schedule.influence_rows()
         if influence_rows is not None:
-            out_tables[f"{name}_tab-influence"] = tables.influence_table(
-                *influence_rows, accumulator
+            out_tables[names.table_key(target, self.name, names.INFLUENCE)] = (
+                tables.influence_table(*influence_rows, accumulator)
             )
         return maps, out_tables
 
@@ -346,8 +317,17 @@ class ResampledStability(ClusterDiagnostic):
                 f"the largest cluster standard error is {precision:.4f}. Raise max_resamples "
                 "for more precision.",
                 UserWarning,
-                stacklevel=3,
+                stacklevel=4,
             )
+
+    def _policy(self):
+        """Return the policy object ``resampling_policy`` and its parameters name."""
+        return resolve_policy(
+            self.resampling_policy,
+            k=self.k,
+            target_n=self.target_n,
+            n_resamples=None if self._auto else self.n_resamples,
+        )
 
     def _check_params(self):
         for parameter, choices in _CHOICES.items():
@@ -374,6 +354,17 @@ class ResampledStability(ClusterDiagnostic):
                 "run seeded from fresh entropy cannot be resumed. Accepted: an int "
                 "random_state, or checkpoint_dir=None."
             )
+        self._policy()  # an unknown policy, or a parameter it does not take, fails here
+
+    def _description(self, run):
+        return (
+            "The stability of the results was assessed with ResampledStability "
+            f"(nimare-stability; resampling policy '{policy_name(self.resampling_policy)}'): "
+            "the meta-analysis was refit, and re-corrected as the original result was, on "
+            "each resampled set of analyses, and each voxel's stability was defined as the "
+            f"fraction of replicates in which it remained significant ({self._support_text()}), "
+            "following the resampling approach of JALE \\citep{Frahm_Monimu_Hoffstaedter}."
+        )
 
     def _check_null(self, n_iters):
         if n_iters is None and self.null != "replicate":
@@ -382,14 +373,3 @@ class ResampledStability(ClusterDiagnostic):
                 f"target_image={self.target_image!r} has no Monte Carlo null. Accepted: "
                 "null='replicate' (the default)."
             )
-
-
-def _description(diagnostic):
-    return (
-        "The stability of the results was assessed with ResampledStability "
-        f"(nimare-stability; resampling policy '{policy_name(diagnostic.resampling_policy)}'): "
-        "the meta-analysis was refit, and re-corrected as the original result was, on each "
-        "resampled set of analyses, and each voxel's stability was defined as the fraction of "
-        f"replicates in which it remained significant ({diagnostic._support_text()}), "
-        "following the resampling approach of JALE \\citep{Frahm_Monimu_Hoffstaedter}."
-    )

@@ -30,11 +30,11 @@ import numpy as np
 import pandas as pd
 from nimare.diagnostics import Jackknife
 
-from nimare_stability.core import names as mapnames
+from nimare_stability.core import names
 from nimare_stability.core.analyses import AnalysisSet
 from nimare_stability.core.baseline import baseline, support_rule
 from nimare_stability.core.validation import check_number
-from nimare_stability.diagnostics.base import DEFAULT_TARGET, ClusterDiagnostic, check_result
+from nimare_stability.diagnostics.base import ResultDiagnostic, check_result
 from nimare_stability.diagnostics.derived import derived_result
 from nimare_stability.diagnostics.failsafe import FailSafeN
 from nimare_stability.diagnostics.fragility import Fragility
@@ -132,8 +132,8 @@ def robustness_table(
     return pd.DataFrame(rows, columns=columns)
 
 
-class RobustnessVerdict(ClusterDiagnostic):
-    """Workflow step writing ``target_image + "_tab-robustness"``.
+class RobustnessVerdict(ResultDiagnostic):
+    """Workflow step writing the verdict table ``<target_image>_tab-robustness``.
 
     List it after the diagnostics whose evidence it joins (``"jackknife"``,
     ``"resampledstability"``, ``"fragility"``, ``"failsafen"``).
@@ -151,11 +151,11 @@ class RobustnessVerdict(ClusterDiagnostic):
         the verdict reads clusters from the diagnostics that ran before it.
     """
 
-    name = "Robustness"
+    name = names.ROBUSTNESS
 
     def __init__(
         self,
-        target_image=DEFAULT_TARGET,
+        target_image=names.DEFAULT_TARGET,
         min_fragility=4,
         max_contribution=0.5,
         min_stability=0.5,
@@ -193,7 +193,7 @@ class RobustnessVerdict(ClusterDiagnostic):
             self.min_stability,
             self.min_fsn_per_analysis,
         )
-        return derived_result(result, self, tables={f"{self.target_image}_tab-robustness": table})
+        return derived_result(result, self, tables={names.robustness_key(self.target_image): table})
 
 
 def _runs(result, target_image):
@@ -229,13 +229,14 @@ class _Evidence:
         self.result = result
         self.target_image = target_image
         self.tables = {
-            source: result.tables[f"{mapnames.diagnostic_stem(target_image, d.name)}_tab-clusters"]
+            source: result.tables[names.table_key(target_image, d.name, names.CLUSTERS)]
             .set_index(["tail", "cluster_id"])
             .sort_index()
             for source, d in runs.items()
         }
-        stem = mapnames.diagnostic_stem(target_image, ResampledStability.name)
-        self.influence = result.tables.get(f"{stem}_tab-influence")
+        self.influence = result.tables.get(
+            names.table_key(target_image, names.STABILITY, names.INFLUENCE)
+        )
         self.jackknife = has_jackknife(result, target_image)
         self.units = ("analyses", n_analyses)
         if self.influence is not None and self.influence.columns[0] == "group":

@@ -1,4 +1,11 @@
-"""Engines judge the replicates of a schedule; ONE registry says what each supports.
+"""Engines judge replicates; ONE registry says which exist and what each supports.
+
+An engine (:class:`~nimare_stability.engines.base.Engine`) is given a run's
+:class:`~nimare_stability.engines.base.EngineInputs` and yields the support of each
+replicate (a set of retained analyses) it is asked to judge. Each declares what it
+supports (:meth:`~nimare_stability.engines.base.Engine.unsupported`), the diagnostic
+parameters only it reads (``options``) and its ``capabilities`` (:data:`DRAWS_NULLS`,
+:data:`TAKES_NULLS`), which diagnostics ask for instead of naming engines.
 
 - ``"fast"`` (:class:`~nimare_stability.engines.fast.FastEngine`): kernel CBMA (the table in
   :mod:`~nimare_stability.engines.families`) from MA maps cached once, with the compiled
@@ -7,17 +14,36 @@
   corrector per replicate; any estimator.
 
 ``engine="auto"`` takes the first engine of :data:`ENGINES` that supports the estimator
-and corrector.
+and corrector. The same layer holds what engines share: parallel backends
+(:mod:`~nimare_stability.engines.parallel`), checkpoints, judging in batches and keyed
+replicates.
+
+Adding an engine (a GPU one, say) is one new module here defining an
+:class:`~nimare_stability.engines.base.Engine` subclass, and one entry in :data:`ENGINES`,
+placed by preference for ``"auto"``. Nothing else changes: every diagnostic's ``engine``
+parameter and the command line's ``--engine`` take their choices from :data:`ENGINES`, and
+the checkpoint fingerprint records the engine a run resolved to. Describe it in the
+``engine`` entry of the diagnostics' shared parameter documentation
+(:data:`nimare_stability.diagnostics.docs.DOCDICT`) and test that it equals the refit
+engine on the estimators it supports.
 """
 
-from nimare_stability.engines.base import Engine, EngineInputs
+from nimare_stability.engines.base import DRAWS_NULLS, TAKES_NULLS, Engine, EngineInputs
 from nimare_stability.engines.fast import FastEngine
 from nimare_stability.engines.refit import RefitEngine, ReplicateError
 
 #: Every engine by name, in order of preference for ``engine="auto"``.
 ENGINES = {FastEngine.name: FastEngine, RefitEngine.name: RefitEngine}
 
-__all__ = ["ENGINES", "Engine", "EngineInputs", "ReplicateError", "resolve_engine"]
+__all__ = [
+    "DRAWS_NULLS",
+    "ENGINES",
+    "TAKES_NULLS",
+    "Engine",
+    "EngineInputs",
+    "ReplicateError",
+    "resolve_engine",
+]
 
 
 def resolve_engine(requested, estimator, corrector, options):
@@ -25,7 +51,7 @@ def resolve_engine(requested, estimator, corrector, options):
 
     Parameters
     ----------
-    requested : {"auto", "fast", "refit"}
+    requested : "auto" or a name in :data:`ENGINES`
     estimator : fitted NiMARE estimator
     corrector : :class:`~nimare.correct.Corrector` or None
     options : :obj:`dict`

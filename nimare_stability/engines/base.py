@@ -1,7 +1,17 @@
-"""The engine interface: what every engine is given and what it yields."""
+"""The engine interface: what every engine is given, what it yields and what it can do."""
 
+import copy
+import dataclasses
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+
+#: Capability: the engine draws its replicates' Monte Carlo nulls itself, from common random
+#: numbers; it offers ``null="shared"`` (a cheaper, approximate null) and a
+#: ``null_maxima(retained, n_cores, progress)`` method returning each replicate's null.
+DRAWS_NULLS = "draws Monte Carlo nulls"
+#: Capability: the engine corrects its replicates with null maxima the caller provides
+#: (:attr:`EngineInputs.null_maxima`, set through :meth:`Engine.with_null_maxima`).
+TAKES_NULLS = "takes null maxima"
 
 
 @dataclass(frozen=True)
@@ -23,6 +33,11 @@ class EngineInputs:
     null_histogram : {"replicate", "full"}
     null_seed : :class:`numpy.random.SeedSequence`
         Root of the Monte Carlo null's random streams.
+    null_maxima : callable, optional
+        Engines that :data:`TAKES_NULLS`: given a list of retained sets, returns their
+        Monte Carlo null maxima (maximum statistic, cluster size and mass; arrays of shape
+        (R, n_iters), size and mass None for voxel-level correction), used instead of
+        drawing them.
     """
 
     estimator: object
@@ -33,14 +48,16 @@ class EngineInputs:
     null: str = "replicate"
     null_histogram: str = "replicate"
     null_seed: object = None
+    null_maxima: object = None
 
 
 class Engine(ABC):
     """Judge the replicates of a schedule.
 
     Subclasses set :attr:`name`, list in :attr:`options` the :class:`EngineInputs` fields
-    beyond the common ones that they read, and say in :meth:`unsupported` what they cannot
-    reproduce.
+    beyond the common ones that they read, declare their :attr:`capabilities` and say in
+    :meth:`unsupported` what they cannot reproduce. Callers ask :meth:`can`, never the
+    engine's class.
 
     Parameters
     ----------
@@ -51,9 +68,33 @@ class Engine(ABC):
     name = None
     #: Options (parameters of the diagnostic) only this engine reads, with their defaults.
     options = {}
+    #: What the engine can do beyond judging replicates (:data:`DRAWS_NULLS`,
+    #: :data:`TAKES_NULLS`).
+    capabilities = frozenset()
 
     def __init__(self, inputs):
         self.inputs = inputs
+
+    @classmethod
+    def can(cls, *capabilities):
+        """Whether the engine declares every one of ``capabilities``."""
+        return set(capabilities) <= cls.capabilities
+
+    def with_null_maxima(self, null_maxima):
+        """Return this engine correcting with ``null_maxima`` (see :class:`EngineInputs`).
+
+        The copy shares what this engine has cached (MA maps, layouts).
+
+        Raises
+        ------
+        TypeError
+            When the engine does not declare :data:`TAKES_NULLS`.
+        """
+        if not self.can(TAKES_NULLS):
+            raise TypeError(f"The {self.name} engine cannot take null maxima from its caller.")
+        engine = copy.copy(self)
+        engine.inputs = dataclasses.replace(self.inputs, null_maxima=null_maxima)
+        return engine
 
     @classmethod
     def unsupported(cls, estimator, corrector):
@@ -67,25 +108,27 @@ class Engine(ABC):
         return None
 
     @abstractmethod
-    def run(self, schedule, seeds, n_cores=1, progress=True, store=None, skip=()):
-        """Yield ``(index, support)`` for every replicate not in ``skip``, in schedule order.
+    def run(self, retained, seeds, n_cores=1, progress=True, store=None, skip=()):
+        """Yield ``(index, support)`` for every replicate not in ``skip``, in order.
 
-        A replicate's support does not depend on the other replicates of ``schedule``, on
-        ``n_cores`` or on joblib's backend: a schedule judged in parts gives the same
-        supports as judged whole.
+        A replicate's support does not depend on the other replicates of ``retained``, on
+        ``n_cores`` or on joblib's backend: replicates judged in parts give the same
+        supports as judged together.
 
         Parameters
         ----------
-        schedule : :class:`~nimare_stability.resampling.schedule.Schedule`
+        retained : :obj:`list` of :class:`numpy.ndarray` of int
+            The replicates: sorted positions into ``inputs.analyses.ids`` of the analyses
+            each keeps.
         seeds : :obj:`list` of :obj:`int`
-            One seed per replicate (section 4 of the design: the replicate's estimator's
-            ``random_state``).
+            One seed per replicate: the ``random_state`` of its estimator (from
+            :meth:`~nimare_stability.resampling.seeds.SeedPlan.replicate_seeds`).
         n_cores : :obj:`int`, default=1
             Parallel tasks (joblib's active backend, a Dask cluster included).
         progress : :obj:`bool`, default=True
         store : :class:`~nimare_stability.engines.checkpoint.Checkpoint`, optional
-            Where the engine keeps work shared by the replicates of ``schedule`` (null
-            blocks), read back when the same schedule is judged again.
+            Where the engine keeps work shared by these replicates (null blocks), read back
+            when the same replicates are judged again.
         skip : container of :obj:`int`, default=()
             Replicates whose support is not needed (already known); they still take part
             in work shared with the others.

@@ -71,7 +71,7 @@ def _judge_batch(engine, schedule, seeds, accumulator, start, stop, n_cores, pro
         if stored:
             LGR.info(f"Replicates {start} to {stop - 1}: {len(stored)} read from the checkpoint.")
         judged = engine.run(
-            schedule.part(start, stop),
+            schedule.splits[start:stop],
             seeds[start:stop],
             n_cores,
             progress,

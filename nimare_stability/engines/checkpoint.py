@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from nimare_stability.core._nimare_private import corrector_parameters
 from nimare_stability.core.volumes import mask_array
 
 LGR = logging.getLogger(__name__)
@@ -123,7 +124,7 @@ def _replacing(path):
     os.replace(handle.name, path)
 
 
-def fingerprint(result, diagnostic, corrector):
+def fingerprint(result, diagnostic, corrector, engine):
     """Return what identifies a run: a dict of short strings, one per ingredient.
 
     Parameters
@@ -134,12 +135,16 @@ def fingerprint(result, diagnostic, corrector):
         Its parameters, except those in :data:`NEUTRAL_PARAMETERS`.
     corrector : :class:`~nimare.correct.Corrector` or None
         The corrector that made the target.
+    engine : :obj:`str`
+        The engine that judges the replicates (what ``engine="auto"`` resolved to): a
+        checkpoint never resumes another engine's work.
     """
     estimator = result.estimator
     parameters = _parameters(diagnostic.get_params(deep=False))
     return {
         "versions": f"nimare-stability {version('nimare-stability')}, nimare {version('nimare')}",
         "diagnostic": type(diagnostic).__name__,
+        "engine": engine,
         **{f"parameter {key}": _short(value) for key, value in parameters.items()},
         "target": f"{diagnostic.target_image} {_digest(result.maps[diagnostic.target_image])}",
         "data": _digest(getattr(estimator, "inputs_", {})),
@@ -150,7 +155,8 @@ def fingerprint(result, diagnostic, corrector):
         "corrector": (
             "none"
             if corrector is None
-            else f"{type(corrector).__name__} {_digest(_parameters(corrector.parameters))}"
+            else f"{type(corrector).__name__} "
+            f"{_digest(_parameters(corrector_parameters(corrector)))}"
         ),
     }
 

@@ -11,14 +11,22 @@ from nimare.stats import null_to_p
 from nimare.transforms import p_to_z
 from nimare.utils import DEFAULT_FLOAT_DTYPE
 
-from nimare_stability.core._nimare_private import _p_to_logp_values
+from nimare_stability.core import names
+from nimare_stability.core._nimare_private import p_to_logp
 from nimare_stability.core.volumes import label_faces, to_volume
 
-LEVELS = ("level-voxel", "desc-size_level-cluster", "desc-mass_level-cluster")
+LEVELS = names.MONTECARLO_LEVELS
 
 
 def montecarlo_maps(
-    stat, stat_threshold, null_max_stat, null_max_size, null_max_mass, mask, levels=LEVELS
+    stat,
+    stat_threshold,
+    null_max_stat,
+    null_max_size,
+    null_max_mass,
+    mask,
+    levels=LEVELS,
+    suffix="",
 ):
     """Corrected maps of one replicate, as ``FWECorrector(method="montecarlo")`` names them.
 
@@ -36,6 +44,8 @@ def montecarlo_maps(
     levels : sequence of str, default=LEVELS
         Which of the maps to make (``"level-voxel"``, ``"desc-size_level-cluster"``,
         ``"desc-mass_level-cluster"``); a replicate judged on one target needs one.
+    suffix : str, default=""
+        Appended to every map name (``"_corr-FWE_method-montecarlo"``: NiMARE's names).
 
     Returns
     -------
@@ -47,8 +57,9 @@ def montecarlo_maps(
     """
     stat = np.asarray(stat, dtype=DEFAULT_FLOAT_DTYPE)
     maps = {}
-    if "level-voxel" in levels:
-        maps = _maps_from_p("level-voxel", null_to_p(stat, null_max_stat, tail="upper"))
+    voxel_level, size_level, mass_level = names.MONTECARLO_LEVELS
+    if voxel_level in levels:
+        maps = _maps_from_p(voxel_level, null_to_p(stat, null_max_stat, tail="upper"), suffix)
     if null_max_size is None and null_max_mass is None:
         return maps
     threshold = np.float64(stat_threshold)
@@ -58,10 +69,12 @@ def montecarlo_maps(
     masses = np.bincount(labels[inside], weights=stat[inside] - threshold, minlength=sizes.size)
     # Background (label 0) is no cluster: size and mass 0 give p = 1 - 1/n_iters, as in NiMARE.
     sizes[0], masses[0] = 0, 0.0
-    for desc, values, null in (("size", sizes, null_max_size), ("mass", masses, null_max_mass)):
-        name = f"desc-{desc}_level-cluster"
-        if name in levels:
-            per_cluster = _maps_from_p(name, null_to_p(values, null, tail="upper"))
+    for level, values, null in (
+        (size_level, sizes, null_max_size),
+        (mass_level, masses, null_max_mass),
+    ):
+        if level in levels:
+            per_cluster = _maps_from_p(level, null_to_p(values, null, tail="upper"), suffix)
             maps.update({key: value[labels] for key, value in per_cluster.items()})
     return maps
 
@@ -72,8 +85,8 @@ def _cluster_labels(stat, threshold, mask):
     return labels[mask]
 
 
-def _maps_from_p(name, p):
+def _maps_from_p(level, p, suffix):
     return {
-        f"logp_{name}": _p_to_logp_values(p, dtype=DEFAULT_FLOAT_DTYPE),
-        f"z_{name}": p_to_z(p, tail="one").astype(DEFAULT_FLOAT_DTYPE),
+        names.level_map(names.LOGP, level, suffix): p_to_logp(p),
+        names.level_map(names.Z, level, suffix): p_to_z(p, tail="one").astype(DEFAULT_FLOAT_DTYPE),
     }

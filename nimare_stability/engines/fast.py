@@ -21,16 +21,16 @@ from joblib import Parallel, delayed
 from nimare.correct import FDRCorrector, FWECorrector
 from tqdm.auto import tqdm
 
-from nimare_stability.core.names import split_kind
+from nimare_stability.core import _nimare_private as private
+from nimare_stability.core import names
 from nimare_stability.engines import montecarlo, parallel
-from nimare_stability.engines.base import Engine
-from nimare_stability.engines.corrected import LEVELS, montecarlo_maps
+from nimare_stability.engines.base import DRAWS_NULLS, TAKES_NULLS, Engine
+from nimare_stability.engines.corrected import montecarlo_maps
 from nimare_stability.engines.families import unsupported_estimator
 from nimare_stability.engines.kernels import KernelReplicates
 
 LGR = logging.getLogger(__name__)
 
-_MONTECARLO_SUFFIX = "_corr-FWE_method-montecarlo"
 #: ``null="shared"`` redraws its random subset of analyses every this many iterations.
 SHARED_SUBSET_ITERATIONS = 50
 _FWE_METHODS = ("bonferroni", "montecarlo")
@@ -46,12 +46,13 @@ class FastEngine(Engine):
     inputs : :class:`~nimare_stability.engines.base.EngineInputs`
         Reads ``estimator`` (a fitted estimator of
         :data:`~nimare_stability.engines.families.KERNEL_ESTIMATORS`), ``corrector``,
-        ``rule`` and, for Monte Carlo targets, ``n_iters``, ``null``, ``null_histogram``
-        and ``null_seed``.
+        ``rule`` and, for Monte Carlo targets, ``n_iters``, ``null``, ``null_histogram``,
+        ``null_seed`` and ``null_maxima``.
     """
 
     name = "fast"
     options = {"null": "replicate", "null_histogram": "replicate"}
+    capabilities = frozenset({DRAWS_NULLS, TAKES_NULLS})
 
     @classmethod
     def unsupported(cls, estimator, corrector):
@@ -77,25 +78,36 @@ class FastEngine(Engine):
         corrector = inputs.corrector
         self.montecarlo = isinstance(corrector, FWECorrector) and corrector.method == "montecarlo"
 
-    def run(self, schedule, seeds, n_cores=1, progress=True, store=None, skip=()):
-        """Yield ``(index, support)`` for every replicate not in ``skip``, in schedule order.
+    def run(self, retained, seeds, n_cores=1, progress=True, store=None, skip=()):
+        """Yield ``(index, support)`` for every replicate not in ``skip``, in order.
 
         ``seeds`` is unused: a kernel estimator's fit draws nothing at random, and the only
         randomness left, the Monte Carlo null, is drawn from ``null_seed`` in blocks of
         iterations, so that every replicate's null comes from the same random foci (common
-        random numbers) whatever ``n_cores`` or joblib backend. ``store`` keeps the
-        thresholds and every finished null block (see :meth:`Engine.run`).
+        random numbers) whatever ``n_cores`` or joblib backend; or it is the caller's
+        (``null_maxima``). ``store`` keeps the thresholds and every finished null block
+        (see :meth:`Engine.run`).
         """
-        schedule = schedule.splits
         thresholds = nulls = None
         if self.montecarlo:
-            thresholds, weights = self._stored_thresholds(schedule, n_cores, store)
-            nulls = self.null_maxima_of(schedule, thresholds, weights, n_cores, progress, store)
-        for index, retained in enumerate(
-            tqdm(schedule, desc="ResampledStability (fast)", disable=not progress)
+            thresholds, weights = self._stored_thresholds(retained, n_cores, store)
+            if self.inputs.null_maxima is not None:
+                nulls = self.inputs.null_maxima(retained)
+            else:
+                nulls = self.null_maxima_of(retained, thresholds, weights, n_cores, progress, store)
+        for index, kept in enumerate(
+            tqdm(retained, desc="ResampledStability (fast)", disable=not progress)
         ):
             if index not in skip:
-                yield index, self.inputs.rule(self._maps(index, retained, nulls, thresholds))
+                yield index, self.inputs.rule(self._maps(index, kept, nulls, thresholds))
+
+    def null_maxima(self, retained, n_cores=1, progress=False):
+        """Return the Monte Carlo null maxima this engine draws for replicates ``retained``.
+
+        Each replicate's own cluster-forming threshold, then :meth:`null_maxima_of`.
+        """
+        thresholds, weights = self.thresholds_and_weights(retained, n_cores)
+        return self.null_maxima_of(retained, thresholds, weights, n_cores, progress)
 
     def _stored_thresholds(self, schedule, n_cores, store):
         """:meth:`thresholds_and_weights`, read from (or saved to) ``store``."""
@@ -125,7 +137,7 @@ class FastEngine(Engine):
             return result.maps
         stat = self.replicates.stat(retained)
         max_stat, max_size, max_mass = (None if n is None else n[index] for n in nulls)
-        maps = montecarlo_maps(
+        return montecarlo_maps(
             stat,
             thresholds[index],
             max_stat,
@@ -133,23 +145,22 @@ class FastEngine(Engine):
             max_mass,
             self.inputs.rule.mask,
             levels=self._levels,
+            suffix=names.MONTECARLO,
         )
-        return {name + _MONTECARLO_SUFFIX: values for name, values in maps.items()}
 
     @property
     def _levels(self):
         """The Monte Carlo map the support rule reads (all of them for another target)."""
-        target = split_kind(self.inputs.rule.target_image)[1]
-        level = target.removeprefix("_").removesuffix(_MONTECARLO_SUFFIX)
-        return (level,) if level in LEVELS else LEVELS
+        level = names.montecarlo_level(self.inputs.rule.target_image)
+        return names.MONTECARLO_LEVELS if level is None else (level,)
 
     @property
     def _voxel_thresh(self):
-        return self.inputs.corrector.parameters.get("voxel_thresh", 0.001)
+        return private.corrector_parameter(self.inputs.corrector, "voxel_thresh", 0.001)
 
     @property
     def _vfwe_only(self):
-        return bool(self.inputs.corrector.parameters.get("vfwe_only", False))
+        return bool(private.corrector_parameter(self.inputs.corrector, "vfwe_only", False))
 
     def thresholds_and_weights(self, schedule, n_cores=1):
         """Return each replicate's cluster-forming threshold and analysis weights.
@@ -184,8 +195,7 @@ class FastEngine(Engine):
         """Return the Monte Carlo null maxima of each replicate of ``schedule``.
 
         Three arrays (R, n_iters): maximum statistic, cluster size and mass (size and mass
-        None if vFWE only). ``store`` keeps finished blocks of iterations. Subclasses that
-        draw their nulls otherwise override this.
+        None if vFWE only). ``store`` keeps finished blocks of iterations.
         """
         layout = self.layout
         LGR.info(

@@ -16,7 +16,8 @@ from nimare.meta.cbma.weights import normalize_weights
 from nimare.results import MetaResult
 from scipy import sparse
 
-from nimare_stability.core._nimare_private import _nlogp_to_logp_values
+from nimare_stability.core import _nimare_private as private
+from nimare_stability.core import names
 from nimare_stability.core.volumes import mask_array
 from nimare_stability.engines.families import NULL_METHOD as _NULL_METHOD
 from nimare_stability.engines.families import unsupported_estimator
@@ -43,8 +44,7 @@ def collect_ma_maps(estimator):
         Row of each ``estimator.inputs_["id"]``.
     """
     estimator = copy.deepcopy(estimator)
-    estimator.inputs_.pop("ma_maps", None)  # a refit rebuilds MA maps from coordinates
-    ma_maps = sparse.csr_matrix(estimator._collect_ma_maps())
+    ma_maps = sparse.csr_matrix(private.collect_ma_maps(estimator))
     kernel_ids = np.unique(estimator.inputs_["coordinates"]["id"].to_numpy().astype(str))
     ids = np.asarray(estimator.inputs_["id"]).astype(str)
     rows = np.searchsorted(kernel_ids, ids).clip(max=kernel_ids.size - 1)
@@ -66,14 +66,11 @@ class _Replicate:
     @functools.cached_property
     def stat(self):
         """The subset's summary statistic map (computed on first use)."""
-        return self.estimator._compute_summarystat_est(self.ma_maps)
+        return private.summary_statistic(self.estimator, self.ma_maps)
 
     def null(self):
         """Return the estimator copy, its approximate null histogram built on first use."""
-        if not self.estimator.null_distributions_:
-            self.estimator._determine_histogram_bins(self.ma_maps)
-            self.estimator._compute_null_approximate(self.ma_maps)
-        return self.estimator
+        return private.null_histogram(self.estimator, self.ma_maps)
 
 
 class KernelReplicates:
@@ -159,7 +156,7 @@ class KernelReplicates:
         """
         replicate = self._replicate(retained)
         stat = replicate.stat if stat is None else np.asarray(stat, replicate.stat.dtype)
-        return self._null(replicate, histogram)._summarystat_to_p(stat, null_method=_NULL_METHOD)
+        return private.stat_to_p(self._null(replicate, histogram), stat, _NULL_METHOD)
 
     def stat_threshold(self, retained, p_threshold, histogram="replicate"):
         """Statistic value NiMARE's Monte Carlo FWE correction clusters above.
@@ -168,7 +165,7 @@ class KernelReplicates:
         statistic exceeds this value (read from the approximate null histogram).
         """
         estimator = self._null(self._replicate(retained), histogram)
-        return estimator._p_to_summarystat(p_threshold, null_method=_NULL_METHOD)
+        return private.p_to_stat(estimator, p_threshold, _NULL_METHOD)
 
     def weights(self, retained):
         """Return the analysis weights of a replicate's statistic.
@@ -177,12 +174,12 @@ class KernelReplicates:
         KDA).
         """
         replicate = self._replicate(retained)
-        weight_vec = getattr(replicate.estimator, "weight_vec_", None)
+        weight_vec = private.fitted_weights(replicate.estimator)
         if weight_vec is None:
             return None
         retained = self._check_retained(retained)
         weights = np.zeros(self.ids.size)
-        # weight_vec_ follows the replicate's MA rows, i.e. its kernel rows in sorted order.
+        # The weights follow the replicate's MA rows, i.e. its kernel rows in sorted order.
         weights[retained[np.argsort(self._rows[retained])]] = np.ravel(weight_vec)
         return weights
 
@@ -196,9 +193,9 @@ class KernelReplicates:
         """
         stat = self._replicate(retained).stat
         p, z = self.p_z(retained, stat, histogram)
-        shell = copy.copy(self._null(self._replicate(retained), histogram))
-        shell.inputs_, shell.dataset = {}, None
-        maps = {"stat": stat, "p": p, "z": z, "logp": _nlogp_to_logp_values(np.log(p))}
+        shell = private.dataless_copy(self._null(self._replicate(retained), histogram))
+        logp = private.nlogp_to_logp(np.log(p))
+        maps = {names.STAT: stat, names.P: p, names.Z: z, names.LOGP: logp}
         return MetaResult(shell, mask=self._estimator.masker, maps=maps)
 
     def _replicate(self, retained):
@@ -224,10 +221,8 @@ class KernelReplicates:
         ids = self._kernel_ids[rows]
         ma_maps = self.ma_maps[rows]
         coordinates = self._estimator.inputs_["coordinates"]
-        estimator = copy.copy(self._estimator)
-        estimator.inputs_ = {"id": ids, "coordinates": coordinates[coordinates["id"].isin(ids)]}
-        estimator.null_distributions_ = {}
-        estimator._prepare_subsample_null(ma_maps, ids)
+        coordinates = coordinates[coordinates["id"].isin(ids)]
+        estimator = private.subset_copy(self._estimator, ids, coordinates, ma_maps)
         self._impute_weights(estimator, ids)
         return _Replicate(estimator, ma_maps)
 
@@ -236,7 +231,8 @@ class KernelReplicates:
         weighting = getattr(estimator, "weighting", None)
         if weighting is not None and weighting.on_missing == "impute":
             raw = copy.deepcopy(weighting).raw_weights(self._estimator.dataset, ids)
-            estimator.weight_vec_ = normalize_weights(raw.to_numpy(), len(ids))[:, None]
+            weights = normalize_weights(raw.to_numpy(), len(ids))[:, None]
+            private.set_fitted_weights(estimator, weights)
 
     def _check_retained(self, retained):
         retained = np.asarray(retained)

@@ -1,43 +1,15 @@
-"""Judge explicit replicates: given sets of retained analyses, whether each cluster holds.
+"""Keyed replicates: sets of retained analyses that a search names and judges in batches.
 
 Fragility and FailSafeN search over replicates they choose one batch at a time (a batch of
-removals, a batch of added null analyses); each batch goes through one engine's ``run``, so
-it is refit and re-corrected exactly as ResampledStability's replicates are.
+removals, a batch of added null analyses). Each replicate is named by a *key* (a tuple of
+ints: what it removes or adds), which fixes its seed whatever order it is judged in; each
+batch goes through one engine's ``run``, so it is refit and re-corrected exactly as
+ResampledStability's replicates are.
 """
-
-import numpy as np
-
-from nimare_stability.resampling.schedule import Schedule
-
-
-def vanishes(support, cluster):
-    """Whether none of ``cluster``'s voxels is in ``support`` with the cluster's sign."""
-    return not np.any(support.signs[cluster.voxels] == cluster.sign)
-
-
-def cluster_contributions(ma_maps, rows, clusters):
-    """Return the summed modeled activation of each analysis inside each cluster.
-
-    Parameters
-    ----------
-    ma_maps : scipy.sparse.csr_matrix, shape (n_rows, n_voxels)
-    rows : ndarray of int, shape (n_analyses,)
-        MA-map row of each analysis (see
-        :func:`~nimare_stability.engines.kernels.collect_ma_maps`).
-    clusters : list of :class:`~nimare_stability.core.clusters.Cluster`
-
-    Returns
-    -------
-    ndarray of float, shape (n_analyses, n_clusters)
-    """
-    out = np.zeros((len(rows), len(clusters)))
-    for column, cluster in enumerate(clusters):
-        out[:, column] = np.asarray(ma_maps[:, cluster.voxels].sum(axis=1)).ravel()[rows]
-    return out
 
 
 class Judge:
-    """Judge batches of replicates with one engine.
+    """Judge batches of keyed replicates with one engine.
 
     Parameters
     ----------
@@ -71,8 +43,7 @@ class Judge:
         keys = list(replicates)
         if not keys:
             return {}
-        ids = self.engine.inputs.analyses.ids
-        schedule = Schedule(None, ids, None, None, [replicates[key] for key in keys])
+        retained = [replicates[key] for key in keys]
         seeds = [self.seed_of(key) for key in keys]
-        judged = dict(self.engine.run(schedule, seeds, self.n_cores, self.progress))
+        judged = dict(self.engine.run(retained, seeds, self.n_cores, self.progress))
         return {key: judged[index] for index, key in enumerate(keys)}

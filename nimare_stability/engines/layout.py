@@ -13,7 +13,7 @@ from typing import NamedTuple
 import numpy as np
 from nimare.meta.utils import get_ale_kernel, sphere_kernel_offsets
 
-from nimare_stability.core._nimare_private import RAW_WEIGHTS_ATTR, _mask_coverage_to_null_ijk
+from nimare_stability.core import _nimare_private as private
 from nimare_stability.core.volumes import mask_array
 from nimare_stability.engines import _numba_candidates as nc
 from nimare_stability.engines.families import statistic_family
@@ -235,7 +235,7 @@ def build_layout(estimator, truncate=1e-6):
     bound_rows, bound_values, bound_starts = _tables(kept, mode)
     kernel_rows, kernel_values, kernel_starts = _tables(supports, mode)
     slot = np.where(mask_array(mask).ravel(), nc.INSIDE, nc.OUTSIDE)
-    raw = getattr(est, RAW_WEIGHTS_ATTR, None) if mode == nc.MKDA else None
+    raw = private.raw_weights(est) if mode == nc.MKDA else None
     return FociLayout(
         ids=ids,
         focus_starts=focus_starts,
@@ -251,8 +251,6 @@ def build_layout(estimator, truncate=1e-6):
         mode=mode,
         shape=np.asarray(mask.shape, dtype=np.int64),
         slot=slot.astype(np.int32),
-        null_ijk=_mask_coverage_to_null_ijk(est.masker, mask_coverage=est.mask_coverage).astype(
-            np.int32
-        ),
+        null_ijk=private.null_voxels(est).astype(np.int32),
         raw_weights=None if raw is None else np.asarray(raw, dtype=np.float64),
     )

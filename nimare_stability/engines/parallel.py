@@ -7,15 +7,7 @@ cluster once, then passed to every task as a future instead of being pickled per
 Results never depend on the backend: every task's randomness comes from its own seed.
 """
 
-from joblib.parallel import get_active_backend
-
-from nimare_stability.core._nimare_private import check_n_cores
-
-
-def dask_client():
-    """Return the ``distributed.Client`` of joblib's active Dask backend, or None."""
-    backend, _ = get_active_backend()
-    return getattr(backend, "client", None)
+from nimare_stability.core._nimare_private import check_n_cores, dask_client
 
 
 def n_workers(n_cores):

@@ -40,15 +40,15 @@ class RefitEngine(Engine):
 
     name = "refit"
 
-    def run(self, schedule, seeds, n_cores=1, progress=True, store=None, skip=()):
-        """Yield ``(index, support)`` for every replicate not in ``skip``, in schedule order.
+    def run(self, retained, seeds, n_cores=1, progress=True, store=None, skip=()):
+        """Yield ``(index, support)`` for every replicate not in ``skip``, in order.
 
         The first replicate runs alone and times the schedule; the rest stream through
         joblib (a Dask cluster included, with the inputs scattered once), so at most a few
         replicate maps are held at once. ``store`` is unused: NiMARE's corrector keeps no
         partial work.
         """
-        splits = schedule.splits
+        splits = retained
         todo = [index for index in range(len(splits)) if index not in skip]
         if not todo:
             return

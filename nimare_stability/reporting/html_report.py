@@ -1,8 +1,8 @@
 """One self-contained ``report.html`` of a diagnosed result: figures embedded, no network.
 
 Sections: summary and provenance (versions, parameters, seeds, run times), the figures of
-:mod:`nimare_stability.reporting.plotting`, the clusters with their verdict and reason, the
-replicates (collapsed) and the methods text with its references.
+:mod:`nimare_stability.plotting`, the clusters with their verdict and reason, the replicates
+(collapsed) and the methods text with its references.
 """
 
 import base64
@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from nimare_stability.core import names as mapnames
-from nimare_stability.diagnostics.base import ClusterDiagnostic, check_result
+from nimare_stability.core import names
+from nimare_stability.diagnostics.base import ResultDiagnostic, check_result
 from nimare_stability.diagnostics.verdict import robustness_table
 from nimare_stability.reporting import plotting
 
@@ -56,7 +56,7 @@ def report(result, out_dir, target_image=None, filename="report.html"):
         The report's path. Its figures are PNG data URIs: the file can be moved or mailed.
     """
     check_result(result)
-    ours = [d for d in result.diagnostics if isinstance(d, ClusterDiagnostic)]
+    ours = [d for d in result.diagnostics if isinstance(d, ResultDiagnostic)]
     if not ours:
         raise ValueError(
             "result holds no diagnostic of nimare-stability; accepted: a result returned by "
@@ -102,9 +102,9 @@ def _provenance(result, ran):
     if result.corrector is not None:
         rows.append(("Corrector", _described(result.corrector)))
     for diagnostic in ran:
-        stem = mapnames.diagnostic_stem(diagnostic.target_image, diagnostic.name)
-        seed = result.metadata.get(f"{stem}_random_state")
-        seconds = result.metadata.get(f"{stem}_seconds")
+        target, name = diagnostic.target_image, diagnostic.name
+        seed = result.metadata.get(names.metadata_key(target, name, names.RANDOM_STATE))
+        seconds = result.metadata.get(names.metadata_key(target, name, names.SECONDS))
         run = [] if seed is None else [f"random_state {seed}"]
         run += [] if seconds is None else [f"{seconds:.1f} s"]
         rows.append((type(diagnostic).__name__, _described(diagnostic, run)))
@@ -142,7 +142,7 @@ def _figures(result, target):
 
 
 def _clusters(result, target):
-    table = result.tables.get(f"{target}_tab-robustness")
+    table = result.tables.get(names.robustness_key(target))
     if table is None:
         table = robustness_table(result, target)
     if table.empty:
@@ -153,9 +153,7 @@ def _clusters(result, target):
 
 
 def _replicates(result, target):
-    table = result.tables.get(
-        f"{mapnames.diagnostic_stem(target, 'ResampledStability')}_tab-replicates"
-    )
+    table = result.tables.get(names.table_key(target, names.STABILITY, names.REPLICATES))
     if table is None:
         return "<p>No ResampledStability run on this target.</p>"
     return (

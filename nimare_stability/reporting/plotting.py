@@ -12,9 +12,9 @@ import gc
 import numpy as np
 import pandas as pd
 
-from nimare_stability.core import names as mapnames
+from nimare_stability.core import names
 
-STABILITY = "ResampledStability"
+STABILITY = names.STABILITY
 #: Colour of each verdict (:func:`~nimare_stability.robustness_table`).
 VERDICT_COLORS = {
     "robust": "#1b9e77",
@@ -59,8 +59,7 @@ def diagnosed_target(result, target_image=None, diagnostic=STABILITY):
     ValueError
         When there are none, or several and ``target_image`` is None or not one of them.
     """
-    marker = f"_diag-{diagnostic}_"
-    found = sorted({key.split(marker)[0] for key in result.tables if marker in key})
+    found = names.diagnosed_targets(result.tables, diagnostic)
     if target_image in found or (target_image is None and len(found) == 1):
         return target_image or found[0]
     raise ValueError(
@@ -94,7 +93,7 @@ def plot_stability(result, target_image=None, kind="mosaic", axes=None, figure=N
     from nilearn import plotting
 
     target = diagnosed_target(result, target_image)
-    image = _image(result, np.abs(result.maps[mapnames.diagnostic_stem(target, STABILITY)]))
+    image = _image(result, np.abs(result.maps[names.diagnostic_stem(target, STABILITY)]))
     options = {"title": "Stability", "cmap": "viridis", "vmax": 1, "colorbar": True}
     if kind == "mosaic":
         options.update(display_mode="z", cut_coords=7, vmin=0, symmetric_cbar=False)
@@ -162,9 +161,9 @@ def plot_cluster_stability(result, target_image=None, axes=None):
     :class:`matplotlib.figure.Figure`
     """
     target = diagnosed_target(result, target_image)
-    table = _table(result, target, STABILITY, "clusters")
+    table = _table(result, target, STABILITY, names.CLUSTERS)
     verdicts = _verdicts(result, target)
-    stability = np.abs(result.maps[mapnames.diagnostic_stem(target, STABILITY)])
+    stability = np.abs(result.maps[names.diagnostic_stem(target, STABILITY)])
     axes, figure = _axes(axes, (7, 1 + 0.45 * max(len(table), 1)))
     for row, cluster in enumerate(table.itertuples()):
         voxels = _cluster_voxels(result, target, cluster)
@@ -181,8 +180,8 @@ def plot_cluster_stability(result, target_image=None, axes=None):
     axes.set_title("Stability per cluster")
     axes.invert_yaxis()
     if verdicts:
-        handles, names = axes.get_legend_handles_labels()
-        unique = dict(zip(names, handles))
+        handles, legend = axes.get_legend_handles_labels()
+        unique = dict(zip(legend, handles))
         axes.legend(unique.values(), unique.keys(), loc="lower left", fontsize="small")
     return figure
 
@@ -204,9 +203,8 @@ def plot_influence(result, target_image=None, diagnostic=STABILITY, axes=None):
     :class:`matplotlib.figure.Figure`
     """
     target = diagnosed_target(result, target_image, diagnostic)
-    stem = mapnames.diagnostic_stem(target, diagnostic)
-    influence = result.tables.get(f"{stem}_tab-influence")  # per group when grouped
-    keys = (f"{stem}_tab-counts{tail}" for tail in ("", "_tail-positive", "_tail-negative"))
+    influence = result.tables.get(names.table_key(target, diagnostic, names.INFLUENCE))
+    keys = (names.counts_key(target, diagnostic, tail) for tail in (None, *names.TAILS.values()))
     parts = (
         [influence.set_index(influence.columns[0])]
         if influence is not None
@@ -243,7 +241,7 @@ def plot_stability_histogram(results, labels=None, target_image=None, axes=None,
     edges = np.linspace(0, 1, bins + 1)
     for label, result in _labelled(results, labels, target_image):
         target = diagnosed_target(result, target_image)
-        values = np.abs(result.maps[mapnames.diagnostic_stem(target, STABILITY)])
+        values = np.abs(result.maps[names.diagnostic_stem(target, STABILITY)])
         axes.hist(values[values > 0], bins=edges, histtype="step", linewidth=2, label=label)
     for level in LEVELS:
         axes.axvline(level, color="grey", linestyle="--", linewidth=1)
@@ -266,7 +264,7 @@ def policy_table(results, labels=None, target_image=None):
     rows = {}
     for label, result in _labelled(results, labels, target_image):
         target = diagnosed_target(result, target_image)
-        summary = _table(result, target, STABILITY, "summary").iloc[0]
+        summary = _table(result, target, STABILITY, names.SUMMARY).iloc[0]
         rows[label] = {
             "policy": summary["resampling_policy"],
             "replicates": summary["n_resamples"],
@@ -288,7 +286,7 @@ def figures(result, target_image):
     run has no such output (e.g. no per-analysis table).
     """
     plots = {
-        "ResampledStability": [
+        names.STABILITY: [
             ("overview", "Baseline clusters and their stability", plot_overview),
             ("stability_mosaic", "Stability, axial slices", plot_stability),
             ("stability_glass", "Stability, glass brain", _glass),
@@ -300,11 +298,11 @@ def figures(result, target_image):
                 plot_influence,
             ),
         ],
-        "Fragility": [("fragility", "Fragility: the sinking sets", _heatmap("Fragility"))],
-        "Jackknife": [("jackknife", "Jackknife: contributions", _heatmap("Jackknife"))],
+        names.FRAGILITY: [("fragility", "Fragility: the sinking sets", _heatmap(names.FRAGILITY))],
+        names.JACKKNIFE: [("jackknife", "Jackknife: contributions", _heatmap(names.JACKKNIFE))],
     }
     for diagnostic, entries in plots.items():
-        if not any(f"{target_image}_diag-{diagnostic}_tab-" in key for key in result.tables):
+        if not names.has_tables(result.tables, target_image, diagnostic):
             continue
         for name, caption, plot in entries:
             try:
@@ -337,7 +335,7 @@ def _labelled(results, labels, target_image):
         labels = []
         for result in results:
             target = diagnosed_target(result, target_image)
-            summary = _table(result, target, STABILITY, "summary").iloc[0]
+            summary = _table(result, target, STABILITY, names.SUMMARY).iloc[0]
             labels.append(f"{summary['resampling_policy']} ({summary['n_resamples']})")
     if len(labels) != len(results):
         raise ValueError(f"labels has {len(labels)} entries; accepted: one per result.")
@@ -345,11 +343,11 @@ def _labelled(results, labels, target_image):
 
 
 def _table(result, target, diagnostic, what):
-    return result.tables[f"{mapnames.diagnostic_stem(target, diagnostic)}_tab-{what}"]
+    return result.tables[names.table_key(target, diagnostic, what)]
 
 
 def _verdicts(result, target):
-    table = result.tables.get(f"{target}_tab-robustness")
+    table = result.tables.get(names.robustness_key(target))
     if table is None:
         return {}
     return {(row.tail, row.cluster_id): row.verdict for row in table.itertuples()}
@@ -358,8 +356,8 @@ def _verdicts(result, target):
 def _labels(result, target):
     """In-mask cluster labels: positive-tail clusters first, then negative-tail ones."""
     labels = np.zeros(np.asarray(result.maps[target]).size)
-    for tail in ("positive", "negative"):
-        tail_labels = result.maps.get(mapnames.label_map_name(target, tail))
+    for tail in names.TAILS.values():
+        tail_labels = result.maps.get(names.label_map_name(target, tail))
         if tail_labels is not None:
             tail_labels = np.asarray(tail_labels, dtype=np.float64)
             labels = np.where(tail_labels > 0, tail_labels + labels.max(), labels)
@@ -368,7 +366,7 @@ def _labels(result, target):
 
 def _cluster_voxels(result, target, cluster):
     """In-mask positions of a ``_tab-clusters`` row's cluster (empty if labelled otherwise)."""
-    tail_labels = result.maps.get(mapnames.label_map_name(target, cluster.tail))
+    tail_labels = result.maps.get(names.label_map_name(target, cluster.tail))
     if tail_labels is None:
         return np.array([], dtype=int)
     voxels = np.flatnonzero(np.asarray(tail_labels) == cluster.cluster_id)

@@ -31,7 +31,7 @@ class Schedule:
 
         Parameters
         ----------
-        policy : :class:`~nimare_stability.resampling.policies.BasePolicy`
+        policy : :class:`~nimare_stability.policies.BasePolicy`
         ids : :class:`numpy.ndarray` of str
         groups, strata : :class:`numpy.ndarray` or None
         rng : :class:`numpy.random.Generator`
@@ -57,10 +57,6 @@ class Schedule:
 
     def __len__(self):
         return len(self.splits)
-
-    def part(self, start, stop):
-        """Return replicates ``start`` to ``stop - 1`` as a schedule (to judge in batches)."""
-        return replace(self, splits=self.splits[start:stop])
 
     def head(self, n_replicates):
         """Return the first ``n_replicates``: the schedule of ``n_resamples=n_replicates``.
@@ -105,7 +101,7 @@ class Schedule:
 
 
 def capped_policy(policy, name, cap, ids, groups=None, strata=None):
-    """Return ``policy`` drawing ``min(cap, M)`` random subsets (``n_resamples="auto"``).
+    """Return a copy of ``policy`` drawing ``min(cap, M)`` random subsets (``n_resamples="auto"``).
 
     Raises
     ------
@@ -118,7 +114,7 @@ def capped_policy(policy, name, cap, ids, groups=None, strata=None):
             f"{name!r} does not. Accepted: an int or None n_resamples, or a policy such as "
             "subsample, subsample_groups, stratified_subsample or leave_k_out."
         )
-    policy.set_params(n_resamples=1)
+    policy = copy.deepcopy(policy).set_params(n_resamples=1)
     n_possible = policy.n_possible_subsets(ids, groups=groups, strata=strata)
     return policy.set_params(n_resamples=min(cap, n_possible))
 

@@ -27,7 +27,7 @@ class SplitterPolicy(BasePolicy):
     Examples
     --------
     >>> from sklearn.model_selection import KFold
-    >>> from nimare_stability.resampling.policies import SplitterPolicy
+    >>> from nimare_stability.policies import SplitterPolicy
     >>> [s.tolist() for s in SplitterPolicy(KFold(n_splits=2)).split(list("abcd"))]
     [[2, 3], [0, 1]]
     """

@@ -27,7 +27,7 @@ class LeaveKOut(SubsetPolicy):
 
     Examples
     --------
-    >>> from nimare_stability.resampling.policies import LeaveKOut
+    >>> from nimare_stability.policies import LeaveKOut
     >>> [s.tolist() for s in LeaveKOut(k=2).split(["a", "b", "c"])]
     [[2], [1], [0]]
     """
@@ -58,7 +58,7 @@ class LeaveOneOut(LeaveKOut):
 
     Examples
     --------
-    >>> from nimare_stability.resampling.policies import LeaveOneOut
+    >>> from nimare_stability.policies import LeaveOneOut
     >>> [s.tolist() for s in LeaveOneOut().split(["a", "b", "c"])]
     [[1, 2], [0, 2], [0, 1]]
     """
@@ -85,7 +85,7 @@ class Subsample(SubsetPolicy):
     Examples
     --------
     >>> import numpy as np
-    >>> from nimare_stability.resampling.policies import Subsample
+    >>> from nimare_stability.policies import Subsample
     >>> policy = Subsample(target_n=0.5, n_resamples=2)
     >>> [len(s) for s in policy.split(list("abcdef"), rng=np.random.default_rng(0))]
     [3, 3]
@@ -110,7 +110,7 @@ class LeaveGroupOut(SubsetPolicy):
 
     Examples
     --------
-    >>> from nimare_stability.resampling.policies import LeaveGroupOut
+    >>> from nimare_stability.policies import LeaveGroupOut
     >>> [s.tolist() for s in LeaveGroupOut().split(list("abc"), groups=["x", "x", "y"])]
     [[2], [0, 1]]
     """
@@ -145,7 +145,7 @@ class SubsampleGroups(Subsample):
 
     Examples
     --------
-    >>> from nimare_stability.resampling.policies import SubsampleGroups
+    >>> from nimare_stability.policies import SubsampleGroups
     >>> policy = SubsampleGroups(target_n=2)
     >>> [s.tolist() for s in policy.split(list("abcd"), groups=["x", "x", "y", "z"])]
     [[0, 1, 2], [0, 1, 3], [2, 3]]
@@ -183,7 +183,7 @@ class StratifiedSubsample(Subsample):
 
     Examples
     --------
-    >>> from nimare_stability.resampling.policies import StratifiedSubsample
+    >>> from nimare_stability.policies import StratifiedSubsample
     >>> policy = StratifiedSubsample(target_n=2)
     >>> [s.tolist() for s in policy.split(list("abcd"), strata=["x", "x", "y", "y"])]
     [[0, 2], [0, 3], [1, 2], [1, 3]]
@@ -216,7 +216,7 @@ class SubsampleWithinStrata(Subsample):
 
     Examples
     --------
-    >>> from nimare_stability.resampling.policies import SubsampleWithinStrata
+    >>> from nimare_stability.policies import SubsampleWithinStrata
     >>> policy = SubsampleWithinStrata(target_n=0.5)
     >>> [s.tolist() for s in policy.split(list("abcd"), strata=["x", "x", "y", "y"])]
     [[0, 2], [0, 3], [1, 2], [1, 3]]

@@ -1,4 +1,4 @@
-"""Today's engine before the candidate-voxel one: the reference it must equal bit for bit.
+"""The touched-voxel engine, the one before the candidate-voxel engine, which must equal it.
 
 Each iteration stamps every analysis's (truncated) kernel, then, per replicate, adds up
 all its retained analyses' entries on every touched voxel and recomputes exactly, with the
@@ -342,9 +342,9 @@ def _tables(layout, truncate):
 
 
 def reference_maxima(layout, foci_ijk, retained, thresholds, truncate=1e-5):
-    """Per-iteration maxima of every replicate, as today's engine computes them.
+    """Per-iteration maxima of every replicate, as the touched-voxel engine computes them.
 
-    Parameters are those of ``montecarlo.maxima_for_foci``; ``truncate`` is today's ALE
+    Parameters are those of ``montecarlo.maxima_for_foci``; ``truncate`` is that engine's ALE
     kernel truncation (MA below it is spread only where it can matter).
     """
     weights = replicate_weights(layout, retained)
