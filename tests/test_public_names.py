@@ -59,3 +59,14 @@ def test_the_documents_mention_the_public_names():
 @pytest.mark.parametrize("name", _mentioned())
 def test_a_documented_name_imports(name):
     assert _resolve(name) is not None
+
+
+@pytest.mark.parametrize("name", ["ResampledStability", "Fragility", "FailSafeN"])
+def test_shared_parameters_are_documented_from_one_entry_each(name):
+    from nimare_stability.diagnostics.docs import DOCDICT
+
+    doc = getattr(importlib.import_module("nimare_stability"), name).__doc__
+    assert "%(" not in doc
+    for entry in DOCDICT.values():
+        lines = entry.splitlines()
+        assert "\n".join(f"    {line}" for line in lines) in doc
