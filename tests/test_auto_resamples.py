@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from nimare_stability import ResampledStability
+from nimare_stability import ResampledStability, policies
 from nimare_stability.core.clusters import Cluster
 from nimare_stability.core.support import Support
 from nimare_stability.diagnostics.accumulator import StabilityAccumulator
@@ -70,6 +70,22 @@ def test_auto_stops_at_max_resamples_with_a_warning(pain_ale):
         ).transform(pain_ale)
     summary = out.tables[f"{_stem('z')}_tab-summary"].iloc[0]
     assert summary["n_resamples"] == 60 and summary["precision"] > 0.001
+
+
+def test_auto_leaves_the_callers_policy_object_as_it_was(pain_ale):
+    policy = policies.Subsample(target_n=0.75)
+    with pytest.warns(UserWarning, match="without reaching tol=0.001"):
+        out = ResampledStability(
+            target_image="z",
+            resampling_policy=policy,
+            n_resamples="auto",
+            tol=0.001,
+            max_resamples=50,
+            random_state=0,
+            progress=False,
+        ).transform(pain_ale)
+    assert policy.get_params() == {"target_n": 0.75, "n_resamples": None}
+    assert out.tables[f"{_stem('z')}_tab-summary"].loc[0, "n_resamples"] == 50
 
 
 def test_precision_is_the_largest_adjusted_standard_error_of_any_cluster():
