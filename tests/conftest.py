@@ -16,6 +16,26 @@ from nimare_stability import ResampledStability
 
 #: Monte Carlo iterations for every corrected fixture (100 to 200 keep the suite short).
 N_ITERS = 100
+#: The slowest test files (minutes each on two cores), longest first. They are collected
+#: first so that, with ``-n auto --dist loadfile`` (whole files per worker, in collection
+#: order: ``--no-loadscope-reorder`` in pyproject.toml), the workers finish together.
+SLOWEST_FIRST = (
+    "test_refit_equivalence.py",
+    "test_workflows.py",
+    "test_backends.py",
+    "test_robustness_profile.py",
+    "test_fragility.py",
+)
+
+
+def pytest_collection_modifyitems(items):
+    """Run the files of :data:`SLOWEST_FIRST` first, in that order; the rest as collected."""
+
+    def rank(item):
+        name = item.path.name
+        return SLOWEST_FIRST.index(name) if name in SLOWEST_FIRST else len(SLOWEST_FIRST)
+
+    items.sort(key=rank)
 
 
 @pytest.fixture(scope="session", autouse=True)
