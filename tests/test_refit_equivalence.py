@@ -23,7 +23,7 @@ def snapshot(pain_montecarlo):
 @pytest.fixture(scope="module")
 def loo(pain_montecarlo, snapshot):
     diagnostic = ResampledStability(
-        target_image=TARGET, engine="refit", random_state=3, n_cores=2, progress=False
+        target_image=TARGET, engine="refit", random_state=3, n_cores=1, progress=False
     )
     return diagnostic.transform(pain_montecarlo)
 
