@@ -70,7 +70,7 @@ sphinx_gallery_conf = {
     "backreferences_dir": "generated/backreferences",
     "reference_url": {"nimare_stability": None},
     "image_scrapers": ("matplotlib",),
-    "reset_modules": ("matplotlib", "_gallery.quiet_logs"),
+    "reset_modules": ("matplotlib", "_gallery.quiet_logs", "_gallery.frozen_heap"),
     "capture_repr": ("_repr_html_", "__repr__"),
     # A cell ending in a plotting call shows its figure, not "<Figure size ...>".
     "ignore_repr_types": r"matplotlib\.(figure|axes|text|legend)|nilearn\.plotting",

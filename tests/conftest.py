@@ -38,12 +38,42 @@ def pytest_collection_modifyitems(items):
     items.sort(key=rank)
 
 
-@pytest.fixture(scope="session", autouse=True)
-def _cheap_garbage_collections():
-    """nilearn forces ``gc.collect()`` per image; freezing the session's heap keeps it cheap."""
-    gc.freeze()
-    yield
+@pytest.fixture(scope="module", autouse=True)
+def _collect_between_modules():
+    """Collect what the previous module left, then freeze the heap as it stands.
+
+    nilearn forces a full ``gc.collect()`` each time it reads an image; its cost grows with
+    every object alive (imports, session and module fixtures), which made the last files
+    of a worker several times slower than alone. Frozen objects are skipped.
+    """
     gc.unfreeze()
+    gc.collect()
+    gc.freeze()
+
+
+@pytest.fixture(autouse=True)
+def _freeze_before_each_test():
+    """Freeze what the module's fixtures and earlier tests built (collected at module end)."""
+    gc.freeze()
+
+
+#: Session fixtures holding a MetaResult that every test shares.
+SHARED_RESULTS = ("pain_montecarlo", "pain_fdr", "pain_jackknife", "pain_jackknife_stability")
+
+
+@pytest.fixture(autouse=True)
+def _shared_results_keep_their_diagnostics(request):
+    """Fail the test that records a diagnostic on a shared result, not a later victim.
+
+    NiMARE's ``Jackknife.transform`` appends itself to ``result.diagnostics``, and
+    ``MetaResult.copy()`` shares that list: a test passing ``shared.copy()`` to it changes
+    what every later test on the same worker sees.
+    """
+    shared = {n: request.getfixturevalue(n) for n in SHARED_RESULTS if n in request.fixturenames}
+    before = {n: list(result.diagnostics) for n, result in shared.items()}
+    yield
+    for name, result in shared.items():
+        assert result.diagnostics == before[name], f"the test added to {name}.diagnostics"
 
 
 @pytest.fixture(scope="session")

@@ -126,8 +126,9 @@ def pain_ids(result):
 
 
 def test_cluster_ids_are_nimare_label_values(loo, pain_montecarlo):
+    # MetaResult.copy() shares its diagnostics list, to which NiMARE's Jackknife appends.
     jackknife = Jackknife(target_image=TARGET, target_threshold=1.65).transform(
-        pain_montecarlo.copy()
+        copy.deepcopy(pain_montecarlo)
     )
     labels = jackknife.maps[
         "label_desc-size_level-cluster_corr-FWE_method-montecarlo_tail-positive"

@@ -317,8 +317,9 @@ def test_resample_group_varies_only_that_group_and_keeps_the_other_whole(
 
 def test_robustness_table_joins_stability_with_nimare_jackknife(pain_fdr):
     thresholds = {"target_threshold": 1.65, "cluster_threshold": 10}
-    # NiMARE's Jackknife adds its maps and tables to the result it is given: use a copy.
-    jackknifed = Jackknife(target_image=FDR, **thresholds).transform(pain_fdr.copy())
+    # NiMARE's Jackknife adds its maps, tables and itself (to the diagnostics list, which
+    # MetaResult.copy() shares) to the result it is given: use a deep copy.
+    jackknifed = Jackknife(target_image=FDR, **thresholds).transform(copy.deepcopy(pain_fdr))
     assert FDR + "_diag-Jackknife_tab-counts_tail-positive" not in pain_fdr.tables
     out = _stability(FDR, "subsample", target_n=0.8, n_resamples=3, **thresholds).transform(
         jackknifed
