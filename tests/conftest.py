@@ -53,7 +53,7 @@ def _collect_between_modules():
 
 @pytest.fixture(autouse=True)
 def _freeze_before_each_test():
-    """Freeze what the module's fixtures and earlier tests built (collected at module end)."""
+    """Freeze what the module's fixtures and earlier tests built (collected at the next module)."""
     gc.freeze()
 
 
