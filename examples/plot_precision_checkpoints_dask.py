@@ -6,9 +6,9 @@ How many subsamples does a stability map need? JALE's probabilistic ALE defaults
 a grouped subsampling run on a few hundred analyses is hours of CPU. Three parameters
 make such runs practical, and none changes the answer:
 
-- ``n_resamples="auto"`` with ``tol=`` draws replicates in batches of 50 until every
-  cluster's mean stability and detection rate have a standard error below ``tol`` (up to
-  ``max_resamples``). The result equals a run asking for that many replicates: random
+- ``n_resamples="auto"`` with ``tol=`` draws replicates in batches of 50 until an upper
+  bound on the standard error of every cluster's mean stability and detection rate stays
+  below ``tol`` for two batches, after at least 200 (up to ``max_resamples``). The result equals a run asking for that many replicates: random
   policies draw in order, so a shorter schedule is the start of a longer one.
 - ``checkpoint_dir=`` keeps each finished replicate and each block of null iterations.
   A run killed midway resumes where it stopped, with identical output; the directory is
@@ -60,13 +60,14 @@ auto = ResampledStability(
 )
 stability = auto.transform(result)
 summary = stability.tables[f"{STEM}_tab-summary"]
-print(summary[["resampling_policy", "target_n", "n_resamples", "tol", "precision"]])
+print(summary[["resampling_policy", "target_n", "n_resamples", "tol", "precision", "max_voxel_se"]])
 
 # %%
 # The precision is the largest standard error over clusters, of their mean stability and
 # of their detection rate, with two pseudo-replicates at 0 and two at 1 so that replicates
-# that all agree do not claim perfect precision. The least stable cluster sets it: a
-# detection rate near 0.5 has the largest variance.
+# that all agree do not claim perfect precision, raised to an upper 95% bound. The least
+# stable cluster sets it: a detection rate near 0.5 has the largest variance. The rule does
+# not control each voxel's error; ``max_voxel_se`` reports the largest.
 clusters = stability.tables[f"{STEM}_tab-clusters"]
 print(clusters[["cluster_id", "n_voxels", "mean", "detection_rate"]])
 display = plotting.plot_stability(stability, TARGET)

@@ -7,8 +7,9 @@ import pytest
 from nimare_stability import ResampledStability, policies
 from nimare_stability.core.clusters import Cluster
 from nimare_stability.core.support import Support
-from nimare_stability.diagnostics.accumulator import StabilityAccumulator
-from nimare_stability.engines.batches import AUTO_BATCH_SIZE
+from nimare_stability.diagnostics.accumulator import StabilityAccumulator, standard_error_bound
+from nimare_stability.diagnostics.stability import DEFAULT_MAX_RESAMPLES, DEFAULT_TOL
+from nimare_stability.engines.batches import AUTO_BATCH_SIZE, AUTO_MIN_RESAMPLES, StoppingRule
 
 MC = "z_desc-size_level-cluster_corr-FWE_method-montecarlo"
 
@@ -36,8 +37,11 @@ def auto_pain(pain_montecarlo):
 def test_auto_stops_before_the_cap_on_pain_and_records_its_precision(auto_pain):
     summary = auto_pain.tables[f"{_stem(MC)}_tab-summary"].iloc[0]
     n = summary["n_resamples"]
-    assert n < 2500 and n % AUTO_BATCH_SIZE == 0
+    assert AUTO_MIN_RESAMPLES <= n < 2500 and n % AUTO_BATCH_SIZE == 0
     assert summary["tol"] == 0.02 and summary["precision"] < 0.02
+    assert summary["max_voxel_se"] == pytest.approx(
+        auto_pain.maps[f"{_stem(MC)}_stat-se"].max(), rel=1e-6
+    )
     clusters = auto_pain.tables[f"{_stem(MC)}_tab-clusters"]
     # the detection rates alone bound the precision from below (M = C(21, 16) = 20349)
     fpc = np.sqrt((20349 - n) / 20348)
@@ -88,7 +92,7 @@ def test_auto_leaves_the_callers_policy_object_as_it_was(pain_ale):
     assert out.tables[f"{_stem('z')}_tab-summary"].loc[0, "n_resamples"] == 50
 
 
-def test_precision_is_the_largest_adjusted_standard_error_of_any_cluster():
+def test_precision_is_the_largest_upper_bound_on_a_cluster_standard_error():
     rng = np.random.default_rng(0)
     n_voxels, n_replicates = 40, 30
     clusters = [
@@ -107,11 +111,48 @@ def test_precision_is_the_largest_adjusted_standard_error_of_any_cluster():
         held = signs[:, cluster.voxels] == 1
         for values in (held.mean(axis=1), held.any(axis=1).astype(float)):
             augmented = np.concatenate([values, [0, 0, 1, 1]])
-            errors.append(np.sqrt(np.var(augmented) / (n_replicates + 4)))
+            n = augmented.size
+            variance = np.var(augmented)
+            fourth = np.mean((augmented - augmented.mean()) ** 4)
+            upper = variance + 1.645 * np.sqrt((fourth - variance**2) / n)
+            errors.append(np.sqrt(upper / n))
     assert accumulator.precision() == pytest.approx(max(errors), rel=1e-12)
     fpc = (100 - n_replicates) / 99
     assert accumulator.precision(100) == pytest.approx(max(errors) * np.sqrt(fpc), rel=1e-12)
     assert accumulator.precision(n_replicates) == 0  # every subset drawn
+
+
+@pytest.mark.parametrize("detection_rate", [0.5, 0.9, 0.98])
+def test_stopping_rule_stops_where_the_true_standard_error_is_below_tol(detection_rate):
+    """Simulated runs: each replicate detects a cluster with the given probability."""
+    rng = np.random.default_rng(int(detection_rate * 100))
+    n_runs, met = 200, 0
+    for _ in range(n_runs):
+        detected = (rng.random((DEFAULT_MAX_RESAMPLES, 1)) < detection_rate).astype(float)
+        rule = StoppingRule(DEFAULT_TOL)
+        for n in range(AUTO_BATCH_SIZE, DEFAULT_MAX_RESAMPLES + 1, AUTO_BATCH_SIZE):
+            if rule.done(n, standard_error_bound(detected[:n]).max()):
+                break
+        true_error = np.sqrt(detection_rate * (1 - detection_rate) / n)
+        met += true_error <= DEFAULT_TOL + 1e-12
+    assert met / n_runs >= 0.9
+
+
+def test_stopping_rule_needs_two_batches_in_a_row_and_the_minimum():
+    rule = StoppingRule(0.02)
+    assert not rule.done(50, 0.001)  # precise at once, but below the minimum
+    assert not rule.done(AUTO_MIN_RESAMPLES, 0.03)  # the minimum, but not precise
+    assert not rule.done(AUTO_MIN_RESAMPLES + 50, 0.01)  # precise once
+    assert rule.done(AUTO_MIN_RESAMPLES + 100, 0.01)  # precise twice in a row
+
+
+def test_auto_without_any_cluster_draws_the_minimum(pain_ale):
+    with pytest.warns(UserWarning, match="no support"):
+        out = _subsample(target_image="z", n_resamples="auto", target_threshold=50).transform(
+            pain_ale
+        )
+    summary = out.tables[f"{_stem('z')}_tab-summary"].iloc[0]
+    assert summary["n_resamples"] == AUTO_MIN_RESAMPLES and summary["precision"] == 0
 
 
 @pytest.mark.parametrize(

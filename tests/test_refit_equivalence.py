@@ -71,6 +71,7 @@ def test_tables_hold_design_columns(loo, n_iters):
         "alpha",
         "tol",
         "precision",
+        "max_voxel_se",
         "n_voxels_nonzero",
         "n_voxels_ge50",
         "n_voxels_ge80",
@@ -80,6 +81,7 @@ def test_tables_hold_design_columns(loo, n_iters):
     assert (row["n_resamples"], row["target_n"], row["random_state"]) == (21, 20, 3)
     assert (row["engine"], row["n_iters"], row["null"]) == ("refit", n_iters, "replicate")
     assert row["tol"] is None and row["precision"] == 0  # exhaustive: no sampling error
+    assert row["max_voxel_se"] == 0
     stability = loo.maps[D]
     assert row["n_voxels_nonzero"] == np.count_nonzero(stability)
     assert row["n_voxels_ge80"] == np.count_nonzero(stability >= 0.8)

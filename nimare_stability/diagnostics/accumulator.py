@@ -61,27 +61,51 @@ class StabilityAccumulator:
         return np.where(positive >= negative, positive, -negative)
 
     def precision(self, n_possible=None):
-        """Return the largest standard error of a cluster's mean stability or detection rate.
+        """Return the largest upper bound on a cluster's standard error (see below).
 
         Per cluster, the replicates' shares of its voxels held (whose mean is the cluster's
-        mean stability) and their detections (0 or 1) are each augmented with two
-        pseudo-replicates at 0 and two at 1 (Agresti and Coull's adjustment, so that
-        replicates that all agree do not claim a standard error of 0), and the standard
-        error of their mean is ``sqrt(var / (R + 4) * (M - R) / (M - 1))``: ``M`` possible
-        subsets (``n_possible``; no finite-population factor when None). 0 without clusters.
+        mean stability) and their detections (0 or 1) each go through
+        :func:`standard_error_bound`; the largest bound wins. 0 without clusters.
         """
         n = self.n_done
         if not self.clusters or n == 0:
             return 0.0
-        pseudo = np.repeat([[0.0], [1.0]], 2, axis=0)
-        errors = []
-        for values in (self.share[:n], self.detected[:n].astype(np.float64)):
-            augmented = np.concatenate([values, np.broadcast_to(pseudo, (4, values.shape[1]))])
-            errors.append(augmented.var(axis=0) / (n + 4))
-        variance = np.max(errors)
-        if n_possible is not None and n_possible > 1:
-            variance *= max(n_possible - n, 0) / (n_possible - 1)
-        return float(np.sqrt(variance))
+        bounds = [
+            standard_error_bound(values, n_possible)
+            for values in (self.share[:n], self.detected[:n].astype(np.float64))
+        ]
+        return float(np.max(bounds))
+
+
+#: One-sided normal quantile of the upper bound on each variance (95%).
+UPPER_Z = 1.645
+
+
+def standard_error_bound(values, n_possible=None):
+    """Return an upper 95% bound on the standard error of each column's mean.
+
+    ``values`` (replicates x columns, each in [0, 1]) are augmented with two
+    pseudo-replicates at 0 and two at 1 (Agresti and Coull's adjustment, so that replicates
+    that all agree do not claim a standard error of 0). Their variance ``v`` is raised to
+    its one-sided 95% upper bound ``v + 1.645 sqrt((m4 - v**2) / n)`` (``m4`` the fourth
+    central moment, ``n = R + 4``): a run that stops when the plain estimate first dips
+    below ``tol`` ends with the true error above it in about one run in five (simulated at
+    a detection rate of 0.9). The standard error is
+    ``sqrt(bound / n * (M - R) / (M - 1))``, ``M`` the number of possible subsets
+    (``n_possible``; no finite-population factor when None).
+    """
+    n_replicates = values.shape[0]
+    pseudo = np.repeat([[0.0], [1.0]], 2, axis=0)
+    augmented = np.concatenate([values, np.broadcast_to(pseudo, (4, values.shape[1]))])
+    n = augmented.shape[0]
+    deviations = augmented - augmented.mean(axis=0)
+    variance = np.mean(deviations**2, axis=0)
+    fourth = np.mean(deviations**4, axis=0)
+    bound = variance + UPPER_Z * np.sqrt(np.maximum(fourth - variance**2, 0) / n)
+    squared = bound / n
+    if n_possible is not None and n_possible > 1:
+        squared = squared * max(n_possible - n_replicates, 0) / (n_possible - 1)
+    return np.sqrt(squared)
 
 
 def dice(signs, reference):

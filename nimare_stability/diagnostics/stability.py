@@ -52,11 +52,13 @@ class ResampledStability(ClusterDiagnostic):
     k, target_n, n_resamples : :obj:`int`, optional
         Policy parameters. ``target_n`` may be a fraction in (0, 1]; grouped policies count
         groups. Each must be None unless the named policy takes it. ``n_resamples="auto"``
-        (random policies) draws replicates in batches of 50 until every cluster's mean
-        stability and detection rate have a standard error below ``tol``, or
-        ``max_resamples`` are drawn; the result equals a run with ``n_resamples`` set to
-        the number drawn (the summary table's ``n_resamples``; its ``precision`` is the
-        largest standard error reached).
+        (random policies) draws replicates in batches of 50 until an upper 95% bound on the
+        standard error of every cluster's mean stability and detection rate is below
+        ``tol`` after two consecutive batches, and at least 200 are drawn (or
+        ``max_resamples``); the result equals a run with ``n_resamples`` set to the number
+        drawn (the summary table's ``n_resamples``; its ``precision`` is the largest bound
+        reached). The rule controls the clusters' summaries, not each voxel's stability:
+        the summary's ``max_voxel_se`` is the largest value of the ``_stat-se`` map.
     tol : :obj:`float`, optional
         With ``n_resamples="auto"`` only: the standard error to reach, in (0, 0.5]. None
         means 0.01.
@@ -276,6 +278,7 @@ class ResampledStability(ClusterDiagnostic):
         error = tables.sampling_error(
             stability, len(schedule), schedule.n_possible_subsets(), schedule.is_exhaustive()
         )
+        settings = {**settings, "max_voxel_se": float(error.max(initial=0.0))}
         target = self.target_image
         maps = {
             self._stem: stability.astype(np.float32),

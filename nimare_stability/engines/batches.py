@@ -3,8 +3,8 @@
 Replicates run through an engine in batches of consecutive indices. Each finished
 replicate's support is saved to the run's checkpoint (when there is one) and read back on
 a resumed run; the engine keeps its own shared work (null blocks) in the batch's scope of
-the checkpoint. With a tolerance, batches of :data:`AUTO_BATCH_SIZE` are drawn until the
-largest per-cluster standard error (:meth:`StabilityAccumulator.precision`) is below it.
+the checkpoint. With a tolerance, batches of :data:`AUTO_BATCH_SIZE` are drawn until
+:class:`StoppingRule` is met.
 """
 
 import logging
@@ -17,6 +17,35 @@ LGR = logging.getLogger(__name__)
 
 #: Replicates per batch of ``n_resamples="auto"``; the precision is checked after each.
 AUTO_BATCH_SIZE = 50
+#: Fewest replicates ``n_resamples="auto"`` draws (all, when the schedule is shorter).
+AUTO_MIN_RESAMPLES = 200
+#: Consecutive batches whose precision must be below ``tol``.
+AUTO_CONSECUTIVE = 2
+
+
+class StoppingRule:
+    """When ``n_resamples="auto"`` stops: precise enough, twice in a row, after a minimum.
+
+    The precision checked (:meth:`StabilityAccumulator.precision`) is an upper bound on the
+    largest cluster standard error. The run stops once it has been below ``tol`` after
+    :data:`AUTO_CONSECUTIVE` consecutive batches and at least :data:`AUTO_MIN_RESAMPLES`
+    replicates are judged: a single dip below ``tol`` at 50 replicates, or a run with no
+    cluster (precision 0), is not taken as precise. It controls the clusters' summaries,
+    not each voxel's stability (the ``_stat-se`` map).
+
+    Parameters
+    ----------
+    tol : :obj:`float`
+    """
+
+    def __init__(self, tol):
+        self.tol = tol
+        self.below = 0
+
+    def done(self, n_judged, precision):
+        """Record the precision after ``n_judged`` replicates; return whether to stop."""
+        self.below = self.below + 1 if precision < self.tol else 0
+        return n_judged >= AUTO_MIN_RESAMPLES and self.below >= AUTO_CONSECUTIVE
 
 
 def judge_in_batches(
@@ -36,8 +65,7 @@ def judge_in_batches(
     progress : :obj:`bool`
     checkpoint : :class:`~nimare_stability.engines.checkpoint.Checkpoint`, optional
     tol : :obj:`float`, optional
-        Stop after the first batch whose precision is below ``tol``. None: one batch of the
-        whole schedule.
+        Stop once :class:`StoppingRule` is met. None: one batch of the whole schedule.
 
     Returns
     -------
@@ -46,16 +74,17 @@ def judge_in_batches(
     """
     size = len(schedule) if tol is None else AUTO_BATCH_SIZE
     n_possible = schedule.n_possible_subsets()
+    rule = None if tol is None else StoppingRule(tol)
     for start in range(0, len(schedule), size):
         stop = min(start + size, len(schedule))
         accumulator.extend(stop)
         _judge_batch(
             engine, schedule, seeds, accumulator, start, stop, n_cores, progress, checkpoint
         )
-        if tol is not None:
+        if rule is not None:
             precision = accumulator.precision(n_possible)
             LGR.info(f"{stop} replicates: precision {precision:.4f} (tol={tol}).")
-            if precision < tol:
+            if rule.done(stop, precision):
                 return stop
     return len(schedule)
 
