@@ -154,8 +154,10 @@ plotting.policy_table(runs)
 # :func:`~nimare_stability.robustness_table` joins the evidence present in the result
 # (here stability, which single removals sink a cluster, and Jackknife's largest
 # contribution) into a verdict with its reason. A cluster that vanishes without one
-# analysis is never ``robust``. :ref:`sphx_glr_auto_examples_plot_robustness_profile.py`
-# adds fragility and the fail-safe N.
+# analysis is ``fragile``; one that survives every single removal is still only
+# ``undetermined``: leave-one-out cannot show that no two or three analyses sink it, and
+# the reason says what to add. :ref:`sphx_glr_auto_examples_plot_robustness_profile.py`
+# adds fragility and the fail-safe N, and with them the ``robust`` verdict.
 table = robustness_table(loo, TARGET)
 for row in table.itertuples():
     print(f"cluster {row.cluster_id}: {row.verdict}: {row.reason}")

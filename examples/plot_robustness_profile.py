@@ -12,7 +12,9 @@ studies are imagined. This example builds a per-cluster robustness profile:
   makes the cluster vanish;
 - **fail-safe N** (:class:`~nimare_stability.FailSafeN`, Acar et al., 2018): how many null
   analyses it withstands;
-- a **verdict and its reason** (:func:`~nimare_stability.robustness_table`).
+- the **largest contribution** of one analysis (:class:`~nimare_stability.Jackknife`);
+- a **verdict and its reason** (:func:`~nimare_stability.robustness_table`): ``robust``
+  only when all four were measured and passed.
 
 First on simulated data whose truth we know, then on NiMARE's pain studyset.
 
@@ -35,6 +37,7 @@ from nimare.meta.cbma import ALE
 from nimare_stability import (
     FailSafeN,
     Fragility,
+    Jackknife,
     ResampledStability,
     RobustnessVerdict,
     plotting,
@@ -54,8 +57,9 @@ TARGET = "z_desc-size_level-cluster_corr-FWE_method-montecarlo"
 
 
 def profile(result):
-    """Run the three diagnostics on ``result`` and return it with the verdict table."""
+    """Run the four diagnostics on ``result`` and return it with the verdict table."""
     common = {"target_image": TARGET, "random_state": 0, "progress": False}
+    result = Jackknife(target_image=TARGET, progress=False).transform(result)
     result = ResampledStability(**common).transform(result)
     result = Fragility(**common).transform(result)
     result = FailSafeN(**FAILSAFE, **common).transform(result)

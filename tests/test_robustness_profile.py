@@ -9,6 +9,7 @@ from nimare.diagnostics import Jackknife
 from nimare.meta.cbma import ALE, KDA
 
 from nimare_stability import FailSafeN, Fragility, ResampledStability, robustness_table
+from nimare_stability import Jackknife as FastJackknife
 
 TARGET = "z_desc-size_level-cluster_corr-FWE_method-montecarlo"
 FRAGILE = (1, 2, 3)
@@ -66,6 +67,7 @@ def ale_profile(n_iters):
     studyset, truth = planted_studyset(n_analyses=30, fragile=(2, 3), seed=0, patch="tight")
     result = FWECorrector(method="montecarlo", n_iters=n_iters).transform(ALE().fit(studyset))
     common = {"target_image": TARGET, "random_state": 0, "progress": False}
+    result = FastJackknife(target_image=TARGET, progress=False).transform(result)
     result = ResampledStability(**common).transform(result)
     result = Fragility(**common).transform(result)
     result = FailSafeN(max_multiple=4, n_drawers=2, **common).transform(result)

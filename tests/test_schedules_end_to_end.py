@@ -335,6 +335,7 @@ def test_robustness_table_joins_stability_with_nimare_jackknife(pain_fdr):
         "vanishes_without",
         "top_analysis",
         "top_contribution",
+        "evidence",
         "verdict",
         "reason",
     ]

@@ -238,7 +238,7 @@ def one_analysis_studyset():
     return studyset.with_points(np.zeros(15, dtype=int), lone, space="MNI")
 
 
-def test_verdict_calls_planted_clusters_robust_and_lone_cluster_fragile(
+def test_verdict_calls_lone_cluster_fragile_and_never_robust_without_fragility(
     enabled, one_analysis_studyset, n_iters
 ):
     workflow = CBMAWorkflow(
@@ -264,9 +264,11 @@ def test_verdict_calls_planted_clusters_robust_and_lone_cluster_fragile(
         "vanishes_without",
         "top_analysis",
         "top_contribution",
+        "evidence",
         "verdict",
         "reason",
     ]
+    assert set(verdicts["evidence"]) == {"ResampledStability (leave_1_out), Jackknife"}
     influence = result.tables[f"{stem}_tab-influence"].set_index("id")
     for _, row in verdicts.iterrows():
         peak = clusters.loc[
@@ -279,7 +281,11 @@ def test_verdict_calls_planted_clusters_robust_and_lone_cluster_fragile(
             assert row["reason"].startswith("vanishes without study-0-1 (1 of 20 analyses)")
             assert row["top_analysis"] == "study-0-1" and row["top_contribution"] > 0.8
         elif any(np.linalg.norm(peak - xyz) < 12 for xyz in planted):
-            assert row["verdict"] == "robust", row["reason"]
+            # Surviving single removals does not show a fragility of 4 or more.
+            assert row["verdict"] == "undetermined", row["reason"]
+            assert row["reason"].startswith("survives removing any one analysis")
+            assert "add Fragility" in row["reason"] and "add FailSafeN" in row["reason"]
+    assert "robust" not in set(verdicts["verdict"])
 
 
 def test_pairwise_subsample_sizes_apply_within_each_group(sleuth_pair):

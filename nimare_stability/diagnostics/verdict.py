@@ -18,15 +18,19 @@ Checks, in order of precedence (a cluster's verdict is its first failed check):
   (FailSafeN): fewer unpublished null analyses than there are published ones would sink it
   (Acar et al., 2018, add up to ten times as many).
 
-A cluster passing every check present is ``robust``, except that without evidence on
-single removals (neither Fragility nor a leave-one(-group)-out influence table) it is
-``undetermined``. Fragility searches every set of up to ``max_exact`` (2) analyses and
-greedy sets beyond: a greedy fragility is an upper bound.
+These four are found, not assumed: each needs its diagnostic's evidence. ``robust`` is
+claimed only when every check was evaluated and passed: the fragility is known to be at
+least ``min_fragility`` (Fragility: every set of up to ``max_exact`` analyses and the
+largest contributors up to ``max_removed``; or a leave-k-out schedule that left out every
+set of ``min_fragility - 1``), Jackknife measured the largest contribution,
+ResampledStability the mean stability and FailSafeN the fail-safe N. With less evidence the
+verdict is ``undetermined`` and the reason says what was shown and what to add
+("survives removing any one analysis; ...; not computed: ... add Fragility"). The
+``evidence`` column names the diagnostics each row read.
 """
 
-from typing import NamedTuple
+from math import comb
 
-import numpy as np
 import pandas as pd
 from nimare.diagnostics import Jackknife
 
@@ -40,6 +44,7 @@ from nimare_stability.diagnostics.failsafe import FailSafeN
 from nimare_stability.diagnostics.fragility import Fragility
 from nimare_stability.diagnostics.jackknife_evidence import has_jackknife, top_contributor
 from nimare_stability.diagnostics.stability import ResampledStability
+from nimare_stability.diagnostics.verdict_checks import Checks, Thresholds
 
 #: Evidence columns each diagnostic gives the verdict: our name -> its clusters table's.
 EVIDENCE = {
@@ -60,15 +65,6 @@ EVIDENCE = {
 SOURCES = tuple(EVIDENCE)
 #: The support parameters every joined diagnostic must share (the same clusters).
 _RULE = ("alpha", "target_threshold", "cluster_threshold")
-
-
-class Thresholds(NamedTuple):
-    """The thresholds of the checks (see :func:`robustness_table`)."""
-
-    min_fragility: int
-    max_contribution: float
-    min_stability: float
-    min_fsn_per_analysis: float
 
 
 def robustness_table(
@@ -108,7 +104,8 @@ def robustness_table(
         diagnostics present (ResampledStability: ``mean_stability``, ``detection_rate``,
         ``vanishes_without``; Jackknife: ``top_analysis``, ``top_contribution``; Fragility:
         ``n_contributing``, ``fragility``, ``fragility_removed``; FailSafeN: ``fsn_mean``,
-        ``fsn_min``, ``fsn_per_analysis``, ``fsn_censored``), ``verdict`` and ``reason``.
+        ``fsn_min``, ``fsn_per_analysis``, ``fsn_censored``), ``evidence`` (the
+        diagnostics read), ``verdict`` and ``reason``.
     """
     check_result(result)
     check_number("min_fragility", min_fragility, low=1, integer=True, optional=False)
@@ -125,10 +122,11 @@ def robustness_table(
     rows = []
     for cluster in clusters:
         row = {"cluster_id": cluster.cluster_id, "tail": cluster.tail, **evidence.of(cluster)}
-        checks = _Checks(row, evidence.units, n_analyses, thresholds)
+        checks = Checks(row, evidence.units, n_analyses, thresholds, evidence.survived_k)
+        row["evidence"] = evidence.read
         row["verdict"], row["reason"] = checks.verdict()
         rows.append(row)
-    columns = ["cluster_id", "tail", *evidence.columns, "verdict", "reason"]
+    columns = ["cluster_id", "tail", *evidence.columns, "evidence", "verdict", "reason"]
     return pd.DataFrame(rows, columns=columns)
 
 
@@ -241,6 +239,17 @@ class _Evidence:
         self.units = ("analyses", n_analyses)
         if self.influence is not None and self.influence.columns[0] == "group":
             self.units = ("groups", len(self.influence))
+        self.survived_k = self._exhaustive_k(result, runs.get(ResampledStability), n_analyses)
+        read = [
+            f"{source.__name__} ({d.resampling_policy})"
+            if source is ResampledStability and isinstance(d.resampling_policy, str)
+            else source.__name__
+            for source, d in runs.items()
+        ]
+        if self.jackknife:
+            read.insert(1 if ResampledStability in runs else 0, "Jackknife")
+        #: The diagnostics whose outputs the verdict read, for the ``evidence`` column.
+        self.read = ", ".join(read)
         self.columns = [
             column
             for source, columns in (
@@ -268,97 +277,22 @@ class _Evidence:
             )
         return row
 
+    def _exhaustive_k(self, result, stability, n_analyses):
+        """Return k when the stability run left out every set of k units (else None)."""
+        if self.influence is not None:
+            return 1
+        if stability is None:
+            return None
+        key = names.table_key(self.target_image, stability.name, names.SUMMARY)
+        summary = result.tables[key].iloc[0]
+        k = summary["k"]
+        if summary["resampling_policy"] != "leave_k_out" or k is None or pd.isna(k):
+            return None
+        return int(k) if summary["n_resamples"] == comb(n_analyses, int(k)) else None
+
     def _vanishes_without(self, cluster):
         """Return the units whose single removal sinks the cluster (None: no influence)."""
         if self.influence is None or cluster.label not in self.influence:
             return None
         units = self.influence.iloc[:, 0]
         return ";".join(units[self.influence[cluster.label].to_numpy() == 1].astype(str))
-
-
-class _Checks:
-    """The verdict of one cluster from its evidence row."""
-
-    def __init__(self, row, units, n_analyses, thresholds):
-        self.row = row
-        self.units = units
-        self.n_analyses = n_analyses
-        self.thresholds = thresholds
-
-    def verdict(self):
-        """Return ``(verdict, reason)``."""
-        failed = [
-            (verdict, reason)
-            for verdict, reason in (
-                ("fragile", self._fragile()),
-                ("dominated", self._dominated()),
-                ("unstable", self._unstable()),
-                ("file-drawer", self._file_drawer()),
-            )
-            if reason
-        ]
-        if failed:
-            return failed[0][0], "; ".join(reason for _, reason in failed)
-        if self.row.get("vanishes_without") is None and "fragility" not in self.row:
-            return "undetermined", (
-                "no evidence on removing single analyses: run Fragility or leave-one-out "
-                "ResampledStability"
-            )
-        return "robust", "; ".join(self._strengths())
-
-    def _fragile(self):
-        lone = self.row.get("vanishes_without")
-        if lone:
-            units = lone.split(";")
-            which = units[0] if len(units) == 1 else f"any one of {', '.join(units)}"
-            word, count = self.units
-            return f"vanishes without {which} (1 of {count} {word})"
-        fragility = self.row.get("fragility")
-        if isinstance(fragility, (int, np.integer)) and fragility < self.thresholds.min_fragility:
-            removed = self.row["fragility_removed"].replace(";", ", ")
-            if fragility == 1:
-                return f"vanishes without {removed} (1 of {self.n_analyses} analyses)"
-            return (
-                f"vanishes when {fragility} of {self.n_analyses} analyses are removed ({removed})"
-            )
-        return None
-
-    def _dominated(self):
-        top = self.row.get("top_contribution")
-        maximum = self.thresholds.max_contribution
-        if top is not None and np.isfinite(top) and top > maximum:
-            return f"{self.row['top_analysis']} contributes {top:.2f} of it (> {maximum})"
-        return None
-
-    def _unstable(self):
-        mean = self.row.get("mean_stability")
-        minimum = self.thresholds.min_stability
-        if mean is not None and mean < minimum:
-            return f"mean stability {mean:.2f} (< {minimum})"
-        return None
-
-    def _file_drawer(self):
-        minimum = self.thresholds.min_fsn_per_analysis
-        per_analysis = self.row.get("fsn_per_analysis")
-        if per_analysis is not None and per_analysis < minimum:
-            return (
-                f"vanishes after {self.row['fsn_mean']:.1f} null analyses on average "
-                f"({per_analysis:.2f} per analysis, < {minimum})"
-            )
-        return None
-
-    def _strengths(self):
-        row = self.row
-        if "fragility" in row:
-            yield f"fragility {row['fragility']}"
-        elif row.get("vanishes_without") is not None:
-            yield "survives removing any one analysis"
-        if row.get("mean_stability") is not None:
-            yield f"mean stability {row['mean_stability']:.2f}"
-        if row.get("top_contribution") is not None and np.isfinite(row["top_contribution"]):
-            yield f"top contribution {row['top_contribution']:.2f}"
-        if row.get("fsn_mean") is not None:
-            yield (
-                f"fail-safe N {row['fsn_mean']:.1f} ({row['fsn_per_analysis']:.2f} per analysis"
-                f"{', censored' if row['fsn_censored'] else ''})"
-            )
