@@ -22,7 +22,8 @@ EXAMPLES = """examples:
   nimare-stability run nback_studyset/ --groups study --policy subsample_groups \
       --target-n 0.8 --n-resamples auto --tol 0.02 --checkpoint-dir ckpt \
       --dask-scheduler tcp://scheduler:8786 --output-dir out
-  nimare-stability demo --output-dir demo --n-iters 1000
+  nimare-stability demo --output-dir demo --n-iters 1000 --n-cores 2
+  nimare-stability demo --output-dir demo --n-iters 1000 --quick
 """
 
 
@@ -86,12 +87,20 @@ def _add_analysis_options(parser):
     )
     meta.add_argument("--target", help="Map to judge. Default: the corrector's main z map.")
     diag = parser.add_argument_group("diagnostics")
-    diag.add_argument(
+    which = diag.add_mutually_exclusive_group()
+    which.add_argument(
         "--diagnostics",
         nargs="+",
         choices=runner.DIAGNOSTICS,
-        default=["resampledstability"],
-        help="Which to run; the verdict joins them (default: resampledstability).",
+        default=list(runner.DIAGNOSTICS),
+        help="Which to run; the verdict joins them (default: all four, the full profile).",
+    )
+    which.add_argument(
+        "--quick",
+        action="store_const",
+        dest="diagnostics",
+        const=list(runner.QUICK),
+        help="Only resampledstability and jackknife: no verdict can then be 'robust'.",
     )
     diag.add_argument("--policy", default="leave_1_out", help="Resampling policy name.")
     diag.add_argument("--k", type=int, help="leave_k_out: analyses left out.")
@@ -107,6 +116,12 @@ def _add_analysis_options(parser):
     diag.add_argument("--null", choices=("replicate", "shared"), default="replicate")
     diag.add_argument("--alpha", type=float, default=0.05, help="Support: p < alpha.")
     diag.add_argument("--engine", choices=("auto", *ENGINES), default="auto")
+    diag.add_argument(
+        "--fsn-max-multiple",
+        type=int,
+        default=runner.FSN_MAX_MULTIPLE,
+        help="FailSafeN: most null analyses per real one (default 3; larger FSN is censored).",
+    )
     run = parser.add_argument_group("run")
     run.add_argument("--output-dir", required=True, help="Folder for every output.")
     run.add_argument("--random-state", type=int, default=0, help="Seed of the whole run.")
@@ -187,6 +202,7 @@ def _job(args):
         target=args.target,
         diagnostics=tuple(dict.fromkeys(args.diagnostics)),
         stability_args=stability,
+        fsn_max_multiple=args.fsn_max_multiple,
         random_state=args.random_state,
         n_cores=args.n_cores,
         progress=not args.no_progress,
@@ -200,6 +216,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("nimare").setLevel(logging.WARNING)
+    logging.getLogger(runner.__name__).setLevel(logging.INFO)
     job = _job(args)
     try:
         result = runner.run(job)

@@ -6,11 +6,13 @@ callers and the tests run the same pipeline.
 
 import contextlib
 import logging
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from joblib import parallel_config
 
+from nimare_stability.cli import estimate
 from nimare_stability.core import names
 from nimare_stability.diagnostics.verdict import RobustnessVerdict
 from nimare_stability.reporting import plotting
@@ -23,8 +25,12 @@ KERNELS = ("ALEKernel", "MKDAKernel", "KDAKernel")
 CORRECTORS = ("montecarlo", "fdr", "bonferroni", "none")
 #: Each corrector's default target image.
 DEFAULT_TARGETS = names.CORRECTOR_TARGETS
-#: Diagnostics the command line runs, by their workflow name.
-DIAGNOSTICS = ("resampledstability", "fragility", "failsafen", "jackknife")
+#: Diagnostics the command line runs, by their workflow name: the full robustness profile.
+DIAGNOSTICS = ("jackknife", "resampledstability", "fragility", "failsafen")
+#: ``--quick``: stability and Jackknife only (the verdict then says what was not computed).
+QUICK = ("jackknife", "resampledstability")
+#: FailSafeN searches up to this many null analyses per real one (the verdict needs 1).
+FSN_MAX_MULTIPLE = 3
 
 
 @dataclass
@@ -41,8 +47,9 @@ class Job:
     voxel_thresh: float = 0.001
     corrector_args: dict = field(default_factory=dict)
     target: str = None
-    diagnostics: tuple = ("resampledstability",)
+    diagnostics: tuple = DIAGNOSTICS
     stability_args: dict = field(default_factory=dict)
+    fsn_max_multiple: int = FSN_MAX_MULTIPLE
     random_state: int = 0
     n_cores: int = 1
     progress: bool = True
@@ -89,12 +96,22 @@ def run(job):
     with _backend(job.dask_scheduler):
         result = _estimator(job).fit(studyset)
         corrector = _corrector(job)
+        if job.corrector == "montecarlo":
+            seconds = estimate.correction_seconds(corrector, result, job.n_iters)
+            LGR.info(estimate.describe(seconds, order))
         if corrector is not None:
-            result = corrector.transform(result)
-        for diagnostic in diagnostics:
-            result = diagnostic.transform(result)
+            result = _timed("correction", corrector.transform, result)
+        for name, diagnostic in zip(order, diagnostics):
+            result = _timed(name, diagnostic.transform, result)
     result = RobustnessVerdict(target_image=target).transform(result)
     write_outputs(result, target, job.output_dir)
+    return result
+
+
+def _timed(name, step, result):
+    start = time.perf_counter()
+    result = step(result)
+    LGR.info(f"{name}: {time.perf_counter() - start:.0f} s.")
     return result
 
 
@@ -196,4 +213,4 @@ def _diagnostic(name, job, target):
     if name == "fragility":
         groups = job.stability_args.get("groups")
         return Fragility(**common, **shared, groups=groups)
-    return FailSafeN(**common, **shared)
+    return FailSafeN(**common, **shared, max_multiple=job.fsn_max_multiple)

@@ -1,0 +1,49 @@
+"""How long a command-line run will take, said before the costly work starts.
+
+The baseline Monte Carlo correction is timed on two short pilots (its fixed cost and its
+cost per iteration), then extrapolated to the run's iterations. Each diagnostic's time is
+that correction's time times the ratio measured on NiMARE's pain data (21 analyses, ALE,
+1000 iterations, two cores; ``benchmarks/bench_cli.py`` prints the ratios). The estimate
+is rough: with hundreds of analyses Fragility and FailSafeN grow faster than the correction.
+"""
+
+import copy
+import time
+
+#: Seconds of each diagnostic per second of the baseline Monte Carlo correction (pain).
+RATIOS = {"jackknife": 0.1, "resampledstability": 0.3, "fragility": 2.5, "failsafen": 1.5}
+#: Iterations of the two pilot corrections.
+PILOT_ITERS = (10, 30)
+
+
+def correction_seconds(corrector, result, n_iters):
+    """Seconds ``corrector`` (a Monte Carlo ``FWECorrector``) will take at ``n_iters``.
+
+    Two pilots, on deep copies of ``corrector`` and ``result`` (neither changes), give the
+    fixed cost and the cost per iteration.
+    """
+    seconds = []
+    for pilot_iters in PILOT_ITERS:
+        pilot = copy.deepcopy(corrector)
+        pilot.parameters["n_iters"] = pilot_iters
+        start = time.perf_counter()
+        pilot.transform(copy.deepcopy(result))
+        seconds.append(time.perf_counter() - start)
+    per_iteration = max(seconds[1] - seconds[0], 0.0) / (PILOT_ITERS[1] - PILOT_ITERS[0])
+    fixed = max(seconds[0] - per_iteration * PILOT_ITERS[0], 0.0)
+    return fixed + per_iteration * n_iters
+
+
+def describe(correction, diagnostics):
+    """One log line: the correction's and each diagnostic's estimated time, and the total."""
+    parts = {"correction": correction}
+    parts.update({name: correction * RATIOS[name] for name in diagnostics})
+    listed = ", ".join(f"{name} ~{_minutes(seconds)}" for name, seconds in parts.items())
+    return (
+        f"Estimated time: ~{_minutes(sum(parts.values()))} ({listed}; scaled from a pilot "
+        "correction with ratios measured on 21 analyses: longer with many more)."
+    )
+
+
+def _minutes(seconds):
+    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.1f} min"
