@@ -20,7 +20,7 @@ import nimare_stability
 from nimare_stability import robustness_table
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-SECTIONS = ["Summary and provenance", "Figures", "Clusters", "Replicates", "Methods"]
+SECTIONS = ["Summary", "Clusters", "Figures", "Replicates", "Methods", "Provenance"]
 STEM = f"{MASS}_diag-ResampledStability"
 
 
@@ -125,7 +125,7 @@ def test_report_is_one_self_contained_file_with_embedded_pngs(written):
 def test_report_has_its_sections_and_provenance(written):
     page = written.page
     assert list(page.sections) == SECTIONS
-    summary = page.section_text("Summary and provenance")
+    summary = page.section_text("Provenance")
     assert f"nimare {version('nimare')}" in summary
     assert f"nimare-stability {version('nimare-stability')}" in summary
     for step in ("ALE", "FWECorrector", "ResampledStability"):
@@ -135,14 +135,36 @@ def test_report_has_its_sections_and_provenance(written):
     assert re.search(rf"ResampledStability \(random_state {seed}; \d+\.\d s\)", summary)
 
 
-def test_report_lists_every_cluster_with_its_verdict(written):
+def test_report_opens_with_a_paragraph_naming_the_weakest_point(written):
+    expected = robustness_table(written.result, MASS)
+    text = written.page.section_text("Summary")
+    counts = expected["verdict"].value_counts()
+    assert text.startswith(f"{len(expected)} clusters in {MASS}: ")
+    for verdict, n in counts.items():
+        assert f"{n} {verdict}" in text
+    # Leave-one-out on pain: among the clusters that vanish without one analysis, the
+    # least stable is the weakest.
+    single = expected[expected["vanishes_without"].fillna("") != ""]
+    assert len(single) >= 2
+    weakest = single.loc[single["mean_stability"].idxmin()]
+    ids = weakest["vanishes_without"].split(";")
+    x, y, z = (f"{weakest[c]:.0f}" for c in ("peak_x", "peak_y", "peak_z"))
+    assert f"Weakest: cluster {weakest['cluster_id']} ({x} {y} {z}, " in text
+    assert weakest["peak_label"] in text and all(id_ in text for id_ in ids)
+    assert "Evidence read: ResampledStability (leave_1_out), Jackknife." in text
+
+
+def test_report_lists_every_cluster_with_its_location_and_verdict(written):
     expected = robustness_table(written.result, MASS)
     clusters = written.result.tables[f"{STEM}_tab-clusters"]
     assert len(expected) == len(clusters) >= 2
     ((details, rows),) = written.page.section_tables("Clusters")
     assert not details
     header, body = rows[0], rows[1:]
-    assert {"cluster_id", "tail", "verdict", "reason"} <= set(header)
+    location = ["peak_x", "peak_y", "peak_z", "peak_label", "overlap_label"]
+    assert {"cluster_id", "tail", *location, "verdict", "reason"} <= set(header)
+    labels = [row[header.index("peak_label")] for row in body]
+    assert labels == list(expected["peak_label"]) and all(labels)
     shown = {int(row[header.index("cluster_id")]): row[header.index("verdict")] for row in body}
     assert shown == dict(zip(expected["cluster_id"], expected["verdict"]))
     for verdict in set(expected["verdict"]):
@@ -190,11 +212,15 @@ def test_report_refuses_an_undiagnosed_target(pain_jackknife_stability, tmp_path
     assert not (tmp_path / "report.html").exists()
 
 
-#: Appended to a copy of the report: after load, record every image's decoded width.
+#: Appended to a copy of the report: after load, record every image's decoded width and
+#: where the summary, the first table and the first figure were laid out (px from the top).
 _PROBE = """<script>
 window.addEventListener("load", () => {
   const widths = Array.from(document.images, (image) => image.complete ? image.naturalWidth : -1);
   document.body.setAttribute("data-image-widths", JSON.stringify(widths));
+  const top = (element) => element.getBoundingClientRect().top + window.scrollY;
+  const tops = ["#summary", "table", "figure"].map((s) => top(document.querySelector(s)));
+  document.body.setAttribute("data-tops", JSON.stringify(tops));
 });
 </script>"""
 
@@ -255,6 +281,9 @@ def test_report_renders_in_headless_chromium(written, tmp_path):
     widths = json.loads(html.unescape(match[1]))
     assert len(widths) == len(written.page.images)
     assert all(width > 0 for width in widths), widths
+    # The answer first: the summary paragraph, then the verdict table, then the figures.
+    summary, table, figure = json.loads(html.unescape(re.search(r'data-tops="([^"]*)"', dom)[1]))
+    assert summary < table < figure, (summary, table, figure)
 
 
 def test_report_shows_the_seed_drawn_for_random_state_none(pain_ale, tmp_path):

@@ -14,8 +14,12 @@ import nibabel as nib
 import numpy as np
 from scipy import ndimage
 
-from nimare_stability.core import names
+from nimare_stability.core import anatomy, names
 from nimare_stability.core.volumes import label_faces, to_volume
+
+#: Where a cluster lies, the columns every clusters table carries after ``tail``: its peak
+#: (MNI mm) and the atlas labels of the peak and of the cluster's largest overlap.
+LOCATION = ("peak_x", "peak_y", "peak_z", "peak_label", "overlap_label")
 
 
 @dataclass(frozen=True)
@@ -29,6 +33,16 @@ class Cluster:
     #: The peak's value in the map the peaks are read from (the uncorrected z map of a
     #: corrected target, as NiMARE's cluster tables read them).
     peak_value: float
+    #: Atlas region of the peak (:func:`~nimare_stability.core.anatomy.peak_label`).
+    peak_label: str = anatomy.NO_LABEL
+    #: Atlas region of most of the voxels, with its share
+    #: (:func:`~nimare_stability.core.anatomy.overlap_label`).
+    overlap_label: str = anatomy.NO_LABEL
+
+    @property
+    def location(self):
+        """The values of :data:`LOCATION`."""
+        return (*self.peak_xyz, self.peak_label, self.overlap_label)
 
     @property
     def sign(self):
@@ -77,8 +91,17 @@ def baseline_clusters(result, target_image, support, mask):
             peak = voxels[np.argmax(peak_values[voxels])]
             ijk = np.argwhere(mask)[peak]
             xyz = tuple(nib.affines.apply_affine(affine, ijk))
+            extent = to_volume(labels == cluster_id, mask)
             clusters.append(
-                Cluster(int(cluster_id), tail, voxels, xyz, float(sign * peak_values[peak]))
+                Cluster(
+                    int(cluster_id),
+                    tail,
+                    voxels,
+                    xyz,
+                    float(sign * peak_values[peak]),
+                    anatomy.peak_label(xyz),
+                    anatomy.overlap_label(extent, affine),
+                )
             )
     return clusters
 

@@ -10,7 +10,7 @@ from tqdm.auto import tqdm
 
 from nimare_stability.core import _nimare_private, names
 from nimare_stability.core.analyses import AnalysisSet
-from nimare_stability.core.clusters import vanishes
+from nimare_stability.core.clusters import LOCATION, vanishes
 from nimare_stability.core.validation import check_number
 from nimare_stability.diagnostics.base import ClusterDiagnostic, Outputs
 from nimare_stability.diagnostics.docs import fill_doc
@@ -25,6 +25,7 @@ NULL_PREFIX = "failsafen-null-"
 COLUMNS = [
     "cluster_id",
     "tail",
+    *LOCATION,
     "fsn_mean",
     "fsn_min",
     "fsn_ci_low",
@@ -346,6 +347,7 @@ def _clusters_table(clusters, fsn, censored, n_real):
             [
                 cluster.cluster_id,
                 cluster.tail,
+                *cluster.location,
                 mean,
                 int(values.min()),
                 max(mean - half, 0.0),

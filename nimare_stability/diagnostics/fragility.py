@@ -7,7 +7,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from nimare_stability.core import _nimare_private, grouping, names
-from nimare_stability.core.clusters import vanishes
+from nimare_stability.core.clusters import LOCATION, vanishes
 from nimare_stability.core.validation import check_number
 from nimare_stability.diagnostics.base import ClusterDiagnostic, Outputs
 from nimare_stability.diagnostics.docs import fill_doc
@@ -22,6 +22,7 @@ CONFIRM_BATCH = 2
 COLUMNS = [
     "cluster_id",
     "tail",
+    *LOCATION,
     "n_contributing",
     "n_contributing_studies",
     "fragility",
@@ -127,6 +128,7 @@ class Fragility(ClusterDiagnostic):
                 [
                     cluster.cluster_id,
                     cluster.tail,
+                    *cluster.location,
                     len(contributing),
                     len({study_of[i] for i in contributing}),
                     *search.outcome(index, self.max_removed, self.max_exact),

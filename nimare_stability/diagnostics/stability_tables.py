@@ -3,6 +3,8 @@
 import numpy as np
 import pandas as pd
 
+from nimare_stability.core.clusters import LOCATION
+
 
 def sampling_error(stability, n_replicates, n_possible, exhaustive):
     """Return the standard error of each voxel's stability.
@@ -39,9 +41,7 @@ def clusters_table(stability, accumulator):
     columns = [
         "cluster_id",
         "tail",
-        "peak_x",
-        "peak_y",
-        "peak_z",
+        *LOCATION,
         "n_voxels",
         "mean",
         "median",
@@ -58,7 +58,7 @@ def clusters_table(stability, accumulator):
             [
                 cluster.cluster_id,
                 cluster.tail,
-                *cluster.peak_xyz,
+                *cluster.location,
                 cluster.voxels.size,
                 values.mean(),
                 np.median(values),

@@ -37,6 +37,7 @@ from nimare.diagnostics import Jackknife
 from nimare_stability.core import names
 from nimare_stability.core.analyses import AnalysisSet
 from nimare_stability.core.baseline import baseline, support_rule
+from nimare_stability.core.clusters import LOCATION
 from nimare_stability.core.validation import check_number
 from nimare_stability.diagnostics.base import ResultDiagnostic, check_result
 from nimare_stability.diagnostics.derived import derived_result
@@ -121,12 +122,17 @@ def robustness_table(
     evidence = _Evidence(result, target_image, runs, n_analyses)
     rows = []
     for cluster in clusters:
-        row = {"cluster_id": cluster.cluster_id, "tail": cluster.tail, **evidence.of(cluster)}
+        row = {
+            "cluster_id": cluster.cluster_id,
+            "tail": cluster.tail,
+            **dict(zip(LOCATION, cluster.location)),
+            **evidence.of(cluster),
+        }
         checks = Checks(row, evidence.units, n_analyses, thresholds, evidence.survived_k)
         row["evidence"] = evidence.read
         row["verdict"], row["reason"] = checks.verdict()
         rows.append(row)
-    columns = ["cluster_id", "tail", *evidence.columns, "evidence", "verdict", "reason"]
+    columns = ["cluster_id", "tail", *LOCATION, *evidence.columns, "evidence", "verdict", "reason"]
     return pd.DataFrame(rows, columns=columns)
 
 

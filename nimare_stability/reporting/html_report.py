@@ -1,8 +1,10 @@
 """One self-contained ``report.html`` of a diagnosed result: figures embedded, no network.
 
-Sections: summary and provenance (versions, parameters, seeds, run times), the figures of
-:mod:`nimare_stability.plotting`, the clusters with their verdict and reason, the replicates
-(collapsed) and the methods text with its references.
+The answer first: one paragraph a reader can paste (how many clusters, how many of each
+verdict, the weakest point in words), then the clusters with their location, verdict and
+reason, the figures of :mod:`nimare_stability.plotting`, the replicates (collapsed), the
+methods text with its references, and last the provenance (versions, parameters, seeds, run
+times).
 """
 
 import base64
@@ -70,12 +72,16 @@ def report(result, out_dir, target_image=None, filename="report.html"):
             f"target_image={target!r} was not diagnosed; accepted: one of "
             f"{sorted({d.target_image for d in ours})}."
         )
+    verdicts = result.tables.get(names.robustness_key(target))
+    if verdicts is None:
+        verdicts = robustness_table(result, target)
     sections = [
-        _section("Summary and provenance", _provenance(result, ran)),
+        _section("Summary", f"<p id='summary'>{html.escape(summary(verdicts, target))}</p>"),
+        _section("Clusters", _clusters(verdicts)),
         _section("Figures", "".join(_figures(result, target))),
-        _section("Clusters", _clusters(result, target)),
         _section("Replicates", _replicates(result, target)),
         _section("Methods", _methods(result)),
+        _section("Provenance", _provenance(result, ran)),
     ]
     page = (
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
@@ -141,10 +147,65 @@ def _figures(result, target):
         )
 
 
-def _clusters(result, target):
-    table = result.tables.get(names.robustness_key(target))
-    if table is None:
-        table = robustness_table(result, target)
+def summary(verdicts, target):
+    """One paragraph: how many clusters, how many of each verdict, and the weakest point.
+
+    Parameters
+    ----------
+    verdicts : :class:`pandas.DataFrame`
+        The robustness table (:func:`~nimare_stability.robustness_table`) of ``target``.
+    target : str
+    """
+    if verdicts.empty:
+        return f"{target} has no significant cluster: there is nothing to judge."
+    counts = verdicts["verdict"].value_counts()
+    tally = ", ".join(f"{n} {verdict}" for verdict, n in counts.items())
+    text = f"{_plural(len(verdicts), 'cluster')} in {target}: {tally}."
+    weakest = min(verdicts.itertuples(), key=_weakness)
+    where = f"cluster {_number(weakest)} ({_location(weakest)})"
+    alone = _ids(getattr(weakest, "vanishes_without", ""))
+    removed = _ids(getattr(weakest, "fragility_removed", ""))
+    if len(alone) == 1:
+        claim = f"vanishes without {alone[0]}"
+    elif alone:
+        claim = f"vanishes without any one of {', '.join(alone)}"
+    elif removed:
+        claim = f"vanishes when {' and '.join(removed)} are removed together"
+    else:
+        claim = f"is {weakest.verdict}: {weakest.reason}"
+    read = verdicts["evidence"].iloc[0]
+    return f"{text} Weakest: {where} {claim}. Evidence read: {read}."
+
+
+def _weakness(row):
+    """Sort key: vanishing without one analysis, then fragility, then mean stability."""
+    fragility = pd.to_numeric(getattr(row, "fragility", None), errors="coerce")
+    stability = pd.to_numeric(getattr(row, "mean_stability", None), errors="coerce")
+    return (
+        not _ids(getattr(row, "vanishes_without", "")),
+        float("inf") if pd.isna(fragility) else fragility,
+        float("inf") if pd.isna(stability) else stability,
+    )
+
+
+def _ids(value):
+    return [] if not isinstance(value, str) or not value else value.split(";")
+
+
+def _number(row):
+    return f"{'-' if row.tail == 'negative' else ''}{row.cluster_id}"
+
+
+def _location(row):
+    xyz = " ".join(f"{value:.0f}" for value in (row.peak_x, row.peak_y, row.peak_z))
+    return f"{xyz}, {row.peak_label}"
+
+
+def _plural(n, word):
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def _clusters(table):
     if table.empty:
         return "<p>No significant cluster.</p>"
     table = table.map(lambda value: html.escape(value) if isinstance(value, str) else value)

@@ -29,7 +29,7 @@ LEVELS = (0.5, 0.8)
 _FROZEN = []
 
 
-def _cheap_collections(plot):
+def cheap_collections(plot):
     """Freeze the heap while ``plot`` runs: nilearn forces ``gc.collect()`` per image.
 
     On a heap holding a fitted meta-analysis those collections cost seconds each; frozen
@@ -68,7 +68,7 @@ def diagnosed_target(result, target_image=None, diagnostic=STABILITY):
     )
 
 
-@_cheap_collections
+@cheap_collections
 def plot_stability(result, target_image=None, kind="mosaic", axes=None, figure=None, **kwargs):
     """Plot the stability map on a 0-1 colour scale.
 
@@ -107,7 +107,7 @@ def plot_stability(result, target_image=None, kind="mosaic", axes=None, figure=N
     return draw(image, axes=axes, figure=figure, **options)
 
 
-@_cheap_collections
+@cheap_collections
 def plot_overview(result, target_image=None, figure=None, cut_coords=6):
     """Three rows: the baseline corrected map, its cluster labels and the stability map.
 
@@ -280,11 +280,20 @@ def policy_table(results, labels=None, target_image=None):
 def figures(result, target_image):
     """Yield ``(name, caption, figure)`` for every figure the outputs on a target allow.
 
-    The figures a report shows: with ResampledStability, the overview, the stability map
+    The figures a report shows: the numbered clusters (with any of this package's
+    diagnostics); with ResampledStability, the overview, the stability map
     (mosaic and glass brain), the per-cluster stability, the histogram and the per-analysis
     heatmap; the Fragility and Jackknife heatmaps when present. ``figure`` is None where a
     run has no such output (e.g. no per-analysis table).
     """
+    from nimare_stability.reporting.cluster_map import plot_cluster_map
+
+    if any(
+        names.has_tables(result.tables, target_image, name)
+        for name in (STABILITY, names.FRAGILITY, names.FAILSAFE)
+    ):
+        caption = "Baseline clusters, numbered as in the tables and coloured by verdict"
+        yield "clusters", caption, plot_cluster_map(result, target_image).frame_axes.figure
     plots = {
         names.STABILITY: [
             ("overview", "Baseline clusters and their stability", plot_overview),
