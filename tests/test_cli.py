@@ -1,5 +1,6 @@
 """``nimare-stability demo`` and ``run`` write every output; bad arguments exit 2 in one line."""
 
+import logging
 import os
 
 import nibabel as nib
@@ -9,6 +10,7 @@ from nimare.utils import get_resource_path
 
 from nimare_stability import cli
 from nimare_stability.cli import runner
+from nimare_stability.core.clusters import LOCATION
 
 TARGET = runner.DEFAULT_TARGETS["montecarlo"]
 PAIN = os.path.join(get_resource_path(), "nidm_pain_studyset.json")
@@ -18,10 +20,14 @@ SLEUTH = [
 ]
 
 
-def test_demo_writes_maps_tables_figures_and_report(tmp_path, capsys, n_iters):
+def test_demo_runs_the_full_profile_and_writes_everything(tmp_path, capsys, caplog, n_iters):
     argv = ["demo", "--output-dir", str(tmp_path), "--n-iters", str(n_iters), "--no-progress"]
     argv += ["--policy", "subsample", "--target-n", "0.8", "--n-resamples", "2"]
-    assert cli.main(argv) == 0
+    argv += ["--fsn-max-multiple", "1"]
+    with caplog.at_level(logging.INFO, logger=runner.__name__):
+        assert cli.main(argv) == 0
+    estimate = [r.message for r in caplog.records if r.message.startswith("Estimated time")]
+    assert len(estimate) == 1 and all(name in estimate[0] for name in runner.DIAGNOSTICS)
     stem = tmp_path / f"{TARGET}_diag-ResampledStability"
     stability = nib.load(f"{stem}.nii.gz").get_fdata()
     assert stability.shape == (91, 109, 91) and 0 < stability.max() <= 1
@@ -30,6 +36,17 @@ def test_demo_writes_maps_tables_figures_and_report(tmp_path, capsys, n_iters):
     clusters = pd.read_csv(f"{stem}_tab-clusters.tsv", sep="\t")
     verdicts = pd.read_csv(tmp_path / f"{TARGET}_tab-robustness.tsv", sep="\t")
     assert len(clusters) == len(verdicts) > 0
+    assert set(verdicts["evidence"]) == {
+        "ResampledStability (subsample), Jackknife, Fragility, FailSafeN"
+    }
+    # Every clusters table written says where each cluster is.
+    tables = [*tmp_path.glob("*_tab-clusters.tsv"), tmp_path / f"{TARGET}_tab-robustness.tsv"]
+    assert len(tables) == 4  # ResampledStability, Fragility, FailSafeN, the verdicts
+    for path in tables:
+        table = pd.read_csv(path, sep="\t")
+        assert list(table.columns[2:7]) == list(LOCATION), path.name
+        assert table["peak_label"].notna().all() and table["overlap_label"].notna().all()
+        assert table[["cluster_id", *LOCATION]].equals(verdicts[["cluster_id", *LOCATION]])
     assert (tmp_path / f"{TARGET}_tab-clust.tsv").exists()
     labels = nib.load(
         tmp_path / "label_desc-size_level-cluster_corr-FWE_method-montecarlo_tail-positive.nii.gz"
@@ -38,18 +55,32 @@ def test_demo_writes_maps_tables_figures_and_report(tmp_path, capsys, n_iters):
         labels.get_fdata()[labels.get_fdata() > 0].astype(int)
     )
     figures = sorted(tmp_path.glob("figure_*.png"))
-    assert len(figures) >= 4
+    assert len(figures) >= 5 and (tmp_path / "figure_clusters.png") in figures
     assert all(path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for path in figures)
     page = (tmp_path / "report.html").read_text()
     assert page.count("data:image/png;base64,") == len(figures)
     printed = capsys.readouterr().out
-    assert "verdict" in printed and "report.html" in printed
+    assert printed.startswith(f"{len(verdicts)} clusters in {TARGET}: ")
+    assert "verdict" in printed and "peak_label" in printed and "report.html" in printed
+
+
+def test_diagnostics_default_to_the_full_profile_and_quick_keeps_two():
+    def chosen(*options):
+        return cli.parser._job(
+            cli.parser._parser().parse_args(["demo", "--output-dir", "x", *options])
+        )
+
+    assert chosen().diagnostics == runner.DIAGNOSTICS
+    assert set(runner.DIAGNOSTICS) == {"jackknife", "resampledstability", "fragility", "failsafen"}
+    assert chosen("--quick").diagnostics == ("jackknife", "resampledstability")
+    assert chosen("--diagnostics", "fragility", "fragility").diagnostics == ("fragility",)
+    assert runner.Job(studysets=[PAIN], output_dir="x").diagnostics == runner.DIAGNOSTICS
 
 
 def test_run_on_merged_sleuth_files_with_fdr_and_mkda(tmp_path):
     argv = ["run", *SLEUTH, "--output-dir", str(tmp_path), "--no-progress"]
     argv += ["--estimator", "MKDADensity", "--kernel-arg", "r=8", "--corrector", "fdr"]
-    argv += ["--policy", "subsample", "--target-n", "0.8", "--n-resamples", "3"]
+    argv += ["--policy", "subsample", "--target-n", "0.8", "--n-resamples", "3", "--quick"]
     assert cli.main(argv) == 0
     target = runner.DEFAULT_TARGETS["fdr"]
     summary = pd.read_csv(tmp_path / f"{target}_diag-ResampledStability_tab-summary.tsv", sep="\t")
@@ -78,6 +109,7 @@ def test_load_studyset_reads_json_and_sleuth():
         (["run", PAIN, "--output-dir", "{tmp}", "--estimator", "SCALE"], "--estimator"),
         (["frobnicate"], "invalid choice"),
         (["demo", "--output-dir", "{tmp}", "--diagnostics", "jackknife"], "at least one of"),
+        (["demo", "--output-dir", "{tmp}", "--quick", "--diagnostics", "fragility"], "not allowed"),
     ],
 )
 def test_bad_arguments_exit_2_with_one_line(argv, expected, tmp_path, capsys):

@@ -8,10 +8,13 @@ print one line and exit with status 2.
 import argparse
 import logging
 import os
+import textwrap
 
 from nimare_stability.cli import runner
 from nimare_stability.core import names
+from nimare_stability.core.clusters import LOCATION
 from nimare_stability.engines import ENGINES
+from nimare_stability.reporting.html_report import summary
 
 EXAMPLES = """examples:
   nimare-stability run my_studyset.json --output-dir out --n-iters 5000 --n-cores -1
@@ -224,8 +227,9 @@ def main(argv=None):
         message = str(error).splitlines()[0] if str(error) else type(error).__name__
         parser.exit(2, f"{parser.prog} {args.command}: error: {message}\n")
     target = job.target or runner.DEFAULT_TARGETS[job.corrector]
-    table = result.tables.get(names.robustness_key(target))
-    if table is not None:
-        print(table.drop(columns="reason").to_string(index=False))
+    table = result.tables[names.robustness_key(target)]
+    print(textwrap.fill(summary(table, target), width=100))
+    if not table.empty:
+        print(table[["cluster_id", "tail", *LOCATION[:4], "verdict"]].to_string(index=False))
     print(f"Maps, tables, figures and report.html written to {os.path.abspath(job.output_dir)}")
     return 0
