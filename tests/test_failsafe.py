@@ -322,6 +322,11 @@ def test_cluster_table_is_the_drawers_table_summarised(request, case, target, ma
     assert list(clusters.columns) == [
         "cluster_id",
         "tail",
+        "peak_x",
+        "peak_y",
+        "peak_z",
+        "peak_label",
+        "overlap_label",
         "fsn_mean",
         "fsn_min",
         "fsn_ci_low",

@@ -277,6 +277,11 @@ def test_rows_are_exactly_nilearns_baseline_clusters(fdr_table, labels):
     assert list(fdr_table.columns) == [
         "cluster_id",
         "tail",
+        "peak_x",
+        "peak_y",
+        "peak_z",
+        "peak_label",
+        "overlap_label",
         "n_contributing",
         "n_contributing_studies",
         "fragility",

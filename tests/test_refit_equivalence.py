@@ -106,6 +106,8 @@ def test_tables_hold_design_columns(loo, n_iters):
         "peak_x",
         "peak_y",
         "peak_z",
+        "peak_label",
+        "overlap_label",
         "n_voxels",
         "mean",
         "median",

@@ -1,5 +1,8 @@
 """The robustness profile on planted truth: true regions robust, 1-, 2-, 3-analysis ones not."""
 
+import os
+
+import nibabel as nib
 import numpy as np
 import pandas as pd
 import pytest
@@ -7,6 +10,7 @@ from helpers.planted import planted_studyset
 from nimare.correct import FWECorrector
 from nimare.diagnostics import Jackknife
 from nimare.meta.cbma import ALE, KDA
+from nimare.utils import get_resource_path
 
 from nimare_stability import FailSafeN, Fragility, ResampledStability, robustness_table
 from nimare_stability import Jackknife as FastJackknife
@@ -59,6 +63,37 @@ def test_true_regions_are_robust_and_fragile_ones_are_named(planted, profile):
         f"vanishes without {lone} (1 of 30 analyses)"
         in _row_near(table, clusters, truth["fragile"][1]["xyz"])["reason"]
     )
+
+
+#: Names of the Harvard-Oxford cortical values around the planted true regions (FSL's
+#: HarvardOxford-Cortical.xml, value = index + 1).
+HARVARD_OXFORD = {
+    7: "Precentral Gyrus",
+    17: "Postcentral Gyrus",
+    21: "Angular Gyrus",
+    22: "Lateral Occipital Cortex superior division",
+    28: "Paracingulate Gyrus",
+}
+
+
+def test_planted_clusters_are_labelled_by_the_region_at_their_peak(planted, profile):
+    atlas = nib.load(
+        os.path.join(get_resource_path(), "atlases", "HarvardOxford-cort-maxprob-thr25-2mm.nii.gz")
+    )
+    table = robustness_table(profile, TARGET)
+    for xyz in planted[1]["true"]:
+        row = _row_near(table, table, xyz)
+        peak = row[["peak_x", "peak_y", "peak_z"]].to_numpy(float)
+        ijk = np.rint(nib.affines.apply_affine(np.linalg.inv(atlas.affine), peak)).astype(int)
+        # NiMARE's 2 mm image and the 1 mm one we read can differ by a voxel at a border.
+        near = np.asanyarray(atlas.dataobj)[tuple(slice(i - 1, i + 2) for i in ijk)]
+        regions = {HARVARD_OXFORD[int(value)] for value in np.unique(near) if value}
+        side = "Right" if peak[0] > 0 else "Left"  # the midline (x = 0) is Left's
+        assert regions, f"no Harvard-Oxford region at {peak}"
+        assert row["peak_label"] in {f"Harvard-Oxford: {side} {region}" for region in regions}
+        assert (
+            row["overlap_label"].startswith("Harvard-Oxford: ") and row["overlap_label"][-1] == ")"
+        )
 
 
 @pytest.fixture(scope="module")

@@ -330,6 +330,11 @@ def test_robustness_table_joins_stability_with_nimare_jackknife(pain_fdr):
     assert list(table.columns) == [
         "cluster_id",
         "tail",
+        "peak_x",
+        "peak_y",
+        "peak_z",
+        "peak_label",
+        "overlap_label",
         "mean_stability",
         "detection_rate",
         "vanishes_without",

@@ -259,6 +259,11 @@ def test_verdict_calls_lone_cluster_fragile_and_never_robust_without_fragility(
     assert list(verdicts.columns) == [
         "cluster_id",
         "tail",
+        "peak_x",
+        "peak_y",
+        "peak_z",
+        "peak_label",
+        "overlap_label",
         "mean_stability",
         "detection_rate",
         "vanishes_without",
