@@ -18,6 +18,7 @@ from matplotlib.image import imread
 
 import nimare_stability
 from nimare_stability import robustness_table
+from nimare_stability.diagnostics.verdict_checks import Thresholds, meanings
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 SECTIONS = ["Summary", "Clusters", "Figures", "Replicates", "Methods", "Provenance"]
@@ -165,6 +166,11 @@ def test_report_lists_every_cluster_with_its_location_and_verdict(written):
     assert {"cluster_id", "tail", *location, "verdict", "reason"} <= set(header)
     labels = [row[header.index("peak_label")] for row in body]
     assert labels == list(expected["peak_label"]) and all(labels)
+    # What each verdict means, with the default thresholds the verdict used.
+    text = written.page.section_text("Clusters")
+    assert "no set of fewer than 4 analyses sinks it" in text
+    for meaning in meanings(Thresholds(4, 0.5, 0.5, 1.0)).values():
+        assert meaning in text
     shown = {int(row[header.index("cluster_id")]): row[header.index("verdict")] for row in body}
     assert shown == dict(zip(expected["cluster_id"], expected["verdict"]))
     for verdict in set(expected["verdict"]):

@@ -17,6 +17,36 @@ class Thresholds(NamedTuple):
     min_fsn_per_analysis: float
 
 
+def meanings(thresholds):
+    """Return what each verdict means under ``thresholds``: verdict -> one sentence."""
+    fragility, contribution, stability, fsn = thresholds
+    return {
+        "fragile": (
+            f"removing fewer than {fragility} analyses (or one alone) makes it vanish "
+            "(Fragility, or ResampledStability's single removals)"
+        ),
+        "dominated": f"one analysis gives more than {contribution:.0%} of it (Jackknife)",
+        "unstable": (
+            f"significant in fewer than {stability:.0%} of the resampled meta-analyses "
+            "(ResampledStability)"
+        ),
+        "file-drawer": (
+            f"fewer than {fsn:g} unpublished null analyses per published one make it vanish "
+            "(FailSafeN)"
+        ),
+        "undetermined": (
+            "no check failed, but not every check was computed; the reason says what was "
+            "shown and which diagnostic to add"
+        ),
+        "robust": (
+            f"every check was computed and passed: no set of fewer than {fragility} analyses "
+            f"sinks it, no analysis gives more than {contribution:.0%} of it, it is "
+            f"significant in at least {stability:.0%} of the resampled meta-analyses and "
+            f"withstands {fsn:g} null analyses per published one"
+        ),
+    }
+
+
 class Checks:
     """The verdict of one cluster from its evidence row.
 

@@ -18,7 +18,8 @@ import pandas as pd
 
 from nimare_stability.core import names
 from nimare_stability.diagnostics.base import ResultDiagnostic, check_result
-from nimare_stability.diagnostics.verdict import robustness_table
+from nimare_stability.diagnostics.verdict import RobustnessVerdict, robustness_table
+from nimare_stability.diagnostics.verdict_checks import Thresholds, meanings
 from nimare_stability.reporting import plotting
 
 #: Packages whose versions the provenance lists.
@@ -77,7 +78,7 @@ def report(result, out_dir, target_image=None, filename="report.html"):
         verdicts = robustness_table(result, target)
     sections = [
         _section("Summary", f"<p id='summary'>{html.escape(summary(verdicts, target))}</p>"),
-        _section("Clusters", _clusters(verdicts)),
+        _section("Clusters", _clusters(verdicts) + _meanings(result, target)),
         _section("Figures", "".join(_figures(result, target))),
         _section("Replicates", _replicates(result, target)),
         _section("Methods", _methods(result)),
@@ -211,6 +212,24 @@ def _clusters(table):
     table = table.map(lambda value: html.escape(value) if isinstance(value, str) else value)
     table["verdict"] = [f"<span class='verdict-{v}'>{v}</span>" for v in table["verdict"]]
     return table.to_html(index=False, escape=False, na_rep="", float_format="{:.3g}".format)
+
+
+def _meanings(result, target):
+    """Return a list of what each verdict means, with the thresholds the result's verdict used."""
+    steps = [
+        d
+        for d in result.diagnostics
+        if isinstance(d, RobustnessVerdict) and d.target_image == target
+    ]
+    step = steps[-1] if steps else RobustnessVerdict(target_image=target)
+    thresholds = Thresholds(
+        step.min_fragility, step.max_contribution, step.min_stability, step.min_fsn_per_analysis
+    )
+    items = "".join(
+        f"<dt class='verdict-{verdict}'>{verdict}</dt><dd>{html.escape(meaning)}</dd>"
+        for verdict, meaning in meanings(thresholds).items()
+    )
+    return f"<h3>What the verdicts mean</h3><dl>{items}</dl>"
 
 
 def _replicates(result, target):
