@@ -8,6 +8,7 @@ from nimare.diagnostics import Jackknife
 
 from nimare_stability import ResampledStability, plotting, robustness_table
 from nimare_stability.diagnostics.verdict import RobustnessVerdict
+from nimare_stability.reporting.cluster_map import plot_cluster_map
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -149,7 +150,8 @@ def test_several_targets_need_target_image(loo):
 def test_figures_yield_each_available_figure_and_leave_the_result_alone(loo, subsample):
     maps, tables = set(loo.maps), set(loo.tables)
     names = [name for name, _, figure in plotting.figures(loo, TARGET) if figure is not None]
-    assert names[:5] == [
+    assert names[:6] == [
+        "clusters",
         "overview",
         "stability_mosaic",
         "stability_glass",
@@ -159,6 +161,22 @@ def test_figures_yield_each_available_figure_and_leave_the_result_alone(loo, sub
     assert {"influence", "jackknife"} <= set(names)
     assert (set(loo.maps), set(loo.tables)) == (maps, tables)
     assert robustness_table(loo, TARGET).shape[0] == len(loo.tables[f"{STEM}_tab-clusters"])
+
+
+def test_cluster_map_numbers_each_cluster_at_its_peak_in_its_verdict_colour(loo):
+    display = plot_cluster_map(loo, TARGET)
+    verdicts = loo.tables[f"{TARGET}_tab-robustness"]
+    assert len(verdicts) >= 2
+    for axes in display.axes.values():
+        kept = [i for i in range(3) if "xyz"[i] != axes.direction]
+        texts = {t.get_text(): t for t in axes.ax.texts if t.get_gid() == "cluster"}
+        assert set(texts) == {str(c) for c in verdicts["cluster_id"]}
+        for row in verdicts.itertuples():
+            text = texts[str(row.cluster_id)]
+            peak = np.array([row.peak_x, row.peak_y, row.peak_z])[kept]
+            np.testing.assert_allclose(text.get_position(), peak)
+            colour = to_hex(text.get_bbox_patch().get_facecolor())
+            assert colour == plotting.VERDICT_COLORS[row.verdict]
 
 
 def test_grouped_influence_has_one_row_per_group(pain_fdr):

@@ -25,7 +25,8 @@ def plot_cluster_map(result, target_image, figure=None):
     Returns
     -------
     :class:`nilearn.plotting.displays.OrthoProjector`
-        Each axes holds one text per cluster: its number (``"-2"`` for negative cluster 2).
+        Each axes holds one text per cluster (``gid`` "cluster"): its number (``"-2"`` for
+        negative cluster 2).
     """
     import matplotlib.pyplot as plt
     from matplotlib.patches import Patch
@@ -67,6 +68,7 @@ def plot_cluster_map(result, target_image, figure=None):
                 va="center",
                 bbox={"boxstyle": "circle,pad=0.2", "facecolor": color, "edgecolor": "none"},
                 zorder=1000,
+                gid="cluster",
             )
     verdicts = dict.fromkeys(table["verdict"])
     handles = [Patch(color=VERDICT_COLORS.get(v, "black"), label=v) for v in verdicts]
