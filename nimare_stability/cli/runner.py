@@ -111,7 +111,7 @@ def run(job):
 def _timed(name, step, result):
     start = time.perf_counter()
     result = step(result)
-    LGR.info(f"{name}: {time.perf_counter() - start:.0f} s.")
+    LGR.info(f"{name}: {time.perf_counter() - start:.1f} s.")
     return result
 
 
