@@ -12,8 +12,9 @@ the call.
 
 Two reports then read the result: NiMARE's :func:`nimare.reports.run_reports` (its
 diagnostics section shows the heatmaps of Jackknife and of our diagnostics), and
-:func:`nimare_stability.report`, one self-contained ``report.html`` with the stability
-figures, the clusters with their verdicts, the replicates and the methods text.
+:func:`nimare_stability.report`, one self-contained ``report.html`` that gives the answer
+first: a paragraph naming the weakest cluster, the clusters with their location, verdict
+and reason, then the figures, the replicates, the methods text and the provenance.
 """
 
 import os
@@ -89,6 +90,18 @@ ours = nimare_stability.report(result, os.path.join(out_dir, "stability"))
 print("NiMARE's report:", os.path.join(out_dir, "nimare", "report.html"))
 print("our report:     ", ours)
 print(f"our report is one file of {os.path.getsize(ours) / 1e6:.1f} MB, figures embedded")
+
+# %%
+# Its opening paragraph, ready to paste:
+from nimare_stability.reporting.html_report import summary  # noqa: E402
+
+print(textwrap.fill(summary(result.tables[f"{target}_tab-robustness"], target), 88))
+
+# %%
+# Its first figure numbers each cluster at its peak, as the tables do, coloured by verdict.
+from nimare_stability.reporting.cluster_map import plot_cluster_map  # noqa: E402
+
+plot_cluster_map(result, target)
 
 # %%
 # The methods text that the workflow's steps wrote, ready for a paper (references in
