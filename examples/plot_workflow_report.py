@@ -99,9 +99,7 @@ print(textwrap.fill(summary(result.tables[f"{target}_tab-robustness"], target), 
 
 # %%
 # Its first figure numbers each cluster at its peak, as the tables do, coloured by verdict.
-from nimare_stability.reporting.cluster_map import plot_cluster_map  # noqa: E402
-
-plot_cluster_map(result, target)
+nimare_stability.plotting.plot_cluster_map(result, target)
 
 # %%
 # The methods text that the workflow's steps wrote, ready for a paper (references in

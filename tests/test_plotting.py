@@ -8,7 +8,6 @@ from nimare.diagnostics import Jackknife
 
 from nimare_stability import ResampledStability, plotting, robustness_table
 from nimare_stability.diagnostics.verdict import RobustnessVerdict
-from nimare_stability.reporting.cluster_map import plot_cluster_map
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -164,7 +163,7 @@ def test_figures_yield_each_available_figure_and_leave_the_result_alone(loo, sub
 
 
 def test_cluster_map_numbers_each_cluster_at_its_peak_in_its_verdict_colour(loo):
-    display = plot_cluster_map(loo, TARGET)
+    display = plotting.plot_cluster_map(loo, TARGET)
     verdicts = loo.tables[f"{TARGET}_tab-robustness"]
     assert len(verdicts) >= 2
     for axes in display.axes.values():

@@ -8,7 +8,7 @@ import numpy as np
 
 from nimare_stability.core import names
 from nimare_stability.diagnostics.verdict import robustness_table
-from nimare_stability.reporting.plotting import VERDICT_COLORS, cheap_collections
+from nimare_stability.reporting.style import VERDICT_COLORS, cheap_collections
 
 
 @cheap_collections

@@ -7,48 +7,17 @@ policy comparison. matplotlib and nilearn's plotting are imported when a functio
 """
 
 import functools
-import gc
 
 import numpy as np
 import pandas as pd
 
 from nimare_stability.core import names
+from nimare_stability.reporting.cluster_map import plot_cluster_map
+from nimare_stability.reporting.style import VERDICT_COLORS, cheap_collections
 
 STABILITY = names.STABILITY
-#: Colour of each verdict (:func:`~nimare_stability.robustness_table`).
-VERDICT_COLORS = {
-    "robust": "#1b9e77",
-    "unstable": "#e6ab02",
-    "file-drawer": "#7570b3",
-    "dominated": "#d95f02",
-    "fragile": "#d62728",
-    "undetermined": "#999999",
-}
 #: The stability levels the figures mark.
 LEVELS = (0.5, 0.8)
-_FROZEN = []
-
-
-def cheap_collections(plot):
-    """Freeze the heap while ``plot`` runs: nilearn forces ``gc.collect()`` per image.
-
-    On a heap holding a fitted meta-analysis those collections cost seconds each; frozen
-    objects are skipped (and collectable again afterwards).
-    """
-
-    @functools.wraps(plot)
-    def frozen(*args, **kwargs):
-        if not _FROZEN:
-            gc.freeze()
-        _FROZEN.append(plot)
-        try:
-            return plot(*args, **kwargs)
-        finally:
-            _FROZEN.pop()
-            if not _FROZEN:
-                gc.unfreeze()
-
-    return frozen
 
 
 def diagnosed_target(result, target_image=None, diagnostic=STABILITY):
@@ -286,8 +255,6 @@ def figures(result, target_image):
     heatmap; the Fragility and Jackknife heatmaps when present. ``figure`` is None where a
     run has no such output (e.g. no per-analysis table).
     """
-    from nimare_stability.reporting.cluster_map import plot_cluster_map
-
     if any(
         names.has_tables(result.tables, target_image, name)
         for name in (STABILITY, names.FRAGILITY, names.FAILSAFE)
