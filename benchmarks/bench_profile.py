@@ -1,22 +1,31 @@
 """The full robustness profile on pain (ALE), one core and two, beside NiMARE 0.22.1's tools.
 
-Usage: ``python benchmarks/bench_profile.py [--n-iters 5000] [--cores 1 2] [--skip-nimare]``
+Usage: ``python benchmarks/bench_profile.py [--n-iters 5000] [--cores 1 2] [--skip-nimare]
+[--repeats 3]``
 
-The baseline (ALE + FWECorrector(montecarlo)) is fit once. The profile is ours:
-ResampledStability (leave-one-out) + Fragility + FailSafeN (defaults: 10 drawers of up to
-10 N null analyses) + the verdict. NiMARE 0.22.1 has neither Fragility nor a fail-safe N;
-its leave-one-out ResampledStability and its Jackknife are timed beside our
-leave-one-out step, with the ratio NiMARE / ours.
+Each repeat fits the baseline (ALE + FWECorrector(montecarlo), timed but not counted in the
+profile), then runs ours: ResampledStability (leave-one-out: 21 replicates, each with its
+own exact null) + Fragility + FailSafeN (defaults: 10 drawers of up to 10 N null analyses)
++ the verdict, on each core count. NiMARE 0.22.1 has neither Fragility nor a fail-safe N;
+its ResampledStability, asked for the same leave-one-out schedule
+(``resampling_policy="leave_1_out"``: 21 replicates; its default is a single replicate of
+all analyses) and drawing its one approximate null at the baseline corrector's
+``n_iters``, and its Jackknife then run on the same baseline, cores and target beside ours.
+Every ratio is NiMARE / ours, end to end: the seconds of the whole ``transform`` call.
+One untimed run of our profile on a 10-iteration baseline comes first, so that numba's
+compilation (cached on disk after a first use) is not timed.
+Prints the median (min - max) of each figure over the repeats.
 """
 
 import argparse
 import logging
 import os
-import resource
-import time
 import warnings
 
+from _timing import Figures, add_repeats, header, peak_rss_mb, timed
+
 TARGET = "z_desc-size_level-cluster_corr-FWE_method-montecarlo"
+LOO = "ResampledStability (leave-one-out)"
 
 
 def _baseline(n_iters):
@@ -26,33 +35,93 @@ def _baseline(n_iters):
     from nimare.utils import get_resource_path
 
     pain = Studyset(os.path.join(get_resource_path(), "nidm_pain_studyset.json"))
-    start = time.perf_counter()
-    result = FWECorrector(method="montecarlo", n_iters=n_iters).transform(
-        ALE(random_state=0).fit(pain)
+    return timed(
+        lambda: FWECorrector(method="montecarlo", n_iters=n_iters).transform(
+            ALE(random_state=0).fit(pain)
+        )
     )
-    return result, time.perf_counter() - start
 
 
-def _timed(step, result):
-    start = time.perf_counter()
-    out = step(result)
-    return out, time.perf_counter() - start
+def _summary(result, name):
+    return result.tables[f"{TARGET}_diag-{name}_tab-summary"].iloc[0]
 
 
 def profile(result, n_cores):
-    """Run the profile; return the result and the seconds of each step."""
+    """Run the profile; return the diagnosed result, the verdict table and each step's s."""
     from nimare_stability import FailSafeN, Fragility, ResampledStability, robustness_table
 
     common = {"target_image": TARGET, "random_state": 0, "n_cores": n_cores, "progress": False}
     seconds = {}
     for name, diagnostic in (
-        ("ResampledStability (leave-one-out)", ResampledStability(**common)),
+        (LOO, ResampledStability(resampling_policy="leave_1_out", **common)),
         ("Fragility", Fragility(**common)),
         ("FailSafeN", FailSafeN(**common)),
     ):
-        result, seconds[name] = _timed(diagnostic.transform, result)
-    table, seconds["robustness_table"] = _timed(lambda r: robustness_table(r, TARGET), result)
+        seconds[name], result = timed(lambda d=diagnostic, r=result: d.transform(r))
+    seconds["robustness_table"], table = timed(lambda: robustness_table(result, TARGET))
     return result, table, seconds
+
+
+def _cores(n_cores):
+    return f"{n_cores} core{'s' * (n_cores != 1)}"
+
+
+def one_repeat(args, figures, first):
+    """Run the baseline, our profile and NiMARE's tools once; add every figure."""
+    baseline_s, result = _baseline(args.n_iters)
+    figures.add(f"baseline FWECorrector(montecarlo, n_iters={args.n_iters})", baseline_s)
+    ours_loo = {}
+    for n_cores in args.cores:
+        diagnosed, table, steps = profile(result, n_cores)
+        ours_loo[n_cores] = steps[LOO]
+        for name, value in steps.items():
+            figures.add(f"ours, {_cores(n_cores)}: {name}", value, digits=2)
+        figures.add(f"ours, {_cores(n_cores)}: full profile", sum(steps.values()))
+    if first:
+        ours = _summary(diagnosed, "ResampledStability")
+        print(
+            f"ours: {ours['n_resamples']} leave-one-out replicates, each with its own null "
+            f"of {ours['n_iters']} iterations"
+        )
+        print(table.to_string() + "\n")
+    if args.skip_nimare:
+        return
+
+    from nimare.diagnostics import Jackknife as UpstreamJackknife
+    from nimare.diagnostics import ResampledStability as Upstream
+
+    from nimare_stability import Jackknife
+
+    for n_cores in args.cores:
+        upstream = Upstream(
+            target_image=TARGET, resampling_policy="leave_1_out", random_state=0, n_cores=n_cores
+        )
+        seconds, theirs = timed(lambda u=upstream: u.transform(result))
+        figures.add(f"NiMARE 0.22.1, {_cores(n_cores)}: {LOO}", seconds)
+        figures.add(
+            f"ratio NiMARE / ours, {_cores(n_cores)}: {LOO}", seconds / ours_loo[n_cores], "x", 2
+        )
+        if first:
+            n_null = result.corrector.parameters.get("n_iters", 5000)
+            print(
+                f"NiMARE 0.22.1 ({_cores(n_cores)}): "
+                f"{_summary(theirs, 'ResampledStability')['n_resamples']} leave-one-out "
+                f"replicates, one shared approximate null of {n_null} iterations"
+            )
+        ours_s, _ = timed(
+            lambda c=n_cores: Jackknife(target_image=TARGET, n_cores=c, progress=False).transform(
+                result
+            )
+        )
+        # NiMARE's Jackknife adds to the result it is given: a copy.
+        theirs_s, _ = timed(
+            lambda c=n_cores: UpstreamJackknife(target_image=TARGET, n_cores=c).transform(
+                result.copy()
+            )
+        )
+        figures.add(f"ours, {_cores(n_cores)}: Jackknife", ours_s, digits=2)
+        figures.add(f"NiMARE 0.22.1, {_cores(n_cores)}: Jackknife", theirs_s, digits=2)
+        figures.add(f"ratio NiMARE / ours, {_cores(n_cores)}: Jackknife", theirs_s / ours_s, "x", 2)
 
 
 def main():
@@ -60,42 +129,25 @@ def main():
     parser.add_argument("--n-iters", type=int, default=5000)
     parser.add_argument("--cores", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--skip-nimare", action="store_true")
-    args = parser.parse_args()
+    args = add_repeats(parser).parse_args()
     logging.disable(logging.INFO)
     warnings.simplefilter("ignore")
     os.environ.setdefault("TQDM_DISABLE", "1")
 
-    result, seconds = _baseline(args.n_iters)
-    print(f"pain, ALE, n_iters={args.n_iters}")
-    print(f"baseline FWECorrector(montecarlo): {seconds:.1f} s (not counted below)")
-    ours_loo = {}
+    header(f"pain, ALE, n_iters={args.n_iters}, cores {args.cores}", args.repeats)
+    # Untimed: numba compiles (or loads its on-disk cache) in this process and the workers.
+    _, warm = _baseline(10)
     for n_cores in args.cores:
-        out, table, steps = profile(result, n_cores)
-        ours_loo[n_cores] = steps["ResampledStability (leave-one-out)"]
-        print(f"\nours, n_cores={n_cores}")
-        for name, value in steps.items():
-            print(f"  {name:<36}{value:>8.1f} s")
-        print(f"  {'full profile':<36}{sum(steps.values()):>8.1f} s")
-    print("\n" + table.to_string())
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"peak RSS of the main process: {peak:.0f} MB (FailSafeN's worker processes apart)")
-
-    if args.skip_nimare:
-        return
-    from nimare.diagnostics import Jackknife
-    from nimare.diagnostics import ResampledStability as Upstream
-
-    for n_cores in args.cores:
-        print(f"\nNiMARE 0.22.1, n_cores={n_cores}")
-        _, upstream = _timed(
-            Upstream(target_image=TARGET, random_state=0, n_cores=n_cores).transform, result
-        )
-        ratio = upstream / ours_loo[n_cores]
-        print(f"  {'ResampledStability (leave-one-out)':<36}{upstream:>8.1f} s   {ratio:.1f}x ours")
-        _, jackknife = _timed(
-            Jackknife(target_image=TARGET, n_cores=n_cores).transform, result.copy()
-        )
-        print(f"  {'Jackknife':<36}{jackknife:>8.1f} s")
+        profile(warm, n_cores)
+    figures = Figures()
+    for index in range(args.repeats):
+        figures.start_repeat(index, args.repeats)
+        one_repeat(args, figures, first=index == 0)
+    figures.report()
+    print(
+        f"peak RSS of the main process over all repeats: {peak_rss_mb():.0f} MB "
+        "(worker processes apart)"
+    )
 
 
 if __name__ == "__main__":

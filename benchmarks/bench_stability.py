@@ -1,19 +1,24 @@
 """ResampledStability: NiMARE 0.22.1's versus ours, side by side on pain (ALE).
 
-Usage: ``python benchmarks/bench_stability.py [--n-iters 5000] [--n-cores 1]``
+Usage: ``python benchmarks/bench_stability.py [--n-iters 5000] [--n-cores 1]
+[--cases leave_1_out leave_k_out subsample] [--repeats 3]``
 
-The baseline (ALE + FWECorrector(montecarlo)) is fit once; each case then runs in a forked
-child so that its own peak RSS can be read. Prints seconds, the ratio NiMARE / ours, and
-peak RSS per case.
+The baseline (ALE + FWECorrector(montecarlo)) is fit once (one run, not counted); our
+ResampledStability then runs once untimed (numba compiles or loads its cache, and forked
+children inherit it). Each repeat runs every case in a forked child, NiMARE's and ours
+(``null="shared"`` and ``null="replicate"``) on the same policy, replicates' count,
+baseline and cores, so that its own peak RSS can be read. Each time is the whole
+``transform`` call (end to end). Prints the median (min - max) over the repeats of the
+seconds, the ratio NiMARE / ours and the peak RSS of each case.
 """
 
 import argparse
 import logging
 import multiprocessing
 import os
-import resource
-import time
 import warnings
+
+from _timing import Figures, add_repeats, header, peak_rss_mb, reset_peak_rss, timed
 
 CASES = {
     "leave_1_out": dict(resampling_policy="leave_1_out"),
@@ -31,11 +36,8 @@ def _baseline(n_iters, n_cores):
     from nimare.utils import get_resource_path
 
     pain = Studyset(os.path.join(get_resource_path(), "nidm_pain_studyset.json"))
-    start = time.perf_counter()
-    result = FWECorrector(method="montecarlo", n_iters=n_iters, n_cores=n_cores).transform(
-        ALE(random_state=0).fit(pain)
-    )
-    return result, time.perf_counter() - start
+    corrector = FWECorrector(method="montecarlo", n_iters=n_iters, n_cores=n_cores)
+    return timed(lambda: corrector.transform(ALE(random_state=0).fit(pain)))
 
 
 def _case(args):
@@ -43,53 +45,63 @@ def _case(args):
     who, name, null, n_cores = args
     result = BASELINE["result"]
     params = dict(CASES[name])
-    start = time.perf_counter()
+    reset_peak_rss()
+    params.setdefault("random_state", 0)
     if who == "nimare":
         from nimare.diagnostics import ResampledStability as Upstream
 
-        params.setdefault("random_state", 0)
-        Upstream(target_image=TARGET, n_cores=n_cores, **params).transform(result)
+        diagnostic = Upstream(target_image=TARGET, n_cores=n_cores, **params)
     else:
         from nimare_stability import ResampledStability
 
-        params.setdefault("random_state", 0)
-        ResampledStability(
+        diagnostic = ResampledStability(
             target_image=TARGET, null=null, n_cores=n_cores, progress=False, **params
-        ).transform(result)
-    seconds = time.perf_counter() - start
-    return seconds, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        )
+    seconds, _ = timed(lambda: diagnostic.transform(result))
+    return seconds, peak_rss_mb()
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--n-iters", type=int, default=5000)
     parser.add_argument("--n-cores", type=int, default=1)
-    parser.add_argument("--cases", nargs="+", default=list(CASES))
-    args = parser.parse_args()
+    parser.add_argument("--cases", nargs="+", choices=list(CASES), default=list(CASES))
+    args = add_repeats(parser).parse_args()
     logging.disable(logging.INFO)
     warnings.simplefilter("ignore")
     os.environ.setdefault("TQDM_DISABLE", "1")
 
-    BASELINE["result"], seconds = _baseline(args.n_iters, args.n_cores)
-    print(f"pain, ALE, n_iters={args.n_iters}, n_cores={args.n_cores}")
-    print(f"baseline FWECorrector(montecarlo): {seconds:.1f} s (not counted below)")
-    print(
-        f"{'case':<13}{'NiMARE 0.22.1':>15}{'ours shared':>14}{'ratio':>8}"
-        f"{'ours replicate':>17}{'ratio':>8}   peak RSS MB (NiMARE/shared/replicate)"
-    )
+    from nimare_stability import ResampledStability
+
+    header(f"pain, ALE, n_iters={args.n_iters}, n_cores={args.n_cores}", args.repeats)
+    seconds, BASELINE["result"] = _baseline(args.n_iters, args.n_cores)
+    print(f"baseline FWECorrector(montecarlo): {seconds:.1f} s (one run, not counted below)")
+    for null in ("shared", "replicate"):  # untimed: numba compiles or loads its cache
+        ResampledStability(
+            target_image=TARGET, null=null, n_iters=10, n_cores=args.n_cores, progress=False
+        ).transform(BASELINE["result"])
+
     context = multiprocessing.get_context("fork")
-    for name in args.cases:
-        runs = {}
-        for who, null in (("nimare", None), ("ours", "shared"), ("ours", "replicate")):
-            with context.Pool(1) as pool:
-                runs[null] = pool.apply(_case, ((who, name, null, args.n_cores),))
-        nimare_s = runs[None][0]
-        print(
-            f"{name:<13}{nimare_s:>14.1f}s{runs['shared'][0]:>13.1f}s"
-            f"{nimare_s / runs['shared'][0]:>7.1f}x{runs['replicate'][0]:>16.1f}s"
-            f"{nimare_s / runs['replicate'][0]:>7.1f}x   "
-            f"{runs[None][1]:.0f}/{runs['shared'][1]:.0f}/{runs['replicate'][1]:.0f}"
-        )
+    figures = Figures()
+    for index in range(args.repeats):
+        figures.start_repeat(index, args.repeats)
+        for name in args.cases:
+            runs = {}
+            for who, null in (("nimare", None), ("ours", "shared"), ("ours", "replicate")):
+                with context.Pool(1) as pool:
+                    runs[null] = pool.apply(_case, ((who, name, null, args.n_cores),))
+            nimare_s = runs[None][0]
+            figures.add(f"{name}: NiMARE 0.22.1", nimare_s)
+            for null in ("shared", "replicate"):
+                figures.add(f"{name}: ours, null={null!r}", runs[null][0])
+                figures.add(f"{name}: ratio NiMARE / ours {null}", nimare_s / runs[null][0], "x")
+            for null, label in (
+                (None, "NiMARE"),
+                ("shared", "ours shared"),
+                ("replicate", "ours replicate"),
+            ):
+                figures.add(f"{name}: peak RSS, {label}", runs[null][1], "MB", 0)
+    figures.report()
 
 
 if __name__ == "__main__":
