@@ -107,6 +107,7 @@ def test_command_line_runs_on_a_dask_scheduler_with_a_checkpoint(tmp_path, dask_
             nib.load(f"{stem}.nii.gz").get_fdata(),
             pd.read_csv(f"{stem}_tab-clusters.tsv", sep="\t"),
         )
+    assert np.any(outputs["local"][0] != 0), "an all-zero stability map proves nothing"
     np.testing.assert_array_equal(outputs["dask"][0], outputs["local"][0])
     pd.testing.assert_frame_equal(outputs["dask"][1], outputs["local"][1])
     assert len(list((tmp_path / "checkpoint-dask").glob("replicate-*.npz"))) == 4

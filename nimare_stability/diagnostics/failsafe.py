@@ -78,11 +78,13 @@ class FailSafeN(ClusterDiagnostic):
     The real analyses the null ones copy are drawn once, so the drawers differ only in
     where the null foci fall and share each size's Monte Carlo null. With the fast engine
     and a Monte Carlo target those nulls are drawn once, with common random numbers, for
-    :data:`GRID_POINTS` sizes from 0 to the maximum, and interpolated linearly (per
-    iteration) in between; each replicate keeps its own statistic map and cluster-forming
-    threshold. The bisection assumes a cluster that vanishes with ``m`` null analyses
-    vanishes with more. ``n_cores`` runs the grid's null in threads and the drawers after
-    the first in processes; results do not depend on it.
+    :data:`GRID_POINTS` sizes from 0 to the maximum, and interpolated linearly in between,
+    quantile by quantile (between the sorted nulls: a null is only read as a distribution,
+    and averaging two sizes' maxima iteration by iteration would narrow it); each replicate
+    keeps its own statistic map and cluster-forming threshold. The bisection assumes a
+    cluster that vanishes with ``m`` null analyses vanishes with more. ``n_cores`` runs the
+    grid's null in threads and the drawers after the first in processes; results do not
+    depend on it.
 
     References
     ----------
@@ -269,6 +271,7 @@ class _SizeGrid:
         self.sizes = sizes
         self.nulls = nulls
         self.n_real = n_real
+        self._sorted = tuple(None if null is None else np.sort(null, axis=1) for null in nulls)
 
     @classmethod
     def draw(cls, engine, drawer, n_cores, progress):
@@ -288,13 +291,19 @@ class _SizeGrid:
         )
 
     def at(self, n_nulls):
-        """Null maxima with ``n_nulls`` null analyses, interpolated per iteration."""
+        """Null maxima with ``n_nulls`` null analyses, sorted, interpolated quantile by quantile.
+
+        The ``q``-th smallest maximum is interpolated between the ``q``-th smallest of the
+        neighbouring sizes. Interpolating iteration by iteration instead would average two
+        sizes' maxima, which are not perfectly correlated, and so narrow the null: its upper
+        tail, the one p values read, would be too small.
+        """
         upper = int(np.clip(np.searchsorted(self.sizes, n_nulls), 1, len(self.sizes) - 1))
         low, high = self.sizes[upper - 1], self.sizes[upper]
         weight = (n_nulls - low) / (high - low)
         return tuple(
             None if null is None else (1 - weight) * null[upper - 1] + weight * null[upper]
-            for null in self.nulls
+            for null in self._sorted
         )
 
 

@@ -13,8 +13,16 @@ def stability_outputs(result, target):
 
 
 def assert_same_outputs(got, expected):
-    """Assert two :func:`stability_outputs` are identical, bit for bit."""
+    """Assert two :func:`stability_outputs` are identical, bit for bit, and not empty.
+
+    The stability map must have a nonzero voxel: two all-zero maps are equal whatever the
+    runs did.
+    """
     assert got[0].keys() == expected[0].keys() and got[1].keys() == expected[1].keys()
+    stability = [name for name in expected[0] if name.endswith("_diag-ResampledStability")]
+    assert stability, "no stability map to compare"
+    for name in stability:
+        assert np.any(expected[0][name] != 0), f"{name} is all zero: equality proves nothing"
     for name, values in expected[0].items():
         np.testing.assert_array_equal(got[0][name], values, err_msg=name)
     for name, table in expected[1].items():
