@@ -14,15 +14,17 @@ import nibabel as nib
 import numpy as np
 import pandas as pd
 import pytest
+from helpers.planted import BORDERLINE, planted_studyset
 from nilearn.reporting import get_clusters_table
-from nimare.correct import FDRCorrector
-from nimare.meta.cbma import ALESubtraction, MKDADensity
+from nimare.correct import FDRCorrector, FWECorrector
+from nimare.meta.cbma import KDA, ALESubtraction, MKDADensity
 from scipy import ndimage
 
 from nimare_stability import Fragility
 
 FDR = "z_corr-FDR_method-indep"
 MC_SIZE = "z_desc-size_level-cluster_corr-FWE_method-montecarlo"
+MC_LOGP = "logp_desc-size_level-cluster_corr-FWE_method-montecarlo"
 THRESHOLD = 3.1
 MIN_SIZE = 10
 FDR_PARAMS = dict(target_image=FDR, target_threshold=THRESHOLD, cluster_threshold=MIN_SIZE)
@@ -329,6 +331,57 @@ def test_montecarlo_table_repeats_with_the_same_seed_and_any_n_cores(pain_montec
     pd.testing.assert_frame_equal(first, second)
     assert len(first) >= 1
     assert set(first["fragility"].map(str)) <= {"1", "2", "3", "> 3"}
+
+
+@pytest.fixture(scope="module")
+def borderline(n_iters):
+    """KDA + Monte Carlo FWE on the borderline planted case: result, truth, Fragility table."""
+    studyset, truth = planted_studyset(**BORDERLINE)
+    fit = KDA(random_state=0).fit(studyset)
+    result = FWECorrector(method="montecarlo", n_iters=n_iters).transform(fit)
+    return result, truth, _table(_fragility(result, target_image=MC_SIZE, max_removed=4), MC_SIZE)
+
+
+def _significant_labels(result):
+    """nilearn's label map (in-mask values) of the clusters with p < 0.05 on MC_SIZE."""
+    p = 10.0 ** -np.asarray(result.maps[MC_LOGP], dtype=np.float64)
+    z = np.asarray(result.maps[MC_SIZE], dtype=np.float64)
+    mask, affine = _mask(result)
+    volume = np.zeros(mask.shape, dtype=np.float32)
+    volume[mask] = np.where(p < 0.05 * (1 - 1e-5), z, 0)
+    _, label_maps = get_clusters_table(
+        nib.Nifti1Image(volume, affine), 0, 0, two_sided=False, return_label_maps=True
+    )
+    return np.asanyarray(label_maps[0].dataobj)[mask].astype(int)
+
+
+def test_weak_planted_regions_beside_distractors_get_exactly_their_planted_fragility(
+    borderline,
+):
+    """Each fragile analysis reports 7 of the patch's 12 foci (a region of one analysis
+    with one focus fewer is at the edge of significance) and two other analyses report a
+    focus 10-12 mm from its centre: still each region's fragility is its number of
+    analyses and the removed set is theirs.
+
+    The truth is NiMARE's (``test_planted.py``: gone without the ``k`` analyses, standing
+    on one of them without the distractors; a brute-force refit over every set of up to
+    ``k`` contributors found no other sinking set).
+    """
+    result, truth, table = borderline
+    labels = _significant_labels(result)
+    mask, affine = _mask(result)
+    world = np.argwhere(mask) @ affine[:3, :3].T + affine[:3, 3]
+    rows = table.set_index("cluster_id")
+    for k, region in truth["fragile"].items():
+        distance = np.linalg.norm(world - np.asarray(region["xyz"]), axis=1)
+        distance[labels == 0] = np.inf
+        assert distance.min() <= 6, f"no significant cluster at fragile region k={k}"
+        cluster_id = labels[np.argmin(distance)]
+        row = rows.loc[cluster_id]
+        assert row["fragility"] == k
+        assert sorted(row["removed"].split(";")) == sorted(region["ids"])
+        assert bool(row["exact"]) == (k <= 2)
+        assert row["n_contributing"] > k, "no distractor among the candidates"
 
 
 # --------------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""The planted-truth studyset behaves as planted under NiMARE's KDA + Monte Carlo FWE.
+"""The planted-truth studyset behaves as planted under NiMARE's KDA + Monte Carlo FWE (and
+its tight patch under NiMARE's ALE).
 
 Only NiMARE (and scipy) is used here: these tests pin down the ground truth that
 stability tests rely on, independently of ``nimare_stability``.
@@ -6,9 +7,9 @@ stability tests rely on, independently of ``nimare_stability``.
 
 import numpy as np
 import pytest
-from helpers.planted import NOISE_MIN_DISTANCE_MM, planted_studyset
+from helpers.planted import BORDERLINE, NOISE_MIN_DISTANCE_MM, ale_values, planted_studyset
 from nimare.correct import FWECorrector
-from nimare.meta.cbma import KDA
+from nimare.meta.cbma import ALE, KDA
 from scipy import ndimage
 
 N_ITERS = 100
@@ -16,11 +17,13 @@ MAP = "z_desc-size_level-cluster_corr-FWE_method-montecarlo"
 LOGP = "logp_desc-size_level-cluster_corr-FWE_method-montecarlo"
 ALPHA = 0.05
 NEAR_MM = 6.0
+#: KDA's sphere radius (mm): a focus reaches the voxels this close.
+KDA_RADIUS_MM = 10.0
 
 
-def _corrected_p(studyset):
+def _corrected_p(studyset, random_state=None):
     """Fit KDA, correct by Monte Carlo cluster-size FWE; return (3D p array, affine)."""
-    result = KDA().fit(studyset)
+    result = KDA(random_state=random_state).fit(studyset)
     corrected = FWECorrector(method="montecarlo", n_iters=N_ITERS, voxel_thresh=0.001).transform(
         result
     )
@@ -160,3 +163,84 @@ def test_true_region_survives_dropping_two_of_its_reporters(planted, index):
         pair = rng.choice(reporters, size=2, replace=False)
         p, affine = _corrected_p(_without(studyset, pair))
         assert p[_ball(p.shape, affine, xyz)].min() < ALPHA, pair
+
+
+# --------------------------------------------------------------------------------------
+# The borderline case: weak regions (7 of 12 foci), distractor foci 10-12 mm away
+# --------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def borderline():
+    """The borderline studyset, its truth and its baseline p (seeded Monte Carlo)."""
+    studyset, truth = planted_studyset(**BORDERLINE)
+    return studyset, truth, _corrected_p(studyset, random_state=0)
+
+
+def _footprint(p, affine, xyz):
+    """The significant face-connected cluster nearest ``xyz`` (within NEAR_MM)."""
+    labels, _ = ndimage.label(p < ALPHA)
+    ball = _ball(p.shape, affine, xyz) & (labels > 0)
+    assert ball.any(), f"no significant voxel within {NEAR_MM} mm of {xyz}"
+    world = np.argwhere(ball) @ affine[:3, :3].T + affine[:3, 3]
+    nearest = np.argwhere(ball)[np.argmin(np.linalg.norm(world - np.asarray(xyz), axis=1))]
+    return labels == labels[tuple(nearest)]
+
+
+def test_borderline_regions_have_distractors_within_kda_reach(borderline):
+    studyset, truth, (p, affine) = borderline
+    coords = studyset.coordinates
+    for k, region in truth["fragile"].items():
+        assert len(region["near"]) == 2 and not set(region["near"]) & set(region["ids"])
+        voxels = np.argwhere(_footprint(p, affine, region["xyz"]))
+        world = voxels @ affine[:3, :3].T + affine[:3, 3]
+        near = coords[coords["id"].isin(region["near"])][["x", "y", "z"]].to_numpy()
+        reach = np.linalg.norm(near[:, None] - world[None], axis=2).min(axis=1)
+        assert reach.min() <= KDA_RADIUS_MM, (k, reach)
+
+
+@pytest.mark.parametrize("k", [1, 2, 3])
+def test_borderline_region_vanishes_without_its_k_analyses(borderline, k):
+    studyset, truth, (p, affine) = borderline
+    region = truth["fragile"][k]
+    footprint = _footprint(p, affine, region["xyz"])
+    refit, _ = _corrected_p(_without(studyset, region["ids"]), random_state=0)
+    assert refit[footprint].min() >= ALPHA
+
+
+@pytest.mark.parametrize("k", [1, 2, 3])
+def test_borderline_region_survives_on_one_analysis_without_its_distractors(borderline, k):
+    """The weakest state fewer than ``k`` removals can leave: one of its analyses, no help.
+
+    KDA adds analyses' spheres, so any smaller removal leaves at least this much at the
+    region (a brute-force refit over every set of up to ``k`` contributors agrees).
+    """
+    studyset, truth, (p, affine) = borderline
+    region = truth["fragile"][k]
+    footprint = _footprint(p, affine, region["xyz"])
+    refit, _ = _corrected_p(_without(studyset, region["ids"][1:] + region["near"]), random_state=0)
+    assert refit[footprint].min() < ALPHA
+
+
+def test_tight_patch_ale_is_nimares_and_needs_two_analyses():
+    """NiMARE's ALE equals :func:`ale_values` (closed form) near every planted centre; one
+    analysis's tight patch stays below the cluster-forming threshold, two exceed it."""
+    studyset, truth = planted_studyset(fragile=(2, 3), patch="tight")
+    result = ALE().fit(studyset)
+    img = result.get_map("stat")
+    stat, affine = np.asarray(img.get_fdata()), img.affine
+    mask = np.asarray(result.masker.mask_img.dataobj) > 0
+    centres = [region["xyz"] for region in truth["fragile"].values()] + truth["true"]
+    ijk = np.argwhere(mask)
+    world = ijk @ affine[:3, :3].T + affine[:3, 3]
+    near = np.linalg.norm(world[:, None] - np.asarray(centres)[None], axis=2).min(axis=1) <= 10
+    expected = ale_values(studyset, world[near])
+    np.testing.assert_allclose(stat[tuple(ijk[near].T)], expected, rtol=1e-5, atol=1e-9)
+
+    threshold = result.estimator._p_to_summarystat(0.001)
+    for region in truth["fragile"].values():
+        ball = np.linalg.norm(world - np.asarray(region["xyz"]), axis=1) <= 10
+        assert ale_values(studyset, world[ball]).max() > threshold
+        for id_ in region["ids"]:
+            alone = ale_values(studyset.slice([id_]), world[ball]).max()
+            assert 0 < alone < threshold, (id_, alone, threshold)
