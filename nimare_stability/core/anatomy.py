@@ -26,8 +26,6 @@ import numpy as np
 import pandas as pd
 from nilearn.image import load_img
 
-from nimare_stability.core.volumes import mask_array, to_volume
-
 #: What a point or cluster no atlas labels gets.
 NO_LABEL = "no label"
 #: Lowest Harvard-Oxford probability (percent) of a labelled voxel, as FSL's maxprob-thr25.
@@ -95,53 +93,6 @@ def overlap_label(cluster, affine=None):
         return NO_LABEL
     counts = labels.value_counts(sort=True)
     return f"{counts.index[0]} ({counts.iloc[0] / len(xyz):.0%})"
-
-
-def add_labels(table, label_maps, mask_img=None):
-    """Return a clusters table with ``peak_label`` and ``overlap_label`` columns.
-
-    Parameters
-    ----------
-    table : :class:`pandas.DataFrame`
-        One row per cluster: ``cluster_id``, ``peak_x``, ``peak_y``, ``peak_z`` (MNI mm)
-        and, when ``label_maps`` is a dict, ``tail``.
-    label_maps : niimg or 1D ndarray, or dict of them by tail
-        The cluster label map (each voxel's ``cluster_id``, 0 outside clusters), or one per
-        tail (``{"positive": ..., "negative": ...}``), as NiMARE numbers each tail's clusters
-        from 1. A 1D array holds the in-mask voxels of ``mask_img`` in C order, as a
-        :class:`~nimare.results.MetaResult` stores its label maps.
-    mask_img : niimg, optional
-        The mask of 1D label maps (e.g. ``result.masker.mask_img_``).
-
-    Returns
-    -------
-    :class:`pandas.DataFrame`
-        A copy of ``table``, the two columns after ``peak_z``.
-    """
-    by_tail = label_maps if isinstance(label_maps, dict) else None
-    volumes = {
-        key: _volume(value, mask_img)
-        for key, value in (by_tail or {None: label_maps}).items()
-        if value is not None
-    }
-    peaks, overlaps = [], []
-    for _, row in table.iterrows():
-        peaks.append(peak_label(row[["peak_x", "peak_y", "peak_z"]].to_numpy(np.float64)))
-        volume, affine = volumes[row["tail"] if by_tail is not None else None]
-        overlaps.append(overlap_label(volume == row["cluster_id"], affine))
-    labelled = table.copy()
-    at = labelled.columns.get_loc("peak_z") + 1
-    labelled.insert(at, "peak_label", peaks)
-    labelled.insert(at + 1, "overlap_label", overlaps)
-    return labelled
-
-
-def _volume(label_map, mask_img):
-    """Return ``(3D label array, affine)`` of a label image or a 1D in-mask label map."""
-    if isinstance(label_map, np.ndarray) and label_map.ndim == 1:
-        return to_volume(label_map, mask_array(mask_img)), load_img(mask_img).affine
-    image = load_img(label_map)
-    return np.asanyarray(image.dataobj), image.affine
 
 
 def _labels(xyz):
