@@ -1,37 +1,42 @@
 """How long a command-line run will take, said before the costly work starts.
 
-The baseline Monte Carlo correction is timed on two short pilots (its fixed cost and its
-cost per iteration), then extrapolated to the run's iterations. Each diagnostic's time is
+The baseline Monte Carlo correction is timed on short pilots (its fixed cost and its cost
+per iteration, on one core), then extrapolated to the run's iterations and cores. Each diagnostic's time is
 that correction's time times the ratio measured on NiMARE's pain data (21 analyses, ALE,
 1000 iterations, two cores; ``benchmarks/bench_cli.py`` prints the ratios). The estimate
 is rough: with hundreds of analyses Fragility and FailSafeN grow faster than the correction.
 """
 
 import copy
+import os
 import time
 
 #: Seconds of each diagnostic per second of the baseline Monte Carlo correction (pain).
-RATIOS = {"jackknife": 0.1, "resampledstability": 0.3, "fragility": 2.5, "failsafen": 1.5}
-#: Iterations of the two pilot corrections.
-PILOT_ITERS = (10, 30)
+RATIOS = {"jackknife": 0.1, "resampledstability": 0.3, "fragility": 2.9, "failsafen": 1.4}
+#: Iterations of the pilot corrections, on one core: the first warms up (compilation,
+#: caches) and is not counted; the other two give the fixed cost and the cost per iteration.
+PILOT_ITERS = (1, 10, 30)
 
 
 def correction_seconds(corrector, result, n_iters):
     """Seconds ``corrector`` (a Monte Carlo ``FWECorrector``) will take at ``n_iters``.
 
-    Two pilots, on deep copies of ``corrector`` and ``result`` (neither changes), give the
-    fixed cost and the cost per iteration.
+    The pilots run on deep copies of ``corrector`` and ``result`` (neither changes); the
+    cost per iteration is divided among the corrector's cores.
     """
     seconds = []
     for pilot_iters in PILOT_ITERS:
         pilot = copy.deepcopy(corrector)
-        pilot.parameters["n_iters"] = pilot_iters
+        pilot.parameters.update(n_iters=pilot_iters, n_cores=1)
         start = time.perf_counter()
         pilot.transform(copy.deepcopy(result))
         seconds.append(time.perf_counter() - start)
-    per_iteration = max(seconds[1] - seconds[0], 0.0) / (PILOT_ITERS[1] - PILOT_ITERS[0])
-    fixed = max(seconds[0] - per_iteration * PILOT_ITERS[0], 0.0)
-    return fixed + per_iteration * n_iters
+    _, short, long = seconds
+    per_iteration = max(long - short, 0.0) / (PILOT_ITERS[2] - PILOT_ITERS[1])
+    fixed = max(short - per_iteration * PILOT_ITERS[1], 0.0)
+    n_cores = corrector.parameters.get("n_cores", 1)
+    n_cores = os.cpu_count() if n_cores <= 0 else min(n_cores, os.cpu_count())
+    return fixed + per_iteration * n_iters / n_cores
 
 
 def describe(correction, diagnostics):
