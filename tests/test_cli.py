@@ -6,10 +6,11 @@ import os
 import nibabel as nib
 import pandas as pd
 import pytest
+from nimare.correct import FWECorrector
 from nimare.utils import get_resource_path
 
 from nimare_stability import cli
-from nimare_stability.cli import runner
+from nimare_stability.cli import estimate, runner
 from nimare_stability.core.clusters import LOCATION
 
 TARGET = runner.DEFAULT_TARGETS["montecarlo"]
@@ -75,6 +76,18 @@ def test_diagnostics_default_to_the_full_profile_and_quick_keeps_two():
     assert chosen("--quick").diagnostics == ("jackknife", "resampledstability")
     assert chosen("--diagnostics", "fragility", "fragility").diagnostics == ("fragility",)
     assert runner.Job(studysets=[PAIN], output_dir="x").diagnostics == runner.DIAGNOSTICS
+
+
+def test_time_estimate_pilots_copies_and_scales_every_step(pain_ale):
+    corrector = FWECorrector(method="montecarlo", n_iters=1000, n_cores=2)
+    before = (dict(corrector.parameters), sorted(pain_ale.maps), sorted(pain_ale.tables))
+    assert estimate.correction_seconds(corrector, pain_ale, 1000) > 0
+    after = (dict(corrector.parameters), sorted(pain_ale.maps), sorted(pain_ale.tables))
+    assert after == before
+    line = estimate.describe(60.0, runner.DIAGNOSTICS)
+    total = 60.0 * (1 + sum(estimate.RATIOS[name] for name in runner.DIAGNOSTICS))
+    assert line.startswith(f"Estimated time: ~{total / 60:.1f} min (correction ~60 s, ")
+    assert f"fragility ~{60 * estimate.RATIOS['fragility'] / 60:.1f} min" in line
 
 
 def test_run_on_merged_sleuth_files_with_fdr_and_mkda(tmp_path):

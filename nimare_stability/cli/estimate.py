@@ -1,10 +1,11 @@
 """How long a command-line run will take, said before the costly work starts.
 
 The baseline Monte Carlo correction is timed on short pilots (its fixed cost and its cost
-per iteration, on one core), then extrapolated to the run's iterations and cores. Each diagnostic's time is
-that correction's time times the ratio measured on NiMARE's pain data (21 analyses, ALE,
-1000 iterations, two cores; ``benchmarks/bench_cli.py`` prints the ratios). The estimate
-is rough: with hundreds of analyses Fragility and FailSafeN grow faster than the correction.
+per iteration, on one core), then extrapolated to the run's iterations and cores. Each
+diagnostic's time is that correction's time times the ratio measured on NiMARE's pain data
+(21 analyses, ALE, 1000 iterations, two cores; ``benchmarks/bench_cli.py`` prints the
+ratios). The estimate is rough: with hundreds of analyses Fragility and FailSafeN grow
+faster than the correction.
 """
 
 import copy
@@ -19,7 +20,7 @@ PILOT_ITERS = (1, 10, 30)
 
 
 def correction_seconds(corrector, result, n_iters):
-    """Seconds ``corrector`` (a Monte Carlo ``FWECorrector``) will take at ``n_iters``.
+    """Return the seconds ``corrector`` (a Monte Carlo ``FWECorrector``) takes at ``n_iters``.
 
     The pilots run on deep copies of ``corrector`` and ``result`` (neither changes); the
     cost per iteration is divided among the corrector's cores.
@@ -40,7 +41,7 @@ def correction_seconds(corrector, result, n_iters):
 
 
 def describe(correction, diagnostics):
-    """One log line: the correction's and each diagnostic's estimated time, and the total."""
+    """Return one log line: the correction's and each diagnostic's time, and the total."""
     parts = {"correction": correction}
     parts.update({name: correction * RATIOS[name] for name in diagnostics})
     listed = ", ".join(f"{name} ~{_minutes(seconds)}" for name, seconds in parts.items())
