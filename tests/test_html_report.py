@@ -307,3 +307,22 @@ def test_report_shows_the_seed_drawn_for_random_state_none(pain_ale, tmp_path):
     assert out.metadata["z_diag-ResampledStability_random_state"] == seed
     page = nimare_stability.report(out, tmp_path).read_text()
     assert f"random_state {seed}" in page
+
+
+def test_report_of_a_result_without_clusters_says_so(pain_ale, tmp_path):
+    from nimare_stability import ResampledStability
+
+    out = ResampledStability(
+        target_image="z",
+        target_threshold=50,
+        resampling_policy="subsample",
+        target_n=15,
+        n_resamples=2,
+        random_state=0,
+        progress=False,
+    ).transform(pain_ale)
+    page = _Page(nimare_stability.report(out, tmp_path).read_text())
+    assert (
+        page.section_text("Summary") == "z has no significant cluster: there is nothing to judge."
+    )
+    assert "No significant cluster." in page.section_text("Clusters")

@@ -71,6 +71,7 @@ def plot_cluster_map(result, target_image, figure=None):
                 gid="cluster",
             )
     verdicts = dict.fromkeys(table["verdict"])
-    handles = [Patch(color=VERDICT_COLORS.get(v, "black"), label=v) for v in verdicts]
-    figure.legend(handles=handles, loc="lower center", ncol=len(handles), frameon=False)
+    if verdicts:
+        handles = [Patch(color=VERDICT_COLORS.get(v, "black"), label=v) for v in verdicts]
+        figure.legend(handles=handles, loc="lower center", ncol=len(handles), frameon=False)
     return display
