@@ -292,17 +292,20 @@ def test_report_renders_in_headless_chromium(written, tmp_path):
     assert summary < table < figure, (summary, table, figure)
 
 
-def test_report_shows_the_seed_drawn_for_random_state_none(pain_ale, tmp_path):
-    from nimare_stability import ResampledStability
-
-    out = ResampledStability(
+def _two_subsamples_of_z(pain_ale, **params):
+    """ResampledStability on the uncorrected z map of pain: two subsamples of 15."""
+    return nimare_stability.ResampledStability(
         target_image="z",
-        target_threshold=3.1,
         resampling_policy="subsample",
         target_n=15,
         n_resamples=2,
         progress=False,
+        **params,
     ).transform(pain_ale)
+
+
+def test_report_shows_the_seed_drawn_for_random_state_none(pain_ale, tmp_path):
+    out = _two_subsamples_of_z(pain_ale, target_threshold=3.1)
     seed = out.tables["z_diag-ResampledStability_tab-summary"]["random_state"].iloc[0]
     assert out.metadata["z_diag-ResampledStability_random_state"] == seed
     page = nimare_stability.report(out, tmp_path).read_text()
@@ -310,17 +313,7 @@ def test_report_shows_the_seed_drawn_for_random_state_none(pain_ale, tmp_path):
 
 
 def test_report_of_a_result_without_clusters_says_so(pain_ale, tmp_path):
-    from nimare_stability import ResampledStability
-
-    out = ResampledStability(
-        target_image="z",
-        target_threshold=50,
-        resampling_policy="subsample",
-        target_n=15,
-        n_resamples=2,
-        random_state=0,
-        progress=False,
-    ).transform(pain_ale)
+    out = _two_subsamples_of_z(pain_ale, target_threshold=50, random_state=0)
     page = _Page(nimare_stability.report(out, tmp_path).read_text())
     assert (
         page.section_text("Summary") == "z has no significant cluster: there is nothing to judge."
