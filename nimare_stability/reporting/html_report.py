@@ -149,7 +149,7 @@ def _figures(result, target):
 
 
 def summary(verdicts, target):
-    """One paragraph: how many clusters, how many of each verdict, and the weakest point.
+    """Return one paragraph: how many clusters, of each verdict, and the weakest point.
 
     Parameters
     ----------
@@ -171,7 +171,7 @@ def summary(verdicts, target):
     elif alone:
         claim = f"vanishes without any one of {', '.join(alone)}"
     elif removed:
-        claim = f"vanishes when {' and '.join(removed)} are removed together"
+        claim = f"vanishes when {', '.join(removed[:-1])} and {removed[-1]} are removed together"
     else:
         claim = f"is {weakest.verdict}: {weakest.reason}"
     read = verdicts["evidence"].iloc[0]
