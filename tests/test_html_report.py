@@ -12,6 +12,7 @@ from importlib.metadata import version
 from types import SimpleNamespace
 
 import numpy as np
+import pandas as pd
 import pytest
 from conftest import MASS
 from matplotlib.image import imread
@@ -19,6 +20,7 @@ from matplotlib.image import imread
 import nimare_stability
 from nimare_stability import robustness_table
 from nimare_stability.diagnostics.verdict_checks import Thresholds, meanings
+from nimare_stability.reporting.html_report import summary
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 SECTIONS = ["Summary", "Clusters", "Figures", "Replicates", "Methods", "Provenance"]
@@ -319,3 +321,31 @@ def test_report_of_a_result_without_clusters_says_so(pain_ale, tmp_path):
         page.section_text("Summary") == "z has no significant cluster: there is nothing to judge."
     )
     assert "No significant cluster." in page.section_text("Clusters")
+
+
+def test_summary_names_the_weakest_cluster_by_its_sinking_set():
+    row = {"tail": "positive", "peak_x": -62.0, "peak_y": -22.0, "peak_z": 20.4}
+    row.update(peak_label="Harvard-Oxford: Left Postcentral Gyrus", evidence="Fragility")
+    rows = [
+        {**row, "cluster_id": 1, "fragility": 3, "fragility_removed": "a;b;c"},
+        {**row, "cluster_id": 2, "fragility": "> 10", "fragility_removed": ""},
+        {**row, "cluster_id": 3, "fragility": 2, "fragility_removed": "d;e"},
+    ]
+    verdicts = ["fragile", "undetermined", "fragile"]
+    table = pd.DataFrame([{**r, "verdict": v, "reason": "r"} for r, v in zip(rows, verdicts)])
+    assert summary(table, "T") == (
+        "3 clusters in T: 2 fragile, 1 undetermined. Weakest: cluster 3 (-62 -22 20, "
+        "Harvard-Oxford: Left Postcentral Gyrus) vanishes when d and e are removed together. "
+        "Evidence read: Fragility."
+    )
+    one = table.assign(fragility_removed=["a;b;c", "", "d"], fragility=[3, "> 10", 1])
+    assert (
+        "Weakest: cluster 3 (-62 -22 20, Harvard-Oxford: Left Postcentral Gyrus) "
+        "vanishes without d." in summary(one, "T")
+    )
+    robust = table.iloc[[1]].assign(verdict="robust", reason="fragility > 10")
+    assert summary(robust, "T").endswith(
+        "cluster 2 (-62 -22 20, Harvard-Oxford: Left "
+        "Postcentral Gyrus) is robust: fragility > 10. "
+        "Evidence read: Fragility."
+    )

@@ -166,8 +166,8 @@ def summary(verdicts, target):
     where = f"cluster {_number(weakest)} ({_location(weakest)})"
     alone = _ids(getattr(weakest, "vanishes_without", ""))
     removed = _ids(getattr(weakest, "fragility_removed", ""))
-    if len(alone) == 1:
-        claim = f"vanishes without {alone[0]}"
+    if len(alone) == 1 or (not alone and len(removed) == 1):
+        claim = f"vanishes without {(alone or removed)[0]}"
     elif alone:
         claim = f"vanishes without any one of {', '.join(alone)}"
     elif removed:
