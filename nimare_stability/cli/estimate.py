@@ -1,16 +1,22 @@
-"""How long a command-line run will take, said before the costly work starts.
+"""How long a command-line run will take, and how much memory, said before the costly work.
 
 The baseline Monte Carlo correction is timed on short pilots (its fixed cost and its cost
 per iteration, on one core), then extrapolated to the run's iterations and cores. Each
 diagnostic's time is that correction's time times the ratio measured on NiMARE's pain data
 (21 analyses, ALE, 1000 iterations, two cores; ``benchmarks/bench_cli.py`` prints the
 ratios). The estimate is rough: with hundreds of analyses Fragility and FailSafeN grow
-faster than the correction.
+faster than the correction. The memory is each diagnostic's own estimate
+(:meth:`~nimare_stability.diagnostics.base.ClusterDiagnostic._memory`); they run one after
+another, so the run needs the largest.
 """
 
 import copy
 import os
 import time
+
+from nimare_stability.core.analyses import AnalysisSet
+from nimare_stability.engines import memory
+from nimare_stability.resampling.seeds import SeedPlan
 
 #: Seconds of each diagnostic per second of the baseline Monte Carlo correction (pain).
 RATIOS = {"jackknife": 0.1, "resampledstability": 0.3, "fragility": 2.9, "failsafen": 1.4}
@@ -53,3 +59,29 @@ def describe(correction, diagnostics):
 
 def _minutes(seconds):
     return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.1f} min"
+
+
+def log_memory(diagnostics, result, corrector, random_state):
+    """Log the memory of the most demanding of ``diagnostics``; warn if the machine has less.
+
+    Parameters
+    ----------
+    diagnostics : :obj:`dict`
+        Name -> diagnostic, as the run will apply them to ``result``.
+    result : :class:`~nimare.results.MetaResult`
+        The fitted (not yet corrected) result.
+    corrector : :class:`~nimare.correct.Corrector` or None
+        The corrector the run will apply.
+    random_state : :obj:`int`
+    """
+    analyses = AnalysisSet(result.estimator)
+    plan = SeedPlan(random_state)
+    estimates = {
+        name: diagnostic._memory(analyses, corrector, None, plan)
+        for name, diagnostic in diagnostics.items()
+        if hasattr(diagnostic, "_memory")
+    }
+    estimates = {name: found for name, found in estimates.items() if found is not None}
+    if estimates:
+        name = max(estimates, key=lambda key: estimates[key].total)
+        memory.log_estimate(estimates[name], f"The largest step ({name})")

@@ -99,6 +99,7 @@ def run(job):
         if job.corrector == "montecarlo":
             seconds = estimate.correction_seconds(corrector, result, job.n_iters)
             LGR.info(estimate.describe(seconds, order))
+        estimate.log_memory(dict(zip(order, diagnostics)), result, corrector, job.random_state)
         if corrector is not None:
             result = _timed("correction", corrector.transform, result)
         for name, diagnostic in zip(order, diagnostics):

@@ -7,7 +7,9 @@ replicates: other sets of analyses, refit and corrected as the baseline was.
 1. *check* the result and the parameters (:meth:`~ClusterDiagnostic._check_params`);
 2. *prepare* a :class:`Run`: the analyses, the corrector that made the target, the support
    rule, the baseline support and its clusters;
-3. *seed*: one :class:`~nimare_stability.resampling.seeds.SeedPlan` from ``random_state``;
+3. *seed*: one :class:`~nimare_stability.resampling.seeds.SeedPlan` from ``random_state``,
+   and log the memory the run will need (:meth:`~ClusterDiagnostic._memory`), with a
+   warning when the machine has less available;
 4. *judge* (:meth:`~ClusterDiagnostic._judge`): the diagnostic's own work, returning its
    :class:`Outputs`;
 5. *derive* a new result holding them, plus what NiMARE's report reads;
@@ -33,7 +35,7 @@ from nimare_stability.core.baseline import (
 from nimare_stability.core.validation import check_bool, check_choice, check_number
 from nimare_stability.diagnostics import nimare_outputs
 from nimare_stability.diagnostics.derived import derived_result
-from nimare_stability.engines import ENGINES
+from nimare_stability.engines import ENGINES, memory
 from nimare_stability.resampling import seeds
 
 
@@ -110,6 +112,9 @@ class ClusterDiagnostic(ResultDiagnostic):
         self._check_params()
         run = self._prepare(result)
         plan = seeds.SeedPlan(seeds.check_random_state(self.random_state))
+        estimate = self._memory(run.analyses, run.corrector, len(run.clusters), plan)
+        if estimate is not None:
+            memory.log_estimate(estimate, type(self).__name__)
         outputs = self._judge(result, run, plan)
         new = self._derive(result, run, outputs)
         new.metadata[self._metadata_key(names.RANDOM_STATE)] = plan.seed
@@ -126,6 +131,22 @@ class ClusterDiagnostic(ResultDiagnostic):
 
         ``plan`` is the run's :class:`~nimare_stability.resampling.seeds.SeedPlan`.
         """
+
+    def _memory(self, analyses, corrector, n_clusters, plan):
+        """Return the :class:`~nimare_stability.engines.memory.MemoryEstimate` of a run.
+
+        Parameters
+        ----------
+        analyses : :class:`AnalysisSet`
+        corrector : :class:`~nimare.correct.Corrector` or None
+            The corrector that made the target.
+        n_clusters : :obj:`int` or None
+            Baseline clusters (None: not known yet).
+        plan : :class:`~nimare_stability.resampling.seeds.SeedPlan`
+
+        Returns None (the default) for diagnostics that need little.
+        """
+        return None
 
     @abstractmethod
     def _description(self, run):

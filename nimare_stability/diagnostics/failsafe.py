@@ -15,7 +15,7 @@ from nimare_stability.core.validation import check_number
 from nimare_stability.diagnostics.base import ClusterDiagnostic, Outputs
 from nimare_stability.diagnostics.docs import fill_doc
 from nimare_stability.diagnostics.null_analyses import NullProfiles, augmented_fit, draw_nulls
-from nimare_stability.engines import DRAWS_NULLS, TAKES_NULLS, EngineInputs, resolve_engine
+from nimare_stability.engines import DRAWS_NULLS, TAKES_NULLS, EngineInputs, memory, resolve_engine
 from nimare_stability.engines.keyed import Judge
 
 #: Sizes (numbers of null analyses) whose Monte Carlo nulls are drawn; others interpolate.
@@ -134,6 +134,26 @@ class FailSafeN(ClusterDiagnostic):
                 ),
             }
         )
+
+    def _memory(self, analyses, corrector, n_clusters, plan):
+        """Estimate the peak of the drawers' fits and of the grid's engine.
+
+        Each parallel drawer fits every real and null analysis with NiMARE; the engine
+        judges the grid of null sizes at once.
+        """
+        estimator = analyses.estimator
+        n_analyses = analyses.ids.size * (1 + self.max_multiple)
+        n_parallel = min(_nimare_private.check_n_cores(self.n_cores), self.n_drawers)
+        engine = resolve_engine(self.engine, estimator, corrector, {})
+        values = memory.ma_values_per_analysis(estimator) or 0
+        parts = {
+            **memory.nimare_fits(n_analyses, values, n_parallel),
+            **engine.memory_parts(estimator, n_analyses, GRID_POINTS, self.n_cores),
+        }
+        hints = ("a smaller max_multiple (the fail-safe N is then censored above it)",)
+        if n_parallel > 1:
+            hints += ("n_cores=1 (drawers then run one at a time)",)
+        return memory.MemoryEstimate(parts, hints)
 
     def _n_max(self, run):
         """Return the most null analyses a drawer adds: ``max_multiple`` times the real ones."""

@@ -14,6 +14,7 @@ from nimare_stability.diagnostics.docs import fill_doc
 from nimare_stability.engines import DRAWS_NULLS, EngineInputs, resolve_engine
 from nimare_stability.engines.kernels import collect_ma_maps
 from nimare_stability.engines.keyed import Judge
+from nimare_stability.engines.memory import MemoryEstimate
 
 #: Monte Carlo iterations of the screening null (at most the run's own).
 SCREEN_ITERATIONS = 1000
@@ -160,6 +161,15 @@ class Fragility(ClusterDiagnostic):
             optional=False,
             context=f" (max_exact={self.max_exact})",
         )
+
+    def _memory(self, analyses, corrector, n_clusters, plan):
+        """Estimate the engine's peak while it confirms :data:`CONFIRM_BATCH` sets per cluster."""
+        engine = resolve_engine(self.engine, analyses.estimator, corrector, {})
+        n_replicates = CONFIRM_BATCH * (n_clusters or 1)
+        parts = engine.memory_parts(
+            analyses.estimator, analyses.ids.size, n_replicates, self.n_cores
+        )
+        return MemoryEstimate(parts, ("n_cores=1",))
 
     def _judges(self, run, plan):
         """Return the screening and the exact judge (the same one when screening is exact)."""

@@ -12,8 +12,9 @@ from nimare_stability.diagnostics.accumulator import StabilityAccumulator
 from nimare_stability.diagnostics.base import ClusterDiagnostic, Outputs
 from nimare_stability.diagnostics.docs import fill_doc
 from nimare_stability.engines import EngineInputs, resolve_engine
-from nimare_stability.engines.batches import judge_in_batches
+from nimare_stability.engines.batches import AUTO_BATCH_SIZE, judge_in_batches
 from nimare_stability.engines.checkpoint import Checkpoint, fingerprint
+from nimare_stability.engines.memory import MemoryEstimate
 from nimare_stability.resampling.policies import policy_name, resolve_policy
 from nimare_stability.resampling.schedule import Schedule, capped_policy
 
@@ -233,6 +234,25 @@ class ResampledStability(ClusterDiagnostic):
         }
         maps, out_tables = self._outputs(accumulator, schedule, replicate_seeds, settings)
         return Outputs(out_tables, maps, tables.vanish_shares(schedule, accumulator))
+
+    def _memory(self, analyses, corrector, n_clusters, plan):
+        """Estimate the engine's peak with every replicate of a batch judged at once."""
+        engine = resolve_engine(
+            self.engine,
+            analyses.estimator,
+            corrector,
+            {"null": self.null, "null_histogram": self.null_histogram},
+        )
+        if self._auto:
+            n_replicates = AUTO_BATCH_SIZE
+        else:
+            groups = grouping.analysis_labels(self.groups, "groups", analyses)
+            strata = grouping.analysis_labels(self.strata, "strata", analyses)
+            n_replicates = self._policy().get_n_splits(analyses.ids, groups, strata)
+        parts = engine.memory_parts(
+            analyses.estimator, analyses.ids.size, n_replicates, self.n_cores
+        )
+        return MemoryEstimate(parts, ("n_cores=1", "fewer replicates (n_resamples)"))
 
     def _schedule(self, analyses, plan):
         """Resolve the policy, groups and strata, draw the replicates and check them."""

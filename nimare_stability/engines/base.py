@@ -5,6 +5,8 @@ import dataclasses
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
+from nimare_stability.engines import memory
+
 #: Capability: the engine draws its replicates' Monte Carlo nulls itself, from common random
 #: numbers; it offers ``null="shared"`` (a cheaper, approximate null) and a
 #: ``null_maxima(retained, n_cores, progress)`` method returning each replicate's null.
@@ -106,6 +108,26 @@ class Engine(ABC):
         corrector : :class:`~nimare.correct.Corrector` or None
         """
         return None
+
+    @classmethod
+    def memory_parts(cls, estimator, n_analyses, n_replicates, n_cores):
+        """Return the memory this engine holds at its peak, by part (what -> bytes).
+
+        By default one NiMARE fit of ``n_analyses`` analyses per core.
+
+        Parameters
+        ----------
+        estimator : fitted NiMARE estimator
+            The baseline's (its kernel sizes the analyses' MA maps).
+        n_analyses : :obj:`int`
+            Analyses of the largest replicate.
+        n_replicates : :obj:`int`
+            Replicates judged at once.
+        n_cores : :obj:`int`
+            Parallel tasks.
+        """
+        values = memory.ma_values_per_analysis(estimator) or 0
+        return memory.nimare_fits(n_analyses, values, n_cores)
 
     @abstractmethod
     def run(self, retained, seeds, n_cores=1, progress=True, store=None, skip=()):

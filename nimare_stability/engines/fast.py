@@ -23,7 +23,8 @@ from tqdm.auto import tqdm
 
 from nimare_stability.core import _nimare_private as private
 from nimare_stability.core import names
-from nimare_stability.engines import montecarlo, parallel
+from nimare_stability.core.volumes import mask_array
+from nimare_stability.engines import memory, montecarlo, parallel
 from nimare_stability.engines.base import DRAWS_NULLS, TAKES_NULLS, Engine
 from nimare_stability.engines.corrected import montecarlo_maps
 from nimare_stability.engines.families import unsupported_estimator
@@ -70,6 +71,23 @@ class FastEngine(Engine):
         return (
             f"{type(corrector).__name__}(method={method!r}) (accepted: FDR, Bonferroni or "
             "Monte Carlo FWE correction, or none)"
+        )
+
+    @classmethod
+    def memory_parts(cls, estimator, n_analyses, n_replicates, n_cores):
+        """Add up the MA maps cached once, the engine's threads and its worker processes.
+
+        The processes may compute cluster-forming thresholds (see
+        :meth:`Engine.memory_parts`).
+        """
+        n_workers = parallel.n_workers(n_cores)
+        return memory.kernel_run(
+            n_analyses,
+            memory.ma_values_per_analysis(estimator) or 0,
+            int(mask_array(estimator.masker).sum()),
+            n_replicates,
+            n_workers,
+            n_workers if n_workers > 1 else 0,
         )
 
     def __init__(self, inputs):
