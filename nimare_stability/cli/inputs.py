@@ -95,19 +95,18 @@ def load(paths):
     for path in paths:
         if not path.exists():
             raise ValueError(f"STUDYSET={str(path)!r} does not exist.")
-    notes = []
     if all(path.is_file() and path.suffix.lower() == ".txt" for path in paths):
         studyset, sources, notes = _read_sleuth(paths)
-        raw = None
+        listed = None
     elif len(paths) == 1 and (paths[0].is_dir() or paths[0].suffix.lower() == ".json"):
-        studyset, raw = _read_nimads(paths[0])
-        sources = dict.fromkeys(studyset.ids, str(paths[0]))
+        studyset, listed = _read_nimads(paths[0])
+        sources, notes = dict.fromkeys(studyset.ids, str(paths[0])), []
     else:
         raise ValueError(
             f"STUDYSET={' '.join(map(str, paths))!r} is not accepted; accepted: one NiMARE JSON "
             "studyset (.json), one NiMARE parquet studyset directory, or Sleuth text files (.txt)."
         )
-    studyset, dropped = _drop_unusable(studyset, raw)
+    studyset, dropped = _drop_unusable(studyset, listed)
     if studyset.coordinates.empty:
         raise ValueError(
             f"STUDYSET={' '.join(map(str, paths))!r} has no foci; accepted: a coordinate-based "
