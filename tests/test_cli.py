@@ -101,6 +101,12 @@ def test_run_on_merged_sleuth_files_with_fdr_and_mkda(tmp_path):
     assert summary.loc[0, "target_n"] == round(0.8 * 37)
     assert summary.loc[0, "engine"] == "fast"
     assert (tmp_path / "report.html").exists()
+    analyses = pd.read_csv(tmp_path / "analyses.tsv", sep="\t")
+    assert analyses.groupby("source_file", sort=False).size().to_dict() == {
+        SLEUTH[0]: 21,
+        SLEUTH[1]: 16,
+    }
+    assert analyses["foci"].sum() == 262 + 201
 
 
 def test_load_studyset_reads_json_and_sleuth():

@@ -86,7 +86,8 @@ def _add_analysis_options(parser):
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="Corrector parameter, repeatable (alpha=0.01, method=negcorr, ...).",
+        help="Corrector parameter, repeatable (fdr: alpha=0.01, method=negcorr; montecarlo: "
+        "vfwe_only=true).",
     )
     meta.add_argument("--target", help="Map to judge. Default: the corrector's main z map.")
     diag = parser.add_argument_group("diagnostics")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from joblib import parallel_config
 
-from nimare_stability.cli import estimate
+from nimare_stability.cli import estimate, inputs, options
 from nimare_stability.core import names
 from nimare_stability.diagnostics.verdict import RobustnessVerdict
 from nimare_stability.reporting import plotting
@@ -20,9 +20,8 @@ from nimare_stability.reporting.html_report import report
 
 LGR = logging.getLogger(__name__)
 
-ESTIMATORS = ("ALE", "MKDADensity", "KDA")
-KERNELS = ("ALEKernel", "MKDAKernel", "KDAKernel")
-CORRECTORS = ("montecarlo", "fdr", "bonferroni", "none")
+#: The choices of ``--estimator``, ``--kernel`` and ``--corrector``.
+ESTIMATORS, KERNELS, CORRECTORS = options.ESTIMATORS, options.KERNELS, options.CORRECTORS
 #: Each corrector's default target image.
 DEFAULT_TARGETS = names.CORRECTOR_TARGETS
 #: Diagnostics the command line runs, by their workflow name: the full robustness profile.
@@ -59,27 +58,15 @@ class Job:
 def load_studyset(paths):
     """Load a NiMARE JSON Studyset, a parquet studyset directory or Sleuth text files.
 
-    Several paths must all be Sleuth text files; they are merged into one studyset.
+    Several paths must all be Sleuth text files; every experiment of each is kept (see
+    :func:`~nimare_stability.cli.inputs.load`, which also says what was read).
     """
-    from nimare.io import convert_sleuth_to_studyset
-    from nimare.nimads import Studyset
-
-    paths = [Path(path) for path in paths]
-    for path in paths:
-        if not path.exists():
-            raise ValueError(f"STUDYSET={str(path)!r} does not exist.")
-    if all(path.is_file() and path.suffix.lower() == ".txt" for path in paths):
-        return convert_sleuth_to_studyset([str(path) for path in paths])
-    if len(paths) == 1 and (paths[0].is_dir() or paths[0].suffix.lower() == ".json"):
-        return Studyset(paths[0] if paths[0].is_dir() else str(paths[0]))
-    raise ValueError(
-        f"STUDYSET={' '.join(map(str, paths))!r} is not accepted; accepted: one NiMARE JSON "
-        "studyset (.json), one NiMARE parquet studyset directory, or Sleuth text files (.txt)."
-    )
+    return inputs.load(paths)[0]
 
 
 def run(job):
     """Run ``job``; return the diagnosed :class:`~nimare.results.MetaResult`."""
+    options.check(job)
     target = job.target or DEFAULT_TARGETS[job.corrector]
     # Jackknife first: its label maps then number the clusters of every later table.
     if set(job.diagnostics) <= {"jackknife"}:
@@ -91,8 +78,8 @@ def run(job):
     diagnostics = [_diagnostic(name, job, target) for name in order]
     for diagnostic in diagnostics:  # bad parameters fail before the costly fit
         diagnostic._check_params()
-    studyset = load_studyset(job.studysets)
-    LGR.info("%d analyses loaded", len(studyset.ids))
+    studyset, read = inputs.load(job.studysets)
+    _report_inputs(read, job.output_dir)
     with _backend(job.dask_scheduler):
         result = _estimator(job).fit(studyset)
         corrector = _corrector(job)
@@ -107,6 +94,16 @@ def run(job):
     result = RobustnessVerdict(target_image=target).transform(result)
     write_outputs(result, target, job.output_dir)
     return result
+
+
+def _report_inputs(read, output_dir):
+    """Log what was read (notes as warnings) and write its per-analysis table."""
+    for line in [read.describe(), *read.per_file()]:
+        LGR.info(line)
+    for note in read.notes:
+        LGR.warning(note)
+    path = inputs.write_table(read, output_dir)
+    LGR.info(f"Each analysis, with the file it came from: {path}")
 
 
 def _timed(name, step, result):
@@ -168,14 +165,13 @@ def _backend(scheduler):
 
 
 def _estimator(job):
-    from nimare.meta import cbma, kernel
+    from nimare.meta import cbma
 
-    options = {"random_state": job.random_state}
-    if job.kernel is not None or job.kernel_args:
-        default = {"ALE": "ALEKernel", "MKDADensity": "MKDAKernel", "KDA": "KDAKernel"}
-        kernel_class = getattr(kernel, job.kernel or default[job.estimator])
-        options["kernel_transformer"] = kernel_class(**job.kernel_args)
-    return getattr(cbma, job.estimator)(**options)
+    params = {"random_state": job.random_state}
+    kernel = options.kernel(job)
+    if kernel is not None:
+        params["kernel_transformer"] = kernel
+    return getattr(cbma, job.estimator)(**params)
 
 
 def _corrector(job):
