@@ -23,6 +23,7 @@ from tqdm.auto import tqdm
 
 from nimare_stability.core import _nimare_private, grouping, names
 from nimare_stability.core.analyses import AnalysisSet
+from nimare_stability.core.progress import tqdm_disable
 from nimare_stability.core.validation import check_bool, check_number
 from nimare_stability.diagnostics.base import check_result
 from nimare_stability.diagnostics.derived import derived_result
@@ -259,8 +260,9 @@ class _KernelLeaveOneOut:
         estimator, ma_maps, kernel_ids, rows = collect_ma_maps(self.estimator)
         statistic = _leave_out(estimator, ma_maps[:, voxels].tocsr(), kernel_ids, rows)
         stat = self.stat[voxels]
-        for label, unit in zip(
-            self.labels, tqdm(self.units, desc="Jackknife", disable=not progress)
+        units = zip(self.labels, self.units)  # the bar wraps both: it then reaches 100%
+        for label, unit in tqdm(
+            units, total=len(self.units), desc="Jackknife", disable=tqdm_disable(progress)
         ):
             with np.errstate(divide="ignore", invalid="ignore"):
                 values = 1.0 - np.nan_to_num(statistic.without(rows[unit]) / stat)
