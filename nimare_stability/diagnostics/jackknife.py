@@ -27,6 +27,7 @@ from nimare_stability.core.progress import tqdm_disable
 from nimare_stability.core.validation import check_bool, check_number
 from nimare_stability.diagnostics.base import check_result
 from nimare_stability.diagnostics.derived import derived_result
+from nimare_stability.diagnostics.jackknife_pair import check_one_jackknife
 from nimare_stability.engines import _numba_candidates as nc
 from nimare_stability.engines.families import kernel_family
 from nimare_stability.engines.kernels import collect_ma_maps
@@ -118,9 +119,19 @@ class Jackknife(_nimare_private.JackknifeHooks, diagnostics.Jackknife):
         -------
         :obj:`~nimare.results.MetaResult`
             A new result holding ``result``'s maps and tables plus the Jackknife's.
+
+        Raises
+        ------
+        ValueError
+            When ``result`` holds NiMARE's Jackknife on the same target: both write the
+            same tables.
         """
         check_result(result)
         self._check_params()
+        same_target = [
+            d for d in result.diagnostics if getattr(d, "target_image", None) == self.target_image
+        ]
+        check_one_jackknife([*same_target, self])
         # NiMARE's transform reads target_threshold and n_cores resolved and records the
         # diagnostic it ran on: a private copy runs it, and ``self`` is what the result keeps.
         worker = copy.copy(self)
