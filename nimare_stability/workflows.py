@@ -6,8 +6,10 @@ NiMARE reads no entry points: workflow names resolve through
 ``nimare.workflows.base.STR_TO_CLASS`` and each workflow class's ``_diag_options``, and
 ``nimare.reports.run_reports`` shows the heatmaps of Jackknife and FocusCounter only.
 :func:`enable_workflows` patches all three (the report also shows our diagnostics'
-heatmaps); :func:`disable_workflows` restores them exactly.
-Importing this package changes nothing.
+heatmaps) and makes a workflow refuse NiMARE's ``"jackknife"`` with our
+``"fastjackknife"`` when it is built (they write the same tables);
+:func:`disable_workflows` restores everything exactly. Importing this package changes
+nothing.
 """
 
 import warnings
@@ -19,10 +21,13 @@ from nimare_stability.core._nimare_private import (
     DIAG_OPTIONS_ATTR,
     REPORT_DIAGNOSTICS_SECTION,
     REPORT_INDEX_ATTR,
+    WORKFLOW_RESOLVE_ATTR,
     report_class,
+    workflow_base_class,
     workflow_classes,
     workflow_names,
 )
+from nimare_stability.diagnostics.jackknife_pair import check_one_jackknife
 from nimare_stability.diagnostics.nimare_outputs import report_sections
 
 ENTRY_POINT_GROUP = "nimare.diagnostics"
@@ -44,6 +49,16 @@ def _with_our_heatmaps(index):
         return index(report, extended)
 
     return index_with_ours
+
+
+def _refusing_both_jackknifes(resolve):
+    """Wrap a workflow's input resolution: refuse NiMARE's Jackknife with ours."""
+
+    def resolve_and_check(workflow, *args, **kwargs):
+        resolve(workflow, *args, **kwargs)
+        check_one_jackknife(workflow.diagnostics)  # every target runs the whole list
+
+    return resolve_and_check
 
 
 def installed_diagnostics():
@@ -94,7 +109,9 @@ def enable_workflows():
     """Make every installed ``nimare.diagnostics`` entry point usable by name in workflows.
 
     ``CBMAWorkflow``, ``PairwiseCBMAWorkflow`` and ``IBMAWorkflow``; ``run_reports`` then
-    also shows the heatmaps of ResampledStability and Fragility. Idempotent.
+    also shows the heatmaps of ResampledStability and Fragility. A workflow given both
+    ``"jackknife"`` and ``"fastjackknife"`` (names or objects) raises ValueError when it is
+    built: they write the same tables. Idempotent.
 
     Returns
     -------
@@ -114,6 +131,9 @@ def enable_workflows():
     report = report_class()
     _SAVED["index"] = report.__dict__[REPORT_INDEX_ATTR]
     setattr(report, REPORT_INDEX_ATTR, _with_our_heatmaps(_SAVED["index"]))
+    workflow = workflow_base_class()
+    _SAVED["resolve"] = workflow.__dict__[WORKFLOW_RESOLVE_ATTR]
+    setattr(workflow, WORKFLOW_RESOLVE_ATTR, _refusing_both_jackknifes(_SAVED["resolve"]))
     _SAVED["added"] = list(added)
     return list(added)
 
@@ -129,4 +149,5 @@ def disable_workflows():
     for cls, options in _SAVED["options"].items():
         setattr(cls, DIAG_OPTIONS_ATTR, options)
     setattr(report_class(), REPORT_INDEX_ATTR, _SAVED["index"])
+    setattr(workflow_base_class(), WORKFLOW_RESOLVE_ATTR, _SAVED["resolve"])
     _SAVED.clear()

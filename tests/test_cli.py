@@ -1,7 +1,12 @@
 """``nimare-stability demo`` and ``run`` write every output; bad arguments exit 2 in one line."""
 
+import json
 import logging
 import os
+import signal
+import subprocess
+import sys
+import time
 
 import nibabel as nib
 import pandas as pd
@@ -9,8 +14,9 @@ import pytest
 from nimare.correct import FWECorrector
 from nimare.utils import get_resource_path
 
-from nimare_stability import cli
+from nimare_stability import ResampledStability, cli
 from nimare_stability.cli import estimate, runner
+from nimare_stability.cli.interrupt import Terminated
 from nimare_stability.core.clusters import LOCATION
 
 TARGET = runner.DEFAULT_TARGETS["montecarlo"]
@@ -25,6 +31,7 @@ def test_demo_runs_the_full_profile_and_writes_everything(tmp_path, capsys, capl
     argv = ["demo", "--output-dir", str(tmp_path), "--n-iters", str(n_iters), "--no-progress"]
     argv += ["--policy", "subsample", "--target-n", "0.8", "--n-resamples", "2"]
     argv += ["--fsn-max-multiple", "1"]
+    (tmp_path / "run.json").write_text("{}")  # an earlier run's, replaced
     with caplog.at_level(logging.INFO, logger=runner.__name__):
         assert cli.main(argv) == 0
     estimate = [r.message for r in caplog.records if r.message.startswith("Estimated time")]
@@ -60,6 +67,11 @@ def test_demo_runs_the_full_profile_and_writes_everything(tmp_path, capsys, capl
     assert all(path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for path in figures)
     page = (tmp_path / "report.html").read_text()
     assert page.count("data:image/png;base64,") == len(figures)
+    record = json.loads((tmp_path / "run.json").read_text())
+    assert (record["status"], record["command"]) == ("complete", ["nimare-stability", *argv])
+    assert record["files"] == sorted(p.name for p in tmp_path.iterdir() if p.name != "run.json")
+    assert {"python", "nimare-stability", "nimare"} <= set(record["versions"])
+    assert not list(tmp_path.parent.glob(f".{tmp_path.name}.partial-*"))
     printed = capsys.readouterr().out
     assert printed.startswith(f"{len(verdicts)} clusters in {TARGET}: ")
     assert "verdict" in printed and "peak_label" in printed and "report.html" in printed
@@ -146,3 +158,93 @@ def test_help_shows_an_example(capsys):
         cli.main(["run", "--help"])
     assert exit_info.value.code == 0
     assert "nimare-stability run my_studyset.json" in capsys.readouterr().out
+
+
+@pytest.fixture(scope="module")
+def fdr_stability(pain_fdr):
+    """Two subsample replicates on pain's FDR map: a cheap result to write."""
+    target = runner.DEFAULT_TARGETS["fdr"]
+    diagnostic = ResampledStability(
+        target_image=target,
+        resampling_policy="subsample",
+        target_n=0.8,
+        n_resamples=2,
+        progress=False,
+    )
+    return diagnostic.transform(pain_fdr), target
+
+
+def _listing(folder):
+    return sorted(path.name for path in folder.iterdir())
+
+
+def test_a_failed_write_adds_no_file_and_leaves_no_hidden_folder(
+    fdr_stability, tmp_path, monkeypatch
+):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "mine.txt").write_text("kept")
+    staged = []
+
+    def fail(result, target):
+        staged.append(_listing(next(tmp_path.rglob(".out.partial-*"))))
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(runner.plotting, "figures", fail)
+    with pytest.raises(RuntimeError, match="disk full"):
+        runner.write_outputs(*fdr_stability, out)
+    assert _listing(out) == ["mine.txt"] and _listing(tmp_path) == ["out"]
+    with pytest.raises(RuntimeError, match="disk full"):
+        runner.write_outputs(*fdr_stability, tmp_path / "new" / "out")
+    assert _listing(tmp_path) == ["new", "out"] and _listing(tmp_path / "new") == []
+    assert len(staged) == 2
+    for listing in staged:  # the maps and tables were written, then removed
+        assert any(name.endswith(".nii.gz") for name in listing)
+        assert any(name.endswith(".tsv") for name in listing)
+
+
+@pytest.mark.parametrize(("stop", "status"), [(KeyboardInterrupt, 130), (Terminated, 143)])
+def test_an_interrupted_run_says_so_in_one_line(stop, status, tmp_path, monkeypatch, capsys):
+    def interrupted(job):
+        raise stop
+
+    monkeypatch.setattr(runner, "run", interrupted)
+    assert cli.main(["demo", "--output-dir", str(tmp_path / "out")]) == status
+    captured = capsys.readouterr()
+    assert captured.err == "nimare-stability demo: interrupted; no outputs written\n"
+    assert captured.out == "" and _listing(tmp_path) == []
+
+
+def test_an_unexpected_error_propagates_with_its_traceback(tmp_path, monkeypatch):
+    def crash(job):
+        raise RuntimeError("bug")
+
+    monkeypatch.setattr(runner, "run", crash)
+    with pytest.raises(RuntimeError, match="bug"):
+        cli.main(["demo", "--output-dir", str(tmp_path / "out")])
+
+
+def test_sigterm_while_writing_exits_143_and_writes_nothing(tmp_path):
+    out = tmp_path / "out"
+    argv = ["demo", "--diagnostics", "resampledstability", "--corrector", "fdr"]
+    argv += ["--policy", "subsample", "--target-n", "0.8", "--n-resamples", "2", "--no-progress"]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "nimare_stability.cli", *argv, "--output-dir", str(out)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "MPLBACKEND": "Agg"},
+    )
+    deadline = time.monotonic() + 120
+    try:
+        while not list(tmp_path.glob(".out.partial-*")):  # writing has begun
+            assert process.poll() is None, process.communicate()
+            assert time.monotonic() < deadline, "the run never started writing"
+            time.sleep(0.01)
+        process.send_signal(signal.SIGTERM)
+        _, err = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    assert process.returncode == 143, err
+    assert err.splitlines()[-1] == "nimare-stability demo: interrupted; no outputs written"
+    assert _listing(tmp_path) == []  # no output folder, no hidden folder

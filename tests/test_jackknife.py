@@ -1,6 +1,7 @@
 """Our Jackknife: NiMARE's tables and maps from cached MA maps, by analysis or by group."""
 
 import copy
+import re
 
 import numpy as np
 import pandas as pd
@@ -196,11 +197,45 @@ def test_by_name_in_cbma_workflow_and_nimare_report(pain, n_iters, tmp_path):
     assert has_jackknife(result, MASS)
 
 
+def test_ours_refuses_a_result_holding_nimares_on_its_target(pain_jackknife):
+    with pytest.raises(ValueError) as info:
+        _ours(pain_jackknife, MASS)
+    assert str(info.value) == (
+        "diagnostics=['jackknife', 'fastjackknife'] is not accepted on one target; run one of "
+        "them: they write the same tables and label maps, the later silently overwriting the "
+        "earlier."
+    )
+    other = "z_desc-size_level-cluster_corr-FWE_method-montecarlo"
+    no_clusters = _ours(pain_jackknife, other, threshold=1e6)  # another target: accepted
+    assert [type(d) for d in no_clusters.diagnostics] == [diagnostics.Jackknife, Jackknife]
+
+
+@pytest.mark.parametrize(
+    ("given", "named"),
+    [
+        (["jackknife", "fastjackknife"], ["jackknife", "fastjackknife"]),
+        (["fastjackknife", "resampledstability", "jackknife"], ["fastjackknife", "jackknife"]),
+        ([Jackknife(), diagnostics.Jackknife()], ["fastjackknife", "jackknife"]),
+    ],
+    ids=["nimare-first", "ours-first", "objects"],
+)
+def test_workflows_refuse_both_jackknifes_when_built(given, named):
+    nimare_stability.enable_workflows()
+    try:
+        with pytest.raises(ValueError, match=re.escape(f"diagnostics={named!r} is not accepted")):
+            CBMAWorkflow(diagnostics=given)
+        CBMAWorkflow(diagnostics=["fastjackknife", "resampledstability"])
+    finally:
+        nimare_stability.disable_workflows()
+    CBMAWorkflow(diagnostics=[Jackknife(), diagnostics.Jackknife()])  # NiMARE's own, unchecked
+
+
 def test_robustness_verdict_reads_our_table(pain_jackknife_stability):
     """The verdict's Jackknife columns, from our table instead of NiMARE's."""
     theirs = pain_jackknife_stability
     without = copy.copy(theirs)
     without.tables = {k: v for k, v in theirs.tables.items() if "_diag-Jackknife" not in k}
+    without.diagnostics = [d for d in theirs.diagnostics if type(d) is not diagnostics.Jackknife]
     assert not has_jackknife(without, MASS)
     ours = _ours(without, MASS)
 

@@ -204,6 +204,23 @@ def test_workflows_list_their_diagnostic_names(workflow):
     assert "jackknife" in workflow.__dict__[private.DIAG_OPTIONS_ATTR]
 
 
+def test_workflows_resolve_their_diagnostics_in_one_inherited_method(monkeypatch):
+    base = private.workflow_base_class()
+    for workflow in private.workflow_classes():
+        assert issubclass(workflow, base) and private.WORKFLOW_RESOLVE_ATTR not in vars(workflow)
+    resolve = base.__dict__[private.WORKFLOW_RESOLVE_ATTR]
+    resolved = []
+
+    def spy(workflow, *args, **kwargs):
+        resolve(workflow, *args, **kwargs)
+        resolved.append(list(workflow.diagnostics))
+
+    monkeypatch.setattr(base, private.WORKFLOW_RESOLVE_ATTR, spy)
+    CBMAWorkflow(diagnostics=["jackknife"])
+    ((diagnostic,),) = resolved
+    assert type(diagnostic) is Jackknife
+
+
 def test_workflows_resolve_diagnostic_names_through_one_dict():
     assert private.workflow_names()["jackknife"] is Jackknife
 

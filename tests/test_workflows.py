@@ -37,6 +37,7 @@ def _state():
         Pairwise.__dict__["_diag_options"],
         IBMA.__dict__["_diag_options"],
         Report.__dict__["index"],
+        workflow_base.Workflow.__dict__["_preprocess_input"],
     )
 
 
@@ -48,7 +49,8 @@ def test_import_changes_nothing_and_disable_restores_exactly():
     assert nimare_stability.enable_workflows() == added  # idempotent
     assert IBMA._diag_options == ("jackknife", *added)
     assert workflow_base.STR_TO_CLASS["resampledstability"] is ResampledStability
-    assert Report.__dict__["index"] is not before[-1]  # the report shows our heatmaps
+    assert Report.__dict__["index"] is not before[-2]  # the report shows our heatmaps
+    assert workflow_base.Workflow.__dict__["_preprocess_input"] is not before[-1]
     nimare_stability.disable_workflows()
     assert _state() == before
 

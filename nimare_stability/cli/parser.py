@@ -1,16 +1,20 @@
 """The ``nimare-stability`` command: ``run`` on your studyset, ``demo`` on NiMARE's pain data.
 
 Both fit a coordinate-based meta-analysis, correct it, run the diagnostics and write the
-maps (NIfTI), tables (TSV), PNG figures and a self-contained ``report.html``. Bad arguments
-print one line and exit with status 2.
+maps (NIfTI), tables (TSV), PNG figures, a self-contained ``report.html`` and, last,
+``run.json``. Bad arguments print one line and exit with status 2; Ctrl-C (status 130) and
+SIGTERM (143) print one line and leave no new file in the output folder.
 """
 
 import argparse
+import dataclasses
 import logging
 import os
+import sys
 import textwrap
 
 from nimare_stability.cli import runner
+from nimare_stability.cli.interrupt import Terminated, sigterm_raises
 from nimare_stability.core import names
 from nimare_stability.core.clusters import LOCATION
 from nimare_stability.engines import ENGINES
@@ -215,15 +219,23 @@ def _job(args):
 
 
 def main(argv=None):
-    """Entry point of the ``nimare-stability`` console script; returns the exit status."""
+    """Entry point of the ``nimare-stability`` console script; returns the exit status.
+
+    An unexpected exception propagates (its traceback, status 1) and writes no output.
+    """
+    argv = sys.argv[1:] if argv is None else list(argv)
     parser = _parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("nimare").setLevel(logging.WARNING)
     logging.getLogger(runner.__name__).setLevel(logging.INFO)
-    job = _job(args)
+    job = dataclasses.replace(_job(args), command=[parser.prog, *argv])
     try:
-        result = runner.run(job)
+        with sigterm_raises():
+            result = runner.run(job)
+    except (KeyboardInterrupt, Terminated) as stop:
+        print(f"{parser.prog} {args.command}: interrupted; no outputs written", file=sys.stderr)
+        return 130 if isinstance(stop, KeyboardInterrupt) else 143
     except (ValueError, TypeError, KeyError, OSError, ImportError) as error:
         message = str(error).splitlines()[0] if str(error) else type(error).__name__
         parser.exit(2, f"{parser.prog} {args.command}: error: {message}\n")

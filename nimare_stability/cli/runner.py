@@ -5,9 +5,16 @@ callers and the tests run the same pipeline.
 """
 
 import contextlib
+import json
 import logging
+import os
+import platform
+import shutil
+import tempfile
 import time
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from importlib.metadata import version
 from pathlib import Path
 
 from joblib import parallel_config
@@ -16,7 +23,7 @@ from nimare_stability.cli import estimate, inputs, options
 from nimare_stability.core import names
 from nimare_stability.diagnostics.verdict import RobustnessVerdict
 from nimare_stability.reporting import plotting
-from nimare_stability.reporting.html_report import report
+from nimare_stability.reporting.html_report import PACKAGES, report
 
 LGR = logging.getLogger(__name__)
 
@@ -30,6 +37,8 @@ DIAGNOSTICS = ("jackknife", "resampledstability", "fragility", "failsafen")
 QUICK = ("jackknife", "resampledstability")
 #: FailSafeN searches up to this many null analyses per real one (the verdict needs 1).
 FSN_MAX_MULTIPLE = 3
+#: The file a complete output folder ends with: written, and moved in, last.
+RUN_FILE = "run.json"
 
 
 @dataclass
@@ -53,6 +62,8 @@ class Job:
     n_cores: int = 1
     progress: bool = True
     dask_scheduler: str = None
+    #: The command line that made the job, recorded in ``run.json``.
+    command: list = None
 
 
 def load_studyset(paths):
@@ -92,7 +103,7 @@ def run(job):
         for name, diagnostic in zip(order, diagnostics):
             result = _timed(name, diagnostic.transform, result)
     result = RobustnessVerdict(target_image=target).transform(result)
-    write_outputs(result, target, job.output_dir)
+    write_outputs(result, target, job.output_dir, job.command)
     return result
 
 
@@ -113,20 +124,45 @@ def _timed(name, step, result):
     return result
 
 
-def write_outputs(result, target, output_dir):
+def write_outputs(result, target, output_dir, command=None):
     """Write maps (NIfTI), tables (TSV), PNG figures and ``report.html`` to ``output_dir``.
 
     Figures are ``figure_<name>.png`` (see :func:`~nimare_stability.plotting.figures`).
+    Everything is written to a hidden folder beside ``output_dir``
+    (``.<name>.partial-XXXX``), then moved in file by file, ending with ``run.json``
+    (``status`` "complete", ``command``, ``versions``, ``date``, ``files``): a folder
+    without it is not a complete run. On any error or interrupt the hidden folder is
+    removed and ``output_dir`` gets no new file.
+
+    Parameters
+    ----------
+    command : list of str, optional
+        The command line, recorded in ``run.json``.
 
     Returns
     -------
     :class:`pathlib.Path`
         The report's path.
     """
+    out = Path(output_dir).resolve()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
+    try:
+        written = _write_files(result, target, staging)
+        _write_run_file(staging, command)
+        out.mkdir(exist_ok=True)
+        (out / RUN_FILE).unlink(missing_ok=True)  # an earlier run's: no longer complete
+        for path in sorted(staging.iterdir(), key=lambda path: path.name == RUN_FILE):
+            os.replace(path, out / path.name)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return out / written.name
+
+
+def _write_files(result, target, out):
+    """Write every output but ``run.json`` into the folder ``out``; return the report's path."""
     import matplotlib.pyplot as plt
 
-    out = Path(output_dir)
-    out.mkdir(parents=True, exist_ok=True)
     labels = [names.label_map_name(target, tail) for tail in names.TAILS.values()]
     maps = [
         name
@@ -145,6 +181,21 @@ def write_outputs(result, target, output_dir):
             figure.savefig(out / f"figure_{name}.png", dpi=100, bbox_inches="tight")
             plt.close(figure)
     return report(result, out, target)
+
+
+def _write_run_file(out, command):
+    """Write ``run.json``: what made the files beside it, and that they are all there."""
+    record = {
+        "status": "complete",
+        "command": command,
+        "versions": {
+            "python": platform.python_version(),
+            **{name: version(name) for name in PACKAGES},
+        },
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "files": sorted(path.name for path in out.iterdir()),
+    }
+    (out / RUN_FILE).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
 
 
 @contextlib.contextmanager

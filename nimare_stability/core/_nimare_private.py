@@ -27,6 +27,7 @@ __all__ = [
     "REPORT_DIAGNOSTICS_SECTION",
     "REPORT_INDEX_ATTR",
     "JackknifeHooks",
+    "WORKFLOW_RESOLVE_ATTR",
     "TailClusters",
     "check_n_cores",
     "collect_ma_maps",
@@ -51,6 +52,7 @@ __all__ = [
     "stat_to_p",
     "subset_copy",
     "summary_statistic",
+    "workflow_base_class",
     "workflow_classes",
     "workflow_names",
 ]
@@ -288,6 +290,10 @@ DIAG_OPTIONS_ATTR = "_diag_options"
 REPORT_INDEX_ATTR = "index"
 #: The name of the section of NiMARE's report configuration that holds the diagnostics.
 REPORT_DIAGNOSTICS_SECTION = "Diagnostics"
+#: Method of NiMARE's workflow base class that resolves the estimator, corrector and
+#: diagnostics (names or objects) into objects, setting the workflow's ``diagnostics`` list;
+#: the workflows' ``__init__`` calls it before anything runs.
+WORKFLOW_RESOLVE_ATTR = "_preprocess_input"
 
 
 def workflow_classes():
@@ -296,6 +302,13 @@ def workflow_classes():
     from nimare.workflows.ibma import IBMAWorkflow
 
     return (CBMAWorkflow, PairwiseCBMAWorkflow, IBMAWorkflow)
+
+
+def workflow_base_class():
+    """Return the base class of NiMARE's workflows (it defines ``WORKFLOW_RESOLVE_ATTR``)."""
+    from nimare.workflows.base import Workflow
+
+    return Workflow
 
 
 def workflow_names():

@@ -11,6 +11,7 @@ from tqdm.auto import tqdm
 from nimare_stability.core import _nimare_private, names
 from nimare_stability.core.analyses import AnalysisSet
 from nimare_stability.core.clusters import LOCATION, vanishes
+from nimare_stability.core.progress import tqdm_disable
 from nimare_stability.core.validation import check_number
 from nimare_stability.diagnostics.base import ClusterDiagnostic, Outputs
 from nimare_stability.diagnostics.docs import fill_doc
@@ -193,7 +194,9 @@ class FailSafeN(ClusterDiagnostic):
             n_max,
         )
         n_cores = _nimare_private.check_n_cores(self.n_cores)
-        bar = tqdm(total=self.n_drawers, desc="FailSafeN drawers", disable=not self.progress)
+        bar = tqdm(
+            total=self.n_drawers, desc="FailSafeN drawers", disable=tqdm_disable(self.progress)
+        )
         first = _drawer_fsn(task, 0, drawer_rngs[0], n_cores, self.progress)
         bar.update()
         task = dataclasses.replace(task, grid=first[2])

@@ -8,6 +8,7 @@ from tqdm.auto import tqdm
 
 from nimare_stability.core import _nimare_private, grouping, names
 from nimare_stability.core.clusters import LOCATION, vanishes
+from nimare_stability.core.progress import tqdm_disable
 from nimare_stability.core.validation import check_number
 from nimare_stability.diagnostics.base import ClusterDiagnostic, Outputs
 from nimare_stability.diagnostics.docs import fill_doc
@@ -254,7 +255,7 @@ class _Search:
         whose screened sets is confirmed is screened again from the next size.
         """
         start = dict.fromkeys(range(len(self.clusters)), 1)
-        with tqdm(total=len(start), desc="Fragility", disable=not progress) as bar:
+        with tqdm(total=len(start), desc="Fragility", disable=tqdm_disable(progress)) as bar:
             while start:
                 screened = self._screen(screen, start, max_exact, max_removed)
                 confirmed = screened if screen is exact else self._confirm(exact, screened)

@@ -23,9 +23,11 @@ from tqdm.auto import tqdm
 
 from nimare_stability.core import _nimare_private, grouping, names
 from nimare_stability.core.analyses import AnalysisSet
+from nimare_stability.core.progress import tqdm_disable
 from nimare_stability.core.validation import check_bool, check_number
 from nimare_stability.diagnostics.base import check_result
 from nimare_stability.diagnostics.derived import derived_result
+from nimare_stability.diagnostics.jackknife_pair import check_one_jackknife
 from nimare_stability.engines import _numba_candidates as nc
 from nimare_stability.engines.families import kernel_family
 from nimare_stability.engines.kernels import collect_ma_maps
@@ -117,9 +119,19 @@ class Jackknife(_nimare_private.JackknifeHooks, diagnostics.Jackknife):
         -------
         :obj:`~nimare.results.MetaResult`
             A new result holding ``result``'s maps and tables plus the Jackknife's.
+
+        Raises
+        ------
+        ValueError
+            When ``result`` holds NiMARE's Jackknife on the same target: both write the
+            same tables.
         """
         check_result(result)
         self._check_params()
+        same_target = [
+            d for d in result.diagnostics if getattr(d, "target_image", None) == self.target_image
+        ]
+        check_one_jackknife([*same_target, self])
         # NiMARE's transform reads target_threshold and n_cores resolved and records the
         # diagnostic it ran on: a private copy runs it, and ``self`` is what the result keeps.
         worker = copy.copy(self)
@@ -259,8 +271,9 @@ class _KernelLeaveOneOut:
         estimator, ma_maps, kernel_ids, rows = collect_ma_maps(self.estimator)
         statistic = _leave_out(estimator, ma_maps[:, voxels].tocsr(), kernel_ids, rows)
         stat = self.stat[voxels]
-        for label, unit in zip(
-            self.labels, tqdm(self.units, desc="Jackknife", disable=not progress)
+        units = zip(self.labels, self.units)  # the bar wraps both: it then reaches 100%
+        for label, unit in tqdm(
+            units, total=len(self.units), desc="Jackknife", disable=tqdm_disable(progress)
         ):
             with np.errstate(divide="ignore", invalid="ignore"):
                 values = 1.0 - np.nan_to_num(statistic.without(rows[unit]) / stat)

@@ -23,6 +23,7 @@ from tqdm.auto import tqdm
 
 from nimare_stability.core import _nimare_private as private
 from nimare_stability.core import names
+from nimare_stability.core.progress import tqdm_disable
 from nimare_stability.core.volumes import mask_array
 from nimare_stability.engines import memory, montecarlo, parallel
 from nimare_stability.engines.base import DRAWS_NULLS, TAKES_NULLS, Engine
@@ -114,7 +115,7 @@ class FastEngine(Engine):
             else:
                 nulls = self.null_maxima_of(retained, thresholds, weights, n_cores, progress, store)
         for index, kept in enumerate(
-            tqdm(retained, desc="ResampledStability (fast)", disable=not progress)
+            tqdm(retained, desc="ResampledStability (fast)", disable=tqdm_disable(progress))
         ):
             if index not in skip:
                 yield index, self.inputs.rule(self._maps(index, kept, nulls, thresholds))
@@ -249,7 +250,7 @@ class FastEngine(Engine):
         with tqdm(
             total=len(sizes) * len(starts),
             desc="Shared Monte Carlo null (blocks)",
-            disable=not progress,
+            disable=tqdm_disable(progress),
         ) as bar:
             streams = montecarlo.child_sequences(self.inputs.null_seed, len(sizes))
             for size, stream in zip(sizes, streams):

@@ -22,6 +22,7 @@ from joblib import Parallel, delayed
 from nimare.meta.cbma.weights import normalize_weights
 from tqdm.auto import tqdm
 
+from nimare_stability.core.progress import tqdm_disable
 from nimare_stability.engines import _numba_kernels as nk
 from nimare_stability.engines import parallel
 from nimare_stability.engines.layout import FociLayout, build_layout
@@ -192,7 +193,7 @@ def null_maxima(
         delayed(_null_block)(shared, children[b], sizes[b], weights, thresholds) for b in todo
     )
     with tqdm(
-        total=int(n_iters), desc="Monte Carlo null", unit="iter", disable=not progress
+        total=int(n_iters), desc="Monte Carlo null", unit="iter", disable=tqdm_disable(progress)
     ) as bar:
         bar.update(sum(size for size, block in zip(sizes, blocks) if block is not None))
         for b, block in zip(todo, drawn):

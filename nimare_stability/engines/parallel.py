@@ -28,9 +28,12 @@ def share(value):
     """Return ``value``, or a future of it scattered once when joblib runs on Dask.
 
     Pass the result as a task's argument: the Dask backend hands each task the scattered
-    value, other backends the value itself.
+    value, other backends the value itself. The value is copied to every worker (each
+    would fetch it for its first task anyway): a scattered value cannot be recomputed, so a
+    single copy died with its worker and every task waiting for it was cancelled, while
+    with a copy on each worker Dask reruns a lost worker's tasks on the others.
     """
     client = dask_client()
     if client is None:
         return value
-    return client.scatter(value, broadcast=False, hash=False)
+    return client.scatter(value, broadcast=True, hash=False)

@@ -12,6 +12,7 @@ import time
 from joblib import Parallel, delayed
 from tqdm.auto import tqdm
 
+from nimare_stability.core.progress import tqdm_disable
 from nimare_stability.engines import parallel
 from nimare_stability.engines.base import Engine
 from nimare_stability.resampling.schedule import left_out_positions
@@ -58,7 +59,7 @@ class RefitEngine(Engine):
         estimate = (time.perf_counter() - start) * len(todo) / workers
         log = LGR.warning if estimate > LONG_RUN_SECONDS else LGR.info
         log(f"{len(todo)} replicates with the refit engine: about {estimate:.0f} s.")
-        bar = tqdm(total=len(todo), desc="ResampledStability", disable=not progress)
+        bar = tqdm(total=len(todo), desc="ResampledStability", disable=tqdm_disable(progress))
         bar.update()
         yield todo[0], first
         inputs = parallel.share(self.inputs)
