@@ -15,7 +15,7 @@ from nimare.correct import FWECorrector
 from nimare.utils import get_resource_path
 
 from nimare_stability import ResampledStability, cli
-from nimare_stability.cli import estimate, runner
+from nimare_stability.cli import estimate, outputs, runner
 from nimare_stability.cli.interrupt import Terminated
 from nimare_stability.core.clusters import LOCATION
 
@@ -190,12 +190,12 @@ def test_a_failed_write_adds_no_file_and_leaves_no_hidden_folder(
         staged.append(_listing(next(tmp_path.rglob(".out.partial-*"))))
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(runner.plotting, "figures", fail)
+    monkeypatch.setattr(outputs.plotting, "figures", fail)
     with pytest.raises(RuntimeError, match="disk full"):
-        runner.write_outputs(*fdr_stability, out)
+        outputs.write_outputs(*fdr_stability, out)
     assert _listing(out) == ["mine.txt"] and _listing(tmp_path) == ["out"]
     with pytest.raises(RuntimeError, match="disk full"):
-        runner.write_outputs(*fdr_stability, tmp_path / "new" / "out")
+        outputs.write_outputs(*fdr_stability, tmp_path / "new" / "out")
     assert _listing(tmp_path) == ["new", "out"] and _listing(tmp_path / "new") == []
     assert len(staged) == 2
     for listing in staged:  # the maps and tables were written, then removed

@@ -313,15 +313,15 @@ def test_the_run_logs_what_it_read_and_writes_each_analysis_with_its_file(tmp_pa
     a, b = _twelve(tmp_path / "a.txt", 10), _twelve(tmp_path / "b.txt", 20)
     _, read = inputs.load([a, b])
     with caplog.at_level(logging.INFO, logger=runner.__name__):
-        runner._report_inputs(read, tmp_path / "out")
-    table = tmp_path / "out" / "analyses.tsv"
+        runner._report_inputs(read)
     assert [(r.levelname, r.message) for r in caplog.records] == [
         ("INFO", read.describe()),
         ("INFO", f"{a}: 12 analyses, 60 foci."),
         ("INFO", f"{b}: 12 analyses, 60 foci."),
         ("WARNING", read.notes[0]),
-        ("INFO", f"Each analysis, with the file it came from: {table}"),
     ]
+    table = inputs.write_table(read, tmp_path / "out")
+    assert table == tmp_path / "out" / "analyses.tsv"
     written = pd.read_csv(table, sep="\t")
     assert list(written.columns) == list(inputs.COLUMNS)
     assert written.values.tolist() == read.table.values.tolist()

@@ -5,25 +5,16 @@ callers and the tests run the same pipeline.
 """
 
 import contextlib
-import json
 import logging
-import os
-import platform
-import shutil
-import tempfile
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from importlib.metadata import version
-from pathlib import Path
 
 from joblib import parallel_config
 
 from nimare_stability.cli import estimate, inputs, options
+from nimare_stability.cli.outputs import write_outputs
 from nimare_stability.core import names
 from nimare_stability.diagnostics.verdict import RobustnessVerdict
-from nimare_stability.reporting import plotting
-from nimare_stability.reporting.html_report import PACKAGES, report
 
 LGR = logging.getLogger(__name__)
 
@@ -37,8 +28,6 @@ DIAGNOSTICS = ("jackknife", "resampledstability", "fragility", "failsafen")
 QUICK = ("jackknife", "resampledstability")
 #: FailSafeN searches up to this many null analyses per real one (the verdict needs 1).
 FSN_MAX_MULTIPLE = 3
-#: The file a complete output folder ends with: written, and moved in, last.
-RUN_FILE = "run.json"
 
 
 @dataclass
@@ -90,7 +79,7 @@ def run(job):
     for diagnostic in diagnostics:  # bad parameters fail before the costly fit
         diagnostic._check_params()
     studyset, read = inputs.load(job.studysets)
-    _report_inputs(read, job.output_dir)
+    _report_inputs(read)
     with _backend(job.dask_scheduler):
         result = _estimator(job).fit(studyset)
         corrector = _corrector(job)
@@ -103,18 +92,17 @@ def run(job):
         for name, diagnostic in zip(order, diagnostics):
             result = _timed(name, diagnostic.transform, result)
     result = RobustnessVerdict(target_image=target).transform(result)
-    write_outputs(result, target, job.output_dir, job.command)
+    path = write_outputs(result, target, job.output_dir, job.command, read)
+    LGR.info(f"Each analysis, with the file it came from: {path.parent / inputs.TABLE_NAME}")
     return result
 
 
-def _report_inputs(read, output_dir):
-    """Log what was read (notes as warnings) and write its per-analysis table."""
+def _report_inputs(read):
+    """Log what was read (its notes as warnings)."""
     for line in [read.describe(), *read.per_file()]:
         LGR.info(line)
     for note in read.notes:
         LGR.warning(note)
-    path = inputs.write_table(read, output_dir)
-    LGR.info(f"Each analysis, with the file it came from: {path}")
 
 
 def _timed(name, step, result):
@@ -122,80 +110,6 @@ def _timed(name, step, result):
     result = step(result)
     LGR.info(f"{name}: {time.perf_counter() - start:.1f} s.")
     return result
-
-
-def write_outputs(result, target, output_dir, command=None):
-    """Write maps (NIfTI), tables (TSV), PNG figures and ``report.html`` to ``output_dir``.
-
-    Figures are ``figure_<name>.png`` (see :func:`~nimare_stability.plotting.figures`).
-    Everything is written to a hidden folder beside ``output_dir``
-    (``.<name>.partial-XXXX``), then moved in file by file, ending with ``run.json``
-    (``status`` "complete", ``command``, ``versions``, ``date``, ``files``): a folder
-    without it is not a complete run. On any error or interrupt the hidden folder is
-    removed and ``output_dir`` gets no new file.
-
-    Parameters
-    ----------
-    command : list of str, optional
-        The command line, recorded in ``run.json``.
-
-    Returns
-    -------
-    :class:`pathlib.Path`
-        The report's path.
-    """
-    out = Path(output_dir).resolve()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
-    try:
-        written = _write_files(result, target, staging)
-        _write_run_file(staging, command)
-        out.mkdir(exist_ok=True)
-        (out / RUN_FILE).unlink(missing_ok=True)  # an earlier run's: no longer complete
-        for path in sorted(staging.iterdir(), key=lambda path: path.name == RUN_FILE):
-            os.replace(path, out / path.name)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return out / written.name
-
-
-def _write_files(result, target, out):
-    """Write every output but ``run.json`` into the folder ``out``; return the report's path."""
-    import matplotlib.pyplot as plt
-
-    labels = [names.label_map_name(target, tail) for tail in names.TAILS.values()]
-    maps = [
-        name
-        for name in result.maps
-        if (target in name or name in labels) and result.maps[name] is not None
-    ]
-    tables = [
-        name
-        for name in result.tables
-        if name.startswith(target) and result.tables[name] is not None
-    ]
-    result.save_maps(output_dir=str(out), names=maps)
-    result.save_tables(output_dir=str(out), names=tables)
-    for name, _, figure in plotting.figures(result, target):
-        if figure is not None:
-            figure.savefig(out / f"figure_{name}.png", dpi=100, bbox_inches="tight")
-            plt.close(figure)
-    return report(result, out, target)
-
-
-def _write_run_file(out, command):
-    """Write ``run.json``: what made the files beside it, and that they are all there."""
-    record = {
-        "status": "complete",
-        "command": command,
-        "versions": {
-            "python": platform.python_version(),
-            **{name: version(name) for name in PACKAGES},
-        },
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "files": sorted(path.name for path in out.iterdir()),
-    }
-    (out / RUN_FILE).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
 
 
 @contextlib.contextmanager
