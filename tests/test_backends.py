@@ -15,6 +15,7 @@ from joblib import parallel_config
 
 from nimare_stability import ResampledStability, cli
 from nimare_stability.engines import EngineInputs, fast, layout
+from nimare_stability.engines.checkpoint import MANIFEST
 from nimare_stability.engines.kernels import KernelReplicates
 
 MC = "z_desc-size_level-cluster_corr-FWE_method-montecarlo"
@@ -110,4 +111,13 @@ def test_command_line_runs_on_a_dask_scheduler_with_a_checkpoint(tmp_path, dask_
     assert np.any(outputs["local"][0] != 0), "an all-zero stability map proves nothing"
     np.testing.assert_array_equal(outputs["dask"][0], outputs["local"][0])
     pd.testing.assert_frame_equal(outputs["dask"][1], outputs["local"][1])
-    assert len(list((tmp_path / "checkpoint-dask").glob("replicate-*.npz"))) == 4
+    checkpoints = tmp_path / "checkpoint-dask"
+    assert sorted(path.name for path in checkpoints.iterdir()) == [
+        "failsafen",
+        "fragility",
+        "resampledstability",
+    ]
+    assert len(list((checkpoints / "resampledstability").glob("replicate-*.npz"))) == 4
+    for name in ("fragility", "failsafen"):
+        assert (checkpoints / name / MANIFEST).exists()
+        assert list((checkpoints / name).glob("*replicate-*.npz"))

@@ -176,10 +176,3 @@ def test_a_checkpoint_records_the_engine_auto_resolved_to(tmp_path, pain_ale):
     (tmp_path / MANIFEST).write_text(json.dumps(manifest))
     with pytest.raises(ValueError, match="differs in engine: 'refit' there, 'fast' now"):
         run.transform(pain_ale)
-
-
-def test_checkpoint_dir_needs_a_path_and_a_fixed_seed(pain_ale, tmp_path):
-    with pytest.raises(TypeError, match="checkpoint_dir=3"):
-        ResampledStability(target_image="z", random_state=0, checkpoint_dir=3).transform(pain_ale)
-    with pytest.raises(ValueError, match="random_state"):
-        ResampledStability(target_image="z", checkpoint_dir=tmp_path).transform(pain_ale)

@@ -136,7 +136,9 @@ def _add_analysis_options(parser):
     run.add_argument("--n-cores", type=int, default=1, help="Parallel jobs (<= 0: all cores).")
     run.add_argument("--no-progress", action="store_true", help="No progress bars.")
     run.add_argument(
-        "--checkpoint-dir", help="Keep finished work there; a rerun resumes where it stopped."
+        "--checkpoint-dir",
+        help="Keep finished work there (one subdirectory per diagnostic); a rerun resumes "
+        "where it stopped.",
     )
     run.add_argument(
         "--dask-scheduler",

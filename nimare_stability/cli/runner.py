@@ -8,6 +8,7 @@ import contextlib
 import logging
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from joblib import parallel_config
 
@@ -163,14 +164,17 @@ def _diagnostic(name, job, target):
     if name == "jackknife":
         # |z| > 1.65, as NiMARE's workflows run it: p < .05 on one-tailed Monte Carlo maps.
         return Jackknife(target_image=target, target_threshold=1.65, progress=job.progress)
+    # Each diagnostic keeps its checkpoint in its own subdirectory: one manifest each.
+    checkpoint_dir = job.stability_args.get("checkpoint_dir")
     common = {
         "target_image": target,
         "random_state": job.random_state,
         "n_cores": job.n_cores,
         "progress": job.progress,
+        "checkpoint_dir": None if checkpoint_dir is None else str(Path(checkpoint_dir) / name),
     }
     if name == "resampledstability":
-        return ResampledStability(**common, **job.stability_args)
+        return ResampledStability(**{**job.stability_args, **common})
     shared = {k: v for k, v in job.stability_args.items() if k in ("alpha", "engine")}
     if name == "fragility":
         groups = job.stability_args.get("groups")

@@ -3,6 +3,7 @@
 import math
 import numbers
 import os
+from pathlib import Path
 
 import numpy as np
 
@@ -85,4 +86,32 @@ def check_path(name, value):
     """Raise a TypeError unless ``value`` is None, a str or a path-like object."""
     if value is not None and not isinstance(value, (str, os.PathLike)):
         raise TypeError(f"{name}={value!r} is not accepted; accepted: a str or path-like, or None.")
+    return value
+
+
+def check_directory(name, value, accepted):
+    """Raise unless ``value`` is None or a directory path this process can create or write.
+
+    Parameters
+    ----------
+    name : :obj:`str`
+        Parameter name, for the message.
+    value : None, :obj:`str` or path-like
+    accepted : :obj:`str`
+        What is accepted, for the message (``"a directory path, new or of this same run"``).
+    """
+    check_path(name, value)
+    if value is None:
+        return None
+    path = Path(value).absolute()
+    existing = next(p for p in (path, *path.parents) if p.exists())
+    if not existing.is_dir():
+        what = "is an existing file" if existing == path else f"is inside the file {existing}"
+        raise ValueError(f"{name}={str(value)!r} {what}; accepted: {accepted}.")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        where = "" if existing == path else f" ({existing} is the nearest existing folder)"
+        raise ValueError(
+            f"{name}={str(value)!r} cannot be written: permission denied{where}; accepted: "
+            f"{accepted}, where this process may write."
+        )
     return value

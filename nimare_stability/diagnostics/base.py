@@ -16,6 +16,7 @@ replicates: other sets of analyses, refit and corrected as the baseline was.
 6. *record* the seed used and the run time in the new result's metadata.
 """
 
+import contextlib
 import time
 import warnings
 from abc import abstractmethod
@@ -32,10 +33,16 @@ from nimare_stability.core.baseline import (
     support_rule,
     warn_empty_support,
 )
-from nimare_stability.core.validation import check_bool, check_choice, check_number
+from nimare_stability.core.validation import (
+    check_bool,
+    check_choice,
+    check_directory,
+    check_number,
+)
 from nimare_stability.diagnostics import nimare_outputs
 from nimare_stability.diagnostics.derived import derived_result
 from nimare_stability.engines import ENGINES, memory
+from nimare_stability.engines.checkpoint import Checkpoint, fingerprint
 from nimare_stability.resampling import seeds
 
 
@@ -191,6 +198,31 @@ class ClusterDiagnostic(ResultDiagnostic):
                 UserWarning,
                 stacklevel=4,
             )
+
+    def _check_checkpoint(self):
+        """Check ``checkpoint_dir``: a directory path this process can write, and a fixed seed."""
+        check_directory(
+            "checkpoint_dir",
+            self.checkpoint_dir,
+            "a directory path, new or holding the checkpoint of this same run",
+        )
+        if self.checkpoint_dir is not None and self.random_state is None:
+            raise ValueError(
+                f"checkpoint_dir={str(self.checkpoint_dir)!r} needs a fixed random_state: a "
+                "run seeded from fresh entropy cannot be resumed. Accepted: an int "
+                "random_state, or checkpoint_dir=None."
+            )
+
+    def _checkpoint(self, result, corrector, engine):
+        """Return a context manager holding this run's checkpoint (None without one).
+
+        ``engine`` is the engine class the run resolved to (the fingerprint records it).
+        The checkpoint directory stays locked until the block ends.
+        """
+        if self.checkpoint_dir is None:
+            return contextlib.nullcontext()
+        run = fingerprint(result, self, corrector, engine.name)
+        return Checkpoint.open(self.checkpoint_dir, run)
 
     def _support_text(self):
         """Return the support rule in words, for the methods text ("p < 0.05", ...)."""

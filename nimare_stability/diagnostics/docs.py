@@ -41,6 +41,13 @@ n_cores : :obj:`int`, default=1
     "progress": """\
 progress : :obj:`bool`, default=True
     Show progress bars.""",
+    "checkpoint_dir": """\
+checkpoint_dir : :obj:`str` or path-like, optional
+    Keep each finished piece of work there, so that a run killed midway resumes where it
+    stopped, with output identical to an uninterrupted run. The directory is refused when
+    it holds the checkpoint of other data, another target or other parameters (``n_cores``
+    and ``progress`` aside), or while another run uses it (it is locked). Needs an int
+    ``random_state``.""",
     "generate_description": """\
 generate_description : :obj:`bool`, default=True
     Append a description and references to the result's boilerplate.""",

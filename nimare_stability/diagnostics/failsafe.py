@@ -65,6 +65,9 @@ class FailSafeN(ClusterDiagnostic):
     %(n_cores)s
     %(progress)s
     %(generate_description)s
+    %(checkpoint_dir)s
+        Its pieces: each drawer's bisection probes (supports), and the thresholds and
+        blocks of null iterations of the grid and of each batch of probes.
 
     Notes
     -----
@@ -108,6 +111,7 @@ class FailSafeN(ClusterDiagnostic):
         n_cores=1,
         progress=True,
         generate_description=True,
+        checkpoint_dir=None,
     ):
         self.target_image = target_image
         self.max_multiple = max_multiple
@@ -121,10 +125,13 @@ class FailSafeN(ClusterDiagnostic):
         self.n_cores = n_cores
         self.progress = progress
         self.generate_description = generate_description
+        self.checkpoint_dir = checkpoint_dir
 
     def _judge(self, result, run, plan):
         """Bisect each cluster's FSN in every drawer; return the clusters and drawers tables."""
-        fsn, censored = self._search(run, plan, self._n_max(run))
+        engine = resolve_engine(self.engine, run.analyses.estimator, run.corrector, {})
+        with self._checkpoint(result, run.corrector, engine) as checkpoint:
+            fsn, censored = self._search(run, plan, self._n_max(run), engine, checkpoint)
         n_real = run.analyses.ids.size
         clusters = _clusters_table(run.clusters, fsn, censored, n_real)
         return Outputs(
@@ -171,16 +178,16 @@ class FailSafeN(ClusterDiagnostic):
             "time."
         )
 
-    def _search(self, run, plan, n_max):
+    def _search(self, run, plan, n_max, engine, checkpoint):
         """Return each cluster's FSN in each drawer, and whether it was censored.
 
         Arrays of shape (n_clusters, n_drawers). Drawer 0 runs first (it draws the grid of
         nulls, when one is needed); the others run in parallel (``n_cores`` processes),
-        each drawing and fitting its own null analyses.
+        each drawing and fitting its own null analyses. ``checkpoint`` (or None) keeps
+        their work.
         """
         estimator = run.analyses.estimator
         profile_rng, *drawer_rngs = plan.stream_rngs(self.n_drawers + 1)
-        engine = resolve_engine(self.engine, estimator, run.corrector, {})
         task = _Task(
             estimator,
             NullProfiles.draw(estimator, n_max, profile_rng),
@@ -192,6 +199,7 @@ class FailSafeN(ClusterDiagnostic):
             plan,
             run.clusters,
             n_max,
+            checkpoint,
         )
         n_cores = _nimare_private.check_n_cores(self.n_cores)
         bar = tqdm(
@@ -214,6 +222,7 @@ class FailSafeN(ClusterDiagnostic):
         self._check_common()
         check_number("max_multiple", self.max_multiple, low=1, integer=True, optional=False)
         check_number("n_drawers", self.n_drawers, low=1, integer=True, optional=False)
+        self._check_checkpoint()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -231,14 +240,18 @@ class _Task:
     plan: object
     clusters: list
     n_max: int
+    #: Where the drawers keep their work (a Checkpoint), or None.
+    checkpoint: object = None
     grid: object = None
 
 
 def _drawer_fsn(task, d, rng, n_cores=1, progress=False):
     """Return ``(fsn, censored, grid)`` of drawer ``d`` (see :func:`_bisect`).
 
-    Draws the grid of nulls first when the drawers share one and ``task`` has none.
+    Draws the grid of nulls first when the drawers share one and ``task`` has none. With a
+    checkpoint, the drawer's work is kept in its scope ``drawer-<d>``.
     """
+    store = None if task.checkpoint is None else task.checkpoint.scope(f"drawer-{d}")
     drawer = _Drawer(task.estimator, task.profiles, rng, f"{NULL_PREFIX}{d}-")
     engine = task.engine(
         EngineInputs(
@@ -252,9 +265,11 @@ def _drawer_fsn(task, d, rng, n_cores=1, progress=False):
     )
     grid = task.grid
     if task.grid_null:
-        grid = grid or _SizeGrid.draw(engine, drawer, n_cores, progress)
+        grid = grid or _SizeGrid.draw(
+            engine, drawer, n_cores, progress, None if store is None else store.scope("grid")
+        )
         engine = engine.with_null_maxima(grid.maxima)
-    judge = Judge(engine, lambda key: task.plan.keyed_seed((d, *key)), n_cores)
+    judge = Judge(engine, lambda key: task.plan.keyed_seed((d, *key)), n_cores, store=store)
     return (*_bisect(judge, drawer, task.clusters, task.n_max), grid)
 
 
@@ -297,11 +312,15 @@ class _SizeGrid:
         self._sorted = tuple(None if null is None else np.sort(null, axis=1) for null in nulls)
 
     @classmethod
-    def draw(cls, engine, drawer, n_cores, progress):
-        """Draw the grid's nulls with ``engine`` (one that :data:`DRAWS_NULLS`, on ``drawer``)."""
+    def draw(cls, engine, drawer, n_cores, progress, store=None):
+        """Draw the grid's nulls with ``engine`` (one that :data:`DRAWS_NULLS`, on ``drawer``).
+
+        ``store`` (a checkpoint) keeps the thresholds and finished null blocks.
+        """
         sizes = np.unique(np.linspace(0, len(drawer.nulls), GRID_POINTS).round().astype(int))
         splits = [drawer.retained(m) for m in sizes]
-        return cls(sizes, engine.null_maxima(splits, n_cores, progress), len(drawer.real))
+        nulls = engine.null_maxima(splits, n_cores, progress, store)
+        return cls(sizes, nulls, len(drawer.real))
 
     def maxima(self, retained):
         """Null maxima of each replicate: its number of null analyses, interpolated.

@@ -65,6 +65,9 @@ class Fragility(ClusterDiagnostic):
     %(n_cores)s
     %(progress)s
     %(generate_description)s
+    %(checkpoint_dir)s
+        Its pieces: each candidate set's support, screened and confirmed, and the blocks of
+        null iterations and thresholds of each batch of sets.
 
     Notes
     -----
@@ -96,6 +99,7 @@ class Fragility(ClusterDiagnostic):
         n_cores=1,
         progress=True,
         generate_description=True,
+        checkpoint_dir=None,
     ):
         self.target_image = target_image
         self.groups = groups
@@ -110,6 +114,7 @@ class Fragility(ClusterDiagnostic):
         self.n_cores = n_cores
         self.progress = progress
         self.generate_description = generate_description
+        self.checkpoint_dir = checkpoint_dir
 
     def _judge(self, result, run, plan):
         """Search each cluster's smallest sinking set; return the clusters table."""
@@ -119,10 +124,12 @@ class Fragility(ClusterDiagnostic):
         _, ma_maps, _, rows = collect_ma_maps(analyses.estimator)
         per_analysis = cluster_contributions(ma_maps, rows, run.clusters)
         contributions = units.sum(per_analysis)
-        screen, exact = self._judges(run, plan)
         floor = _nimare_private.estimator_min_analyses(analyses.estimator) or 1
         search = _Search(units, run.clusters, contributions, analyses.ids.size - floor)
-        search.run(screen, exact, self.max_exact, self.max_removed, self.progress)
+        engine = resolve_engine(self.engine, analyses.estimator, run.corrector, {})
+        with self._checkpoint(result, run.corrector, engine) as checkpoint:
+            screen, exact = self._judges(run, plan, engine, checkpoint)
+            search.run(screen, exact, self.max_exact, self.max_removed, self.progress)
 
         study_of = analyses.study_of()
         table = pd.DataFrame(
@@ -162,6 +169,7 @@ class Fragility(ClusterDiagnostic):
             optional=False,
             context=f" (max_exact={self.max_exact})",
         )
+        self._check_checkpoint()
 
     def _memory(self, analyses, corrector, n_clusters, plan):
         """Estimate the engine's peak while it confirms :data:`CONFIRM_BATCH` sets per cluster."""
@@ -172,13 +180,15 @@ class Fragility(ClusterDiagnostic):
         )
         return MemoryEstimate(parts, ("n_cores=1",))
 
-    def _judges(self, run, plan):
-        """Return the screening and the exact judge (the same one when screening is exact)."""
+    def _judges(self, run, plan, engine, checkpoint):
+        """Return the screening and the exact judge (the same one when screening is exact).
+
+        Each keeps its work in its own scope of ``checkpoint`` (None: no checkpoint).
+        """
         analyses, corrector = run.analyses, run.corrector
-        engine = resolve_engine(self.engine, analyses.estimator, corrector, {})
         n_cores = _nimare_private.check_n_cores(self.n_cores)
 
-        def judge(null, n_iters):
+        def judge(null, n_iters, scope):
             inputs = EngineInputs(
                 estimator=analyses.estimator,
                 corrector=corrector,
@@ -188,12 +198,13 @@ class Fragility(ClusterDiagnostic):
                 null=null,
                 null_seed=plan.null_root,
             )
-            return Judge(engine(inputs), plan.keyed_seed, n_cores)
+            store = None if checkpoint is None else checkpoint.scope(scope)
+            return Judge(engine(inputs), plan.keyed_seed, n_cores, store=store)
 
-        exact = judge("replicate", run.n_iters)
+        exact = judge("replicate", run.n_iters, "exact")
         if run.n_iters is None or not engine.can(DRAWS_NULLS):
             return exact, exact
-        return judge("shared", min(run.n_iters, SCREEN_ITERATIONS)), exact
+        return judge("shared", min(run.n_iters, SCREEN_ITERATIONS), "screen"), exact
 
 
 class _Units:

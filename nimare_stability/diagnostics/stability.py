@@ -6,14 +6,13 @@ import numpy as np
 
 from nimare_stability.core import _nimare_private, grouping, names
 from nimare_stability.core.analyses import AnalysisSet
-from nimare_stability.core.validation import check_choice, check_number, check_path
+from nimare_stability.core.validation import check_choice, check_number
 from nimare_stability.diagnostics import stability_tables as tables
 from nimare_stability.diagnostics.accumulator import StabilityAccumulator
 from nimare_stability.diagnostics.base import ClusterDiagnostic, Outputs
 from nimare_stability.diagnostics.docs import fill_doc
 from nimare_stability.engines import EngineInputs, resolve_engine
 from nimare_stability.engines.batches import AUTO_BATCH_SIZE, judge_in_batches
-from nimare_stability.engines.checkpoint import Checkpoint, fingerprint
 from nimare_stability.engines.memory import MemoryEstimate
 from nimare_stability.resampling.policies import policy_name, resolve_policy
 from nimare_stability.resampling.schedule import Schedule, capped_policy
@@ -91,12 +90,8 @@ class ResampledStability(ClusterDiagnostic):
     %(n_cores)s
     %(progress)s
     %(generate_description)s
-    checkpoint_dir : :obj:`str` or path-like, optional
-        Keep each finished replicate and null block there, so that a run killed midway
-        resumes where it stopped, with output identical to an uninterrupted run. The
-        directory is refused when it holds the checkpoint of other data, another target or
-        other parameters (``n_cores`` and ``progress`` aside). Needs an int
-        ``random_state``.
+    %(checkpoint_dir)s
+        Its pieces: each replicate's support, each block of null iterations.
 
     Notes
     -----
@@ -199,21 +194,17 @@ class ResampledStability(ClusterDiagnostic):
             plan.null_root,
         )
         accumulator = StabilityAccumulator(run.support, run.clusters, 0)
-        checkpoint = None
-        if self.checkpoint_dir is not None:
-            checkpoint = Checkpoint.open(
-                self.checkpoint_dir, fingerprint(result, self, corrector, engine.name)
+        with self._checkpoint(result, corrector, engine) as checkpoint:
+            n_judged = judge_in_batches(
+                engine(inputs),
+                schedule,
+                replicate_seeds,
+                accumulator,
+                _nimare_private.check_n_cores(self.n_cores),
+                self.progress,
+                checkpoint,
+                self._tol,
             )
-        n_judged = judge_in_batches(
-            engine(inputs),
-            schedule,
-            replicate_seeds,
-            accumulator,
-            _nimare_private.check_n_cores(self.n_cores),
-            self.progress,
-            checkpoint,
-            self._tol,
-        )
         schedule, replicate_seeds = schedule.head(n_judged), replicate_seeds[:n_judged]
         precision = accumulator.precision(schedule.n_possible_subsets())
         self._warn_imprecise(precision)
@@ -370,13 +361,7 @@ class ResampledStability(ClusterDiagnostic):
                 )
         check_number("tol", self.tol, 0, 0.5, bounds="(]")
         check_number("max_resamples", self.max_resamples, low=1, integer=True)
-        check_path("checkpoint_dir", self.checkpoint_dir)
-        if self.checkpoint_dir is not None and self.random_state is None:
-            raise ValueError(
-                f"checkpoint_dir={str(self.checkpoint_dir)!r} needs a fixed random_state: a "
-                "run seeded from fresh entropy cannot be resumed. Accepted: an int "
-                "random_state, or checkpoint_dir=None."
-            )
+        self._check_checkpoint()
         self._policy()  # an unknown policy, or a parameter it does not take, fails here
 
     def _description(self, run):

@@ -15,8 +15,8 @@ parameters only it reads (``options``) and its ``capabilities`` (:data:`DRAWS_NU
 
 ``engine="auto"`` takes the first engine of :data:`ENGINES` that supports the estimator
 and corrector. The same layer holds what engines share: parallel backends
-(:mod:`~nimare_stability.engines.parallel`), checkpoints, judging in batches and keyed
-replicates.
+(:mod:`~nimare_stability.engines.parallel`), checkpoints and their locks, judging in
+batches and keyed replicates.
 
 Adding an engine (a GPU one, say) is one new module here defining an
 :class:`~nimare_stability.engines.base.Engine` subclass, and one entry in :data:`ENGINES`,

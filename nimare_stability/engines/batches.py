@@ -90,30 +90,63 @@ def judge_in_batches(
 
 
 def _judge_batch(engine, schedule, seeds, accumulator, start, stop, n_cores, progress, checkpoint):
+    judged = judge_resumable(
+        engine,
+        schedule.splits[start:stop],
+        seeds[start:stop],
+        n_cores,
+        progress,
+        checkpoint,
+        [f"replicate-{index}" for index in range(start, stop)],
+        f"batch-{start}-{stop}",
+    )
+    for local, support in judged:
+        accumulator.add(start + local, support)
+
+
+def judge_resumable(engine, retained, seeds, n_cores, progress, checkpoint, names, scope):
+    """Yield ``(position, support)`` for every replicate: read from ``checkpoint``, or judged.
+
+    Supports judged by ``engine`` are saved as ``names[position]`` as they come; those read
+    back follow them. The engine keeps its shared work (thresholds, null blocks) in
+    ``checkpoint.scope(scope)``.
+
+    Parameters
+    ----------
+    engine : :class:`~nimare_stability.engines.Engine`
+    retained, seeds : :obj:`list`
+        The replicates and their seeds (see :meth:`~nimare_stability.engines.Engine.run`).
+    n_cores : :obj:`int`
+    progress : :obj:`bool`
+    checkpoint : :class:`~nimare_stability.engines.checkpoint.Checkpoint` or None
+    names : :obj:`list` of :obj:`str`
+        Each replicate's name in ``checkpoint``.
+    scope : :obj:`str`
+        Names the engine's shared work of exactly these replicates.
+    """
     stored = {}
     if checkpoint is not None:
-        for index in range(start, stop):
-            arrays = checkpoint.load(f"replicate-{index}")
+        for position, name in enumerate(names):
+            arrays = checkpoint.load(name)
             if arrays is not None:
-                stored[index] = Support(arrays["signs"], int(arrays["n_clusters"]))
-    if len(stored) < stop - start:
+                stored[position] = Support(arrays["signs"], int(arrays["n_clusters"]))
+    if len(stored) < len(names):
         if stored:
-            LGR.info(f"Replicates {start} to {stop - 1}: {len(stored)} read from the checkpoint.")
+            LGR.info(f"{len(stored)} of {len(names)} replicates read from the checkpoint.")
         judged = engine.run(
-            schedule.splits[start:stop],
-            seeds[start:stop],
+            retained,
+            seeds,
             n_cores,
             progress,
-            store=None if checkpoint is None else checkpoint.scope(f"batch-{start}-{stop}"),
-            skip={index - start for index in stored},
+            store=None if checkpoint is None else checkpoint.scope(scope),
+            skip=set(stored),
         )
-        for local, support in judged:
+        for position, support in judged:
             if checkpoint is not None:
                 checkpoint.save(
-                    f"replicate-{start + local}",
+                    names[position],
                     signs=support.signs,
                     n_clusters=np.int64(support.n_clusters),
                 )
-            accumulator.add(start + local, support)
-    for index, support in stored.items():
-        accumulator.add(index, support)
+            yield position, support
+    yield from stored.items()

@@ -120,13 +120,14 @@ class FastEngine(Engine):
             if index not in skip:
                 yield index, self.inputs.rule(self._maps(index, kept, nulls, thresholds))
 
-    def null_maxima(self, retained, n_cores=1, progress=False):
+    def null_maxima(self, retained, n_cores=1, progress=False, store=None):
         """Return the Monte Carlo null maxima this engine draws for replicates ``retained``.
 
-        Each replicate's own cluster-forming threshold, then :meth:`null_maxima_of`.
+        Each replicate's own cluster-forming threshold, then :meth:`null_maxima_of`;
+        ``store`` keeps the thresholds and every finished null block.
         """
-        thresholds, weights = self.thresholds_and_weights(retained, n_cores)
-        return self.null_maxima_of(retained, thresholds, weights, n_cores, progress)
+        thresholds, weights = self._stored_thresholds(retained, n_cores, store)
+        return self.null_maxima_of(retained, thresholds, weights, n_cores, progress, store)
 
     def _stored_thresholds(self, schedule, n_cores, store):
         """:meth:`thresholds_and_weights`, read from (or saved to) ``store``."""
