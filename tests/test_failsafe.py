@@ -20,8 +20,9 @@ from scipy import ndimage, stats
 
 from nimare_stability import FailSafeN
 from nimare_stability.diagnostics import failsafe as failsafe_module
-from nimare_stability.diagnostics.failsafe import NULL_PREFIX, _Drawer, _SizeGrid
+from nimare_stability.diagnostics.failsafe import NULL_PREFIX, _Drawer
 from nimare_stability.diagnostics.null_analyses import NullProfiles, draw_nulls
+from nimare_stability.diagnostics.null_grid import SizeGrid
 from nimare_stability.engines import EngineInputs
 from nimare_stability.engines.fast import FastEngine
 from nimare_stability.resampling import seeds
@@ -202,7 +203,7 @@ def grid_case(pain_montecarlo):
         "replicate",
         plan.null_root,
     )
-    grid = _SizeGrid.draw(FastEngine(inputs), drawer, 1, False)
+    grid = SizeGrid.draw(FastEngine(inputs), drawer, 1, False)
     return drawer, inputs, grid
 
 

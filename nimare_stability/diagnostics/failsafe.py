@@ -16,11 +16,10 @@ from nimare_stability.core.validation import check_number
 from nimare_stability.diagnostics.base import ClusterDiagnostic, Outputs
 from nimare_stability.diagnostics.docs import fill_doc
 from nimare_stability.diagnostics.null_analyses import NullProfiles, augmented_fit, draw_nulls
+from nimare_stability.diagnostics.null_grid import GRID_POINTS, SizeGrid
 from nimare_stability.engines import DRAWS_NULLS, TAKES_NULLS, EngineInputs, memory, resolve_engine
 from nimare_stability.engines.keyed import Judge
 
-#: Sizes (numbers of null analyses) whose Monte Carlo nulls are drawn; others interpolate.
-GRID_POINTS = 6
 #: Study-id prefix of the null analyses of drawer ``d``: ``f"{NULL_PREFIX}{d}-"``.
 NULL_PREFIX = "failsafen-null-"
 COLUMNS = [
@@ -82,10 +81,11 @@ class FailSafeN(ClusterDiagnostic):
     The real analyses the null ones copy are drawn once, so the drawers differ only in
     where the null foci fall and share each size's Monte Carlo null. With the fast engine
     and a Monte Carlo target those nulls are drawn once, with common random numbers, for
-    :data:`GRID_POINTS` sizes from 0 to the maximum, and interpolated linearly in between,
-    quantile by quantile (between the sorted nulls: a null is only read as a distribution,
-    and averaging two sizes' maxima iteration by iteration would narrow it); each replicate
-    keeps its own statistic map and cluster-forming threshold. The bisection assumes a
+    :data:`~nimare_stability.diagnostics.null_grid.GRID_POINTS` sizes from 0 to the
+    maximum, and interpolated linearly in between, quantile by quantile (between the
+    sorted nulls: a null is only read as a distribution, and averaging two sizes' maxima
+    iteration by iteration would narrow it); each replicate keeps its own statistic map
+    and cluster-forming threshold. The bisection assumes a
     cluster that vanishes with ``m`` null analyses vanishes with more. ``n_cores`` runs the
     grid's null in threads and the drawers after the first in processes; results do not
     depend on it.
@@ -232,7 +232,7 @@ class _Task:
     estimator: object
     profiles: NullProfiles
     engine: type
-    #: Whether the drawers share a :class:`_SizeGrid` of Monte Carlo nulls.
+    #: Whether the drawers share a :class:`SizeGrid` of Monte Carlo nulls.
     grid_null: bool
     corrector: object
     rule: object
@@ -265,7 +265,7 @@ def _drawer_fsn(task, d, rng, n_cores=1, progress=False):
     )
     grid = task.grid
     if task.grid_null:
-        grid = grid or _SizeGrid.draw(
+        grid = grid or SizeGrid.draw(
             engine, drawer, n_cores, progress, None if store is None else store.scope("grid")
         )
         engine = engine.with_null_maxima(grid.maxima)
@@ -290,63 +290,6 @@ class _Drawer:
     def retained(self, n_nulls):
         """Sorted positions of the real analyses plus the first ``n_nulls`` null ones."""
         return np.sort(np.concatenate([self.real, self.nulls[:n_nulls]]))
-
-
-class _SizeGrid:
-    """Monte Carlo null maxima at a few numbers of added null analyses (common foci).
-
-    Parameters
-    ----------
-    sizes : ndarray of int
-        Numbers of null analyses, ascending from 0.
-    nulls : tuple of three arrays of shape (len(sizes), n_iters) or None
-        Maximum statistic, cluster size and mass at each size.
-    n_real : int
-        Real analyses in every replicate.
-    """
-
-    def __init__(self, sizes, nulls, n_real):
-        self.sizes = sizes
-        self.nulls = nulls
-        self.n_real = n_real
-        self._sorted = tuple(None if null is None else np.sort(null, axis=1) for null in nulls)
-
-    @classmethod
-    def draw(cls, engine, drawer, n_cores, progress, store=None):
-        """Draw the grid's nulls with ``engine`` (one that :data:`DRAWS_NULLS`, on ``drawer``).
-
-        ``store`` (a checkpoint) keeps the thresholds and finished null blocks.
-        """
-        sizes = np.unique(np.linspace(0, len(drawer.nulls), GRID_POINTS).round().astype(int))
-        splits = [drawer.retained(m) for m in sizes]
-        nulls = engine.null_maxima(splits, n_cores, progress, store)
-        return cls(sizes, nulls, len(drawer.real))
-
-    def maxima(self, retained):
-        """Null maxima of each replicate: its number of null analyses, interpolated.
-
-        An engine's ``null_maxima`` provider (:class:`~nimare_stability.engines.EngineInputs`).
-        """
-        rows = [self.at(len(kept) - self.n_real) for kept in retained]
-        return tuple(
-            None if rows[0][i] is None else np.stack([row[i] for row in rows]) for i in range(3)
-        )
-
-    def at(self, n_nulls):
-        """Null maxima with ``n_nulls`` null analyses, sorted, interpolated quantile by quantile.
-
-        The ``q``-th smallest maximum is interpolated between the ``q``-th smallest of the
-        neighbouring sizes. Interpolating iteration by iteration instead would average two
-        sizes' maxima, which are not perfectly correlated, and so narrow the null: its upper
-        tail, the one p values read, would be too small.
-        """
-        upper = int(np.clip(np.searchsorted(self.sizes, n_nulls), 1, len(self.sizes) - 1))
-        low, high = self.sizes[upper - 1], self.sizes[upper]
-        weight = (n_nulls - low) / (high - low)
-        return tuple(
-            None if null is None else (1 - weight) * null[upper - 1] + weight * null[upper]
-            for null in self._sorted
-        )
 
 
 def _bisect(judge, drawer, clusters, n_max):
