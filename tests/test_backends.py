@@ -9,7 +9,8 @@ import nibabel as nib
 import numpy as np
 import pandas as pd
 import pytest
-from distributed import Client, LocalCluster
+from distributed import Client
+from helpers.dask_cluster import local_client
 from helpers.stability_outputs import assert_same_outputs, stability_outputs
 from joblib import parallel_config
 
@@ -25,12 +26,7 @@ BACKENDS = [("loky", 1), ("loky", 2), ("threading", 2), ("dask", 1), ("dask", 2)
 
 @pytest.fixture(scope="module")
 def dask_client():
-    with (
-        LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
-        ) as cluster,
-        Client(cluster) as client,
-    ):
+    with local_client() as client:
         yield client
 
 

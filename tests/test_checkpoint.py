@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers.calls import count_calls
 from helpers.checkpointed_run import N_ITERS, TARGET, corrected, diagnostic
 from helpers.stability_outputs import assert_same_outputs, stability_outputs
 
@@ -19,18 +20,6 @@ from nimare_stability.engines.checkpoint import MANIFEST
 
 FDR = "z_corr-FDR_method-indep"
 N_BLOCKS = N_ITERS // montecarlo.BLOCK_SIZE
-
-
-def _count_calls(monkeypatch, module, name):
-    calls = []
-    original = getattr(module, name)
-
-    def counted(*args, **kwargs):
-        calls.append(args)
-        return original(*args, **kwargs)
-
-    monkeypatch.setattr(module, name, counted)
-    return calls
 
 
 def _blocks(directory):
@@ -67,7 +56,7 @@ def test_a_run_killed_midway_resumes_to_identical_outputs(tmp_path, monkeypatch,
         with np.load(path) as arrays:
             assert arrays["max_stat"].shape == (8, montecarlo.BLOCK_SIZE)
 
-    drawn = _count_calls(monkeypatch, montecarlo, "_null_block")
+    drawn = count_calls(monkeypatch, montecarlo, "_null_block")
     resumed = stability_outputs(diagnostic(directory).transform(result), TARGET)
     assert len(drawn) == N_BLOCKS - len(written)
     assert_same_outputs(resumed, expected)
@@ -84,8 +73,8 @@ def test_a_resumed_run_judges_only_the_missing_replicates_and_blocks(
     for name in ("replicate-2.npz", "replicate-5.npz"):
         (directory / name).unlink()
     _blocks(directory)[3].unlink()
-    drawn = _count_calls(monkeypatch, montecarlo, "_null_block")
-    judged = _count_calls(monkeypatch, fast.FastEngine, "_maps")
+    drawn = count_calls(monkeypatch, montecarlo, "_null_block")
+    judged = count_calls(monkeypatch, fast.FastEngine, "_maps")
     resumed = diagnostic(directory).transform(result)
     assert_same_outputs(stability_outputs(resumed, TARGET), expected)
     assert len(drawn) == 1
@@ -108,7 +97,7 @@ def test_the_refit_engine_resumes_from_its_finished_replicates(tmp_path, monkeyp
 
     expected = run(tmp_path)
     (tmp_path / "replicate-1.npz").unlink()
-    fitted = _count_calls(monkeypatch, refit, "judge_replicate")
+    fitted = count_calls(monkeypatch, refit, "judge_replicate")
     assert_same_outputs(run(tmp_path), expected)
     assert [args[1] for args in fitted] == [1]
 

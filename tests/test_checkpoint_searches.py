@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from helpers.calls import count_calls
 from helpers.checkpointed_searches import SETTINGS, diagnostic
 
 from nimare_stability.engines import checkpoint, fast, montecarlo
@@ -35,18 +36,6 @@ def _pieces(directory, kind):
 
 def _temporary(directory):
     return [path for path in Path(directory).iterdir() if path.suffix == ".tmp"]
-
-
-def _count_calls(monkeypatch, owner, name):
-    calls = []
-    original = getattr(owner, name)
-
-    def counted(*args, **kwargs):
-        calls.append(args)
-        return original(*args, **kwargs)
-
-    monkeypatch.setattr(owner, name, counted)
-    return calls
 
 
 def _assert_same_tables(tables, expected):
@@ -88,8 +77,8 @@ def test_a_killed_search_resumes_to_identical_tables_judging_only_what_it_had_no
     supports, blocks = _pieces(directory, "replicate"), _pieces(directory, "null-block")
     assert len(supports) >= 1 and len(blocks) >= 1
 
-    judged = _count_calls(monkeypatch, fast.FastEngine, "_maps")
-    drawn = _count_calls(monkeypatch, montecarlo, "_null_block")
+    judged = count_calls(monkeypatch, fast.FastEngine, "_maps")
+    drawn = count_calls(monkeypatch, montecarlo, "_null_block")
     resumed = diagnostic(name, directory).transform(pain_montecarlo)
     _assert_same_tables(_tables(resumed, name), uninterrupted[name])
     assert set(supports) < set(_pieces(directory, "replicate"))
@@ -141,7 +130,7 @@ def test_a_full_disk_stops_the_run_keeping_its_pieces_and_a_rerun_resumes(
 
     monkeypatch.undo()
     supports = _pieces(directory, "replicate")
-    judged = _count_calls(monkeypatch, fast.FastEngine, "_maps")
+    judged = count_calls(monkeypatch, fast.FastEngine, "_maps")
     resumed = diagnostic("failsafen", directory).transform(pain_montecarlo)
     _assert_same_tables(_tables(resumed, "failsafen"), uninterrupted["failsafen"])
     assert set(written) < {path.name for path in directory.glob("*.npz")}

@@ -11,7 +11,7 @@ import threading
 import time
 
 import pytest
-from distributed import Client, LocalCluster
+from helpers.dask_cluster import local_client
 from helpers.stability_outputs import assert_same_outputs, stability_outputs
 from joblib import parallel_config
 
@@ -24,12 +24,7 @@ DEADLINE = 120
 
 @pytest.fixture
 def client():
-    with (
-        LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
-        ) as cluster,
-        Client(cluster) as client,
-    ):
+    with local_client() as client:
         yield client
 
 
