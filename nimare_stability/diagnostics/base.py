@@ -7,11 +7,10 @@ replicates: other sets of analyses, refit and corrected as the baseline was.
 1. *check* the result and the parameters (:meth:`~ClusterDiagnostic._check_params`);
 2. *prepare* a :class:`Run`: the analyses, the corrector that made the target, the support
    rule, the baseline support and its clusters;
-3. *seed*: one :class:`~nimare_stability.resampling.seeds.SeedPlan` from ``random_state``,
-   and log the memory the run will need (:meth:`~ClusterDiagnostic._memory`), with a
-   warning when the machine has less available;
+3. *seed*: one :class:`~nimare_stability.resampling.seeds.SeedPlan` from ``random_state``;
 4. *judge* (:meth:`~ClusterDiagnostic._judge`): the diagnostic's own work, returning its
-   :class:`Outputs`;
+   :class:`Outputs`; before the costly part it logs the memory it will need
+   (:meth:`~ClusterDiagnostic._log_memory`);
 5. *derive* a new result holding them, plus what NiMARE's report reads;
 6. *record* the seed used and the run time in the new result's metadata.
 """
@@ -119,9 +118,6 @@ class ClusterDiagnostic(ResultDiagnostic):
         self._check_params()
         run = self._prepare(result)
         plan = seeds.SeedPlan(seeds.check_random_state(self.random_state))
-        estimate = self._memory(run.analyses, run.corrector, len(run.clusters), plan)
-        if estimate is not None:
-            memory.log_estimate(estimate, type(self).__name__)
         outputs = self._judge(result, run, plan)
         new = self._derive(result, run, outputs)
         new.metadata[self._metadata_key(names.RANDOM_STATE)] = plan.seed
@@ -138,6 +134,15 @@ class ClusterDiagnostic(ResultDiagnostic):
 
         ``plan`` is the run's :class:`~nimare_stability.resampling.seeds.SeedPlan`.
         """
+
+    def _log_memory(self, run, plan):
+        """Log the memory this run will need (:meth:`_memory`); warn if the machine has less.
+
+        Called by :meth:`_judge` once its parameters are checked, before its costly work.
+        """
+        estimate = self._memory(run.analyses, run.corrector, len(run.clusters), plan)
+        if estimate is not None:
+            memory.log_estimate(estimate, type(self).__name__)
 
     def _memory(self, analyses, corrector, n_clusters, plan):
         """Return the :class:`~nimare_stability.engines.memory.MemoryEstimate` of a run.

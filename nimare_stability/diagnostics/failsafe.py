@@ -129,6 +129,7 @@ class FailSafeN(ClusterDiagnostic):
 
     def _judge(self, result, run, plan):
         """Bisect each cluster's FSN in every drawer; return the clusters and drawers tables."""
+        self._log_memory(run, plan)
         engine = resolve_engine(self.engine, run.analyses.estimator, run.corrector, {})
         with self._checkpoint(result, run.corrector, engine) as checkpoint:
             fsn, censored = self._search(run, plan, self._n_max(run), engine, checkpoint)

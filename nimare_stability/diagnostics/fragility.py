@@ -118,6 +118,7 @@ class Fragility(ClusterDiagnostic):
 
     def _judge(self, result, run, plan):
         """Search each cluster's smallest sinking set; return the clusters table."""
+        self._log_memory(run, plan)
         analyses = run.analyses
         labels = grouping.analysis_labels(self.groups, "groups", analyses)
         units = _Units(analyses.ids if labels is None else labels)

@@ -174,6 +174,7 @@ class ResampledStability(ClusterDiagnostic):
         """Draw the schedule, judge its replicates and count them into the stability map."""
         analyses, corrector, n_iters = run.analyses, run.corrector, run.n_iters
         self._check_null(n_iters)
+        self._log_memory(run, plan)
         estimator = result.estimator
         engine = resolve_engine(
             self.engine,

@@ -85,8 +85,9 @@ def available_bytes():
 def ma_values_per_analysis(estimator, rng=None):
     """Mean number of nonzero MA values per analysis of a fitted kernel CBMA estimator.
 
-    Computed by the estimator's own kernel on :data:`SAMPLE_ANALYSES` of its analyses (the
-    first ones when ``rng`` is None). Returns None for estimators without a kernel.
+    Computed by the estimator's own kernel on :data:`SAMPLE_ANALYSES` of its analyses
+    (drawn with ``rng``; a fixed draw when None). Returns None for estimators without a
+    kernel, or whose kernel fails (the run then reports the fault where it happens).
     """
     inputs = getattr(estimator, "inputs_", {})
     if getattr(estimator, "kernel_transformer", None) is None or "coordinates" not in inputs:
@@ -101,7 +102,11 @@ def ma_values_per_analysis(estimator, rng=None):
         "id": ids,
         "coordinates": coordinates[coordinates["id"].astype(str).isin(ids)],
     }
-    ma_maps = private.collect_ma_maps(sample)
+    try:
+        ma_maps = private.collect_ma_maps(sample)
+    except Exception as exc:  # noqa: BLE001 - advice only: the run itself reports the fault
+        LGR.debug(f"MA maps not sized ({exc!r}): the memory estimate leaves them out.")
+        return None
     nnz = ma_maps.nnz if hasattr(ma_maps, "nnz") else np.count_nonzero(ma_maps)
     return nnz / ids.size
 
