@@ -90,6 +90,19 @@ def test_diagnostics_default_to_the_full_profile_and_quick_keeps_two():
     assert runner.Job(studysets=[PAIN], output_dir="x").diagnostics == runner.DIAGNOSTICS
 
 
+def test_each_diagnostic_keeps_its_checkpoint_in_its_own_subdirectory(tmp_path):
+    args = cli.parser._parser().parse_args(
+        ["demo", "--output-dir", "x", "--checkpoint-dir", str(tmp_path)]
+    )
+    job = cli.parser._job(args)
+    target = runner.DEFAULT_TARGETS[job.corrector]
+    made = {name: runner._diagnostic(name, job, target) for name in runner.DIAGNOSTICS}
+    assert not hasattr(made.pop("jackknife"), "checkpoint_dir")
+    assert {name: d.checkpoint_dir for name, d in made.items()} == {
+        name: str(tmp_path / name) for name in made
+    }
+
+
 def test_time_estimate_pilots_copies_and_scales_every_step(pain_ale):
     corrector = FWECorrector(method="montecarlo", n_iters=1000, n_cores=2)
     before = (dict(corrector.parameters), sorted(pain_ale.maps), sorted(pain_ale.tables))

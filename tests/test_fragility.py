@@ -325,12 +325,12 @@ def test_fdr_table_does_not_depend_on_n_cores(mkda_fdr, fdr_table):
 
 
 def test_montecarlo_table_repeats_with_the_same_seed_and_any_n_cores(pain_montecarlo):
-    params = dict(target_image=MC_SIZE, max_removed=3, random_state=11)
+    params = dict(target_image=MC_SIZE, max_removed=2, random_state=11)
     first = _table(_fragility(pain_montecarlo, n_cores=1, **params), MC_SIZE)
     second = _table(_fragility(pain_montecarlo, n_cores=2, **params), MC_SIZE)
     pd.testing.assert_frame_equal(first, second)
     assert len(first) >= 1
-    assert set(first["fragility"].map(str)) <= {"1", "2", "3", "> 3"}
+    assert set(first["fragility"].map(str)) <= {"1", "2", "> 2"}
 
 
 @pytest.fixture(scope="module")
