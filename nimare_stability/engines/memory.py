@@ -6,7 +6,7 @@ few analyses), NiMARE fits of many analyses, the Monte Carlo engine's per-thread
 (one value per mask voxel, per replicate judged at once) and the worker processes. The
 constants were measured on NiMARE's n-back studyset (494 analyses, 15.7 million nonzero MA
 values); FailSafeN's fit of n-back plus 494 (or 1482) null analyses peaked 1.0 (2.3) GiB
-above the data, estimated 1.2 (2.4) GiB. They are rough, and the log says so.
+above the data, estimated 1.1 (2.3) GiB. They are rough, and the log says so.
 """
 
 import copy
