@@ -5,7 +5,7 @@ import dataclasses
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
-from nimare_stability.engines import memory
+from nimare_stability.engines import memory, parallel
 
 #: Capability: the engine draws its replicates' Monte Carlo nulls itself, from common random
 #: numbers; it offers ``null="shared"`` (a cheaper, approximate null) and a
@@ -125,10 +125,10 @@ class Engine(ABC):
         n_replicates : :obj:`int`
             Replicates judged at once.
         n_cores : :obj:`int`
-            Parallel tasks.
+            Parallel tasks (<= 0: every core).
         """
         values = memory.ma_values_per_analysis(estimator) or 0
-        return memory.nimare_fits(n_analyses, values, n_cores)
+        return memory.nimare_fits(n_analyses, values, parallel.n_workers(n_cores))
 
     @abstractmethod
     def run(self, retained, seeds, n_cores=1, progress=True, store=None, skip=()):
