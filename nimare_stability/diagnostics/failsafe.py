@@ -157,7 +157,7 @@ class FailSafeN(ClusterDiagnostic):
         values = memory.ma_values_per_analysis(estimator) or 0
         parts = {
             **memory.nimare_fits(n_analyses, values, n_parallel),
-            **engine.memory_parts(estimator, n_analyses, GRID_POINTS, self.n_cores),
+            **engine.memory_parts(estimator, values, n_analyses, GRID_POINTS, self.n_cores),
         }
         hints = ("a smaller max_multiple (the fail-safe N is then censored above it)",)
         if n_parallel > 1:

@@ -12,10 +12,9 @@ from nimare_stability.core.progress import tqdm_disable
 from nimare_stability.core.validation import check_number
 from nimare_stability.diagnostics.base import ClusterDiagnostic, Outputs
 from nimare_stability.diagnostics.docs import fill_doc
-from nimare_stability.engines import DRAWS_NULLS, EngineInputs, resolve_engine
+from nimare_stability.engines import DRAWS_NULLS, EngineInputs, memory, resolve_engine
 from nimare_stability.engines.kernels import collect_ma_maps
 from nimare_stability.engines.keyed import Judge
-from nimare_stability.engines.memory import MemoryEstimate
 
 #: Monte Carlo iterations of the screening null (at most the run's own).
 SCREEN_ITERATIONS = 1000
@@ -176,10 +175,11 @@ class Fragility(ClusterDiagnostic):
         """Estimate the engine's peak while it confirms :data:`CONFIRM_BATCH` sets per cluster."""
         engine = resolve_engine(self.engine, analyses.estimator, corrector, {})
         n_replicates = CONFIRM_BATCH * (n_clusters or 1)
+        values = memory.ma_values_per_analysis(analyses.estimator) or 0
         parts = engine.memory_parts(
-            analyses.estimator, analyses.ids.size, n_replicates, self.n_cores
+            analyses.estimator, values, analyses.ids.size, n_replicates, self.n_cores
         )
-        return MemoryEstimate(parts, ("n_cores=1",))
+        return memory.MemoryEstimate(parts, ("n_cores=1",))
 
     def _judges(self, run, plan, engine, checkpoint):
         """Return the screening and the exact judge (the same one when screening is exact).

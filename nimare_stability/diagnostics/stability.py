@@ -11,9 +11,8 @@ from nimare_stability.diagnostics import stability_tables as tables
 from nimare_stability.diagnostics.accumulator import StabilityAccumulator
 from nimare_stability.diagnostics.base import ClusterDiagnostic, Outputs
 from nimare_stability.diagnostics.docs import fill_doc
-from nimare_stability.engines import EngineInputs, resolve_engine
+from nimare_stability.engines import EngineInputs, memory, resolve_engine
 from nimare_stability.engines.batches import AUTO_BATCH_SIZE, judge_in_batches
-from nimare_stability.engines.memory import MemoryEstimate
 from nimare_stability.resampling.policies import policy_name, resolve_policy
 from nimare_stability.resampling.schedule import Schedule, capped_policy
 
@@ -241,10 +240,11 @@ class ResampledStability(ClusterDiagnostic):
             groups = grouping.analysis_labels(self.groups, "groups", analyses)
             strata = grouping.analysis_labels(self.strata, "strata", analyses)
             n_replicates = self._policy().get_n_splits(analyses.ids, groups, strata)
+        values = memory.ma_values_per_analysis(analyses.estimator) or 0
         parts = engine.memory_parts(
-            analyses.estimator, analyses.ids.size, n_replicates, self.n_cores
+            analyses.estimator, values, analyses.ids.size, n_replicates, self.n_cores
         )
-        return MemoryEstimate(parts, ("n_cores=1", "fewer replicates (n_resamples)"))
+        return memory.MemoryEstimate(parts, ("n_cores=1", "fewer replicates (n_resamples)"))
 
     def _schedule(self, analyses, plan):
         """Resolve the policy, groups and strata, draw the replicates and check them."""

@@ -111,7 +111,7 @@ class Engine(ABC):
         return None
 
     @classmethod
-    def memory_parts(cls, estimator, n_analyses, n_replicates, n_cores):
+    def memory_parts(cls, estimator, values, n_analyses, n_replicates, n_cores):
         """Return the memory this engine holds at its peak, by part (what -> bytes).
 
         By default one NiMARE fit of ``n_analyses`` analyses per core.
@@ -119,7 +119,10 @@ class Engine(ABC):
         Parameters
         ----------
         estimator : fitted NiMARE estimator
-            The baseline's (its kernel sizes the analyses' MA maps).
+            The baseline's.
+        values : :obj:`float`
+            Nonzero MA values per analysis
+            (:func:`~nimare_stability.engines.memory.ma_values_per_analysis`; 0 if unknown).
         n_analyses : :obj:`int`
             Analyses of the largest replicate.
         n_replicates : :obj:`int`
@@ -127,7 +130,6 @@ class Engine(ABC):
         n_cores : :obj:`int`
             Parallel tasks (<= 0: every core).
         """
-        values = memory.ma_values_per_analysis(estimator) or 0
         return memory.nimare_fits(n_analyses, values, parallel.n_workers(n_cores))
 
     @abstractmethod

@@ -75,7 +75,7 @@ class FastEngine(Engine):
         )
 
     @classmethod
-    def memory_parts(cls, estimator, n_analyses, n_replicates, n_cores):
+    def memory_parts(cls, estimator, values, n_analyses, n_replicates, n_cores):
         """Add up the MA maps cached once, the engine's threads and its worker processes.
 
         The processes may compute cluster-forming thresholds (see
@@ -84,7 +84,7 @@ class FastEngine(Engine):
         n_workers = parallel.n_workers(n_cores)
         return memory.kernel_run(
             n_analyses,
-            memory.ma_values_per_analysis(estimator) or 0,
+            values,
             int(mask_array(estimator.masker).sum()),
             n_replicates,
             n_workers,
