@@ -27,7 +27,7 @@ def write_outputs(result, target, output_dir, command=None, read=None):
 
     Figures are ``figure_<name>.png`` (see :func:`~nimare_stability.plotting.figures`).
     Everything is written to a hidden folder beside ``output_dir``
-    (``.<name>.partial-XXXX``), then moved in file by file, ending with ``run.json``
+    (``.<name>.partial-<random suffix>``), then moved in file by file, ending with ``run.json``
     (``status`` "complete", ``command``, ``versions``, ``date``, ``files``): a folder
     without it is not a complete run. On any error or interrupt the hidden folder is
     removed and ``output_dir`` gets no new file.
