@@ -9,6 +9,7 @@ from nimare.meta.cbma import ALE, KDA, MKDADensity
 
 from nimare_stability import cli
 from nimare_stability.cli import options, runner
+from nimare_stability.core import validation
 
 SPHERE = "accepted: r, value, memory, memory_level."
 
@@ -78,7 +79,7 @@ def test_an_output_dir_that_is_a_file_or_lies_inside_one_is_refused(tmp_path):
 
 
 def test_an_output_dir_that_cannot_be_written_is_refused(tmp_path, monkeypatch):
-    monkeypatch.setattr(options.os, "access", lambda path, mode: path != tmp_path)
+    monkeypatch.setattr(validation.os, "access", lambda path, mode: path != tmp_path)
     with pytest.raises(ValueError) as error:
         options.check_output_dir(tmp_path / "out")
     assert str(error.value) == (

@@ -6,10 +6,9 @@ too, so that NiMARE's own rules on its parameters fail before the studyset is re
 
 import math
 import numbers
-import os
 from pathlib import Path
 
-from nimare_stability.core.validation import check_choice
+from nimare_stability.core.validation import check_choice, directory_problem
 
 ESTIMATORS = ("ALE", "MKDADensity", "KDA")
 KERNELS = ("ALEKernel", "MKDAKernel", "KDAKernel")
@@ -122,14 +121,14 @@ def check_corrector_args(corrector, args):
 def check_output_dir(value):
     """Refuse an ``--output-dir`` that is a file, lies inside a file or cannot be written."""
     path = Path(value).absolute()
-    existing = next(folder for folder in (path, *path.parents) if folder.exists())
-    if not existing.is_dir():
+    problem, existing = directory_problem(path)
+    if problem == "file":
         where = "is a file" if existing == path else f"lies inside the file {str(existing)!r}"
         raise ValueError(
             f"--output-dir={str(value)!r} {where}; accepted: a folder, new or existing, that "
             "can be written."
         )
-    if not os.access(existing, os.W_OK | os.X_OK):
+    if problem == "read-only":
         raise ValueError(
             f"--output-dir={str(value)!r} cannot be written ({str(existing)!r} is read-only "
             "for you); accepted: a folder, new or existing, that can be written."

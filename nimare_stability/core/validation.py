@@ -104,14 +104,33 @@ def check_directory(name, value, accepted):
     if value is None:
         return None
     path = Path(value).absolute()
-    existing = next(p for p in (path, *path.parents) if p.exists())
-    if not existing.is_dir():
+    problem, existing = directory_problem(path)
+    if problem == "file":
         what = "is an existing file" if existing == path else f"is inside the file {existing}"
         raise ValueError(f"{name}={str(value)!r} {what}; accepted: {accepted}.")
-    if not os.access(existing, os.W_OK | os.X_OK):
+    if problem == "read-only":
         where = "" if existing == path else f" ({existing} is the nearest existing folder)"
         raise ValueError(
             f"{name}={str(value)!r} cannot be written: permission denied{where}; accepted: "
             f"{accepted}, where this process may write."
         )
     return value
+
+
+def directory_problem(path):
+    """Return why a directory cannot be made or written at ``path`` (absolute), if it cannot.
+
+    Returns
+    -------
+    problem : {"file", "read-only"} or None
+        ``"file"``: ``path``, or the nearest of its parents that exists, is a file;
+        ``"read-only"``: that nearest existing folder cannot be written by this process.
+    existing : :class:`pathlib.Path`
+        ``path`` or its nearest existing parent.
+    """
+    existing = next(p for p in (path, *path.parents) if p.exists())
+    if not existing.is_dir():
+        return "file", existing
+    if not os.access(existing, os.W_OK | os.X_OK):
+        return "read-only", existing
+    return None, existing
