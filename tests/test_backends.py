@@ -15,7 +15,7 @@ from helpers.stability_outputs import assert_same_outputs, stability_outputs
 from joblib import parallel_config
 
 from nimare_stability import ResampledStability, cli
-from nimare_stability.engines import EngineInputs, fast, layout
+from nimare_stability.engines import EngineInputs, layout
 from nimare_stability.engines.checkpoint import MANIFEST
 from nimare_stability.engines.kernels import KernelReplicates
 
@@ -46,13 +46,6 @@ def _run(result, target, backend, n_cores, **params):
         return stability_outputs(diagnostic.transform(result), target)
 
 
-@pytest.fixture
-def parallel_thresholds(monkeypatch):
-    """Replicate thresholds in parallel tasks however short they are."""
-    monkeypatch.setattr(fast, "PARALLEL_THRESHOLDS_SECONDS", 0.0)
-
-
-@pytest.mark.usefixtures("parallel_thresholds")
 def test_fast_engine_gives_identical_outputs_on_every_backend(pain_montecarlo, dask_client):
     # 300 iterations: three null blocks, each its own task
     params = dict(engine="fast", n_resamples=6, n_iters=300)

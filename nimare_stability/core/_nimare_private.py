@@ -19,6 +19,7 @@ from nimare.utils import (
     _nlogp_to_logp_values,
     _p_to_logp_values,
 )
+from scipy import sparse
 
 __all__ = [
     "DIAG_OPTIONS_ATTR",
@@ -38,6 +39,8 @@ __all__ = [
     "dataless_copy",
     "estimator_min_analyses",
     "fitted_weights",
+    "has_null_histogram",
+    "histogram_bins",
     "mask_to_bool",
     "nimare_jackknife_transform",
     "nlogp_to_logp",
@@ -49,6 +52,7 @@ __all__ = [
     "report_class",
     "set_corrector_parameter",
     "set_fitted_weights",
+    "set_null_histogram",
     "stat_to_p",
     "subset_copy",
     "summary_statistic",
@@ -69,6 +73,10 @@ KERNEL_ESTIMATOR_METHODS = (
     "_summarystat_to_p",
     "_p_to_summarystat",
 )
+#: ``null_distributions_`` key of an approximate-null histogram's weights.
+_APPROXIMATE_WEIGHTS = "histweights_corr-none_method-approximate"
+#: ALE's fitted attribute holding each analysis's largest MA value (its histogram's reach).
+_STUDY_MAX_MA_ATTR = "_study_max_ma_values"
 #: Estimator attribute holding the fewest analyses it will fit (IBMA estimators set it).
 _MIN_ANALYSES_ATTR = "_min_analyses"
 #: MKDADensity's fitted raw study weights, before normalisation.
@@ -112,6 +120,33 @@ def null_histogram(estimator, ma_maps):
         estimator._determine_histogram_bins(ma_maps)
         estimator._compute_null_approximate(ma_maps)
     return estimator
+
+
+def histogram_bins(estimator, row_max, n_voxels):
+    """Return the approximate-null bin centres of ALE analyses, as NiMARE's fit derives them.
+
+    ``row_max`` holds the analyses' largest MA values (float32, one per analysis) over
+    ``n_voxels`` masked voxels. ``estimator`` is not modified (a shallow copy is).
+    """
+    probe = copy.copy(estimator)
+    probe.null_distributions_ = {}
+    setattr(probe, _STUDY_MAX_MA_ATTR, row_max)
+    probe._determine_histogram_bins(sparse.csr_matrix((row_max.shape[0], n_voxels)))
+    return probe.null_distributions_["histogram_bins"]
+
+
+def has_null_histogram(estimator):
+    """Whether ``estimator`` (a :func:`subset_copy`) holds its approximate-null histogram."""
+    return _APPROXIMATE_WEIGHTS in estimator.null_distributions_
+
+
+def set_null_histogram(estimator, bins, weights):
+    """Store an approximate-null histogram (bin centres, weights) in a :func:`subset_copy`.
+
+    Where its ``_compute_null_approximate`` would.
+    """
+    estimator.null_distributions_["histogram_bins"] = bins
+    estimator.null_distributions_[_APPROXIMATE_WEIGHTS] = weights
 
 
 def stat_to_p(estimator, stat, null_method):

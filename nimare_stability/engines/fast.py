@@ -17,7 +17,6 @@ import logging
 import time
 
 import numpy as np
-from joblib import Parallel, delayed
 from nimare.correct import FDRCorrector, FWECorrector
 from tqdm.auto import tqdm
 
@@ -36,8 +35,6 @@ LGR = logging.getLogger(__name__)
 #: ``null="shared"`` redraws its random subset of analyses every this many iterations.
 SHARED_SUBSET_ITERATIONS = 50
 _FWE_METHODS = ("bonferroni", "montecarlo")
-#: Estimated seconds of replicate thresholds above which they are computed in processes.
-PARALLEL_THRESHOLDS_SECONDS = 20.0
 
 
 class FastEngine(Engine):
@@ -185,30 +182,19 @@ class FastEngine(Engine):
     def thresholds_and_weights(self, schedule, n_cores=1):
         """Return each replicate's cluster-forming threshold and analysis weights.
 
-        Weights are the replicate's own (MKDADensity; None for ALE and KDA). Each replicate
-        builds its own approximate-null histogram (NiMARE's compiled loop, which holds the
-        GIL). When the first replicate's time says the rest would take over
-        :data:`PARALLEL_THRESHOLDS_SECONDS` and ``n_cores`` > 1, worker processes take
-        contiguous chunks of the rest. Results do not depend on ``n_cores``.
+        Weights are the replicate's own (MKDADensity; None for ALE and KDA). Thresholds come
+        from each replicate's own approximate-null histogram (ALE's folded in ``n_cores``
+        threads). Results do not depend on ``n_cores``.
         """
-        args = (self.replicates, self._voxel_thresh, self.inputs.null_histogram)
         start = time.perf_counter()
-        thresholds, rows = _thresholds(schedule[:1], *args)
-        rest = schedule[1:]
-        n_jobs = min(parallel.n_workers(n_cores), len(rest))
-        estimate = (time.perf_counter() - start) * len(rest)
-        LGR.info(f"Cluster-forming thresholds of {len(schedule)} replicates: ~{estimate:.0f} s.")
-        if n_jobs > 1 and estimate > PARALLEL_THRESHOLDS_SECONDS:
-            chunks = np.array_split(np.arange(len(rest)), n_jobs)
-            shared = (parallel.share(args[0]), *args[1:])
-            parts = Parallel(n_jobs=n_jobs)(
-                delayed(_thresholds)([rest[i] for i in chunk], *shared) for chunk in chunks
-            )
-        else:
-            parts = [_thresholds(rest, *args)]
-        for part_thresholds, part_rows in parts:
-            thresholds += part_thresholds
-            rows += part_rows
+        thresholds = self.replicates.stat_thresholds(
+            schedule, self._voxel_thresh, self.inputs.null_histogram, n_cores
+        )
+        rows = [self.replicates.weights(kept) for kept in schedule]
+        LGR.info(
+            f"Cluster-forming thresholds of {len(schedule)} replicates: "
+            f"{time.perf_counter() - start:.1f} s."
+        )
         return thresholds, (None if rows[0] is None else np.stack(rows))
 
     def null_maxima_of(self, schedule, thresholds, weights, n_cores, progress, store=None):
@@ -277,15 +263,6 @@ class FastEngine(Engine):
                     bar.update()
                 by_size[size] = [np.concatenate([p[i] for p in parts], axis=1) for i in range(3)]
         return tuple(np.concatenate([by_size[len(kept)][i] for kept in schedule]) for i in range(3))
-
-
-def _thresholds(schedule, replicates, voxel_thresh, histogram):
-    """Cluster-forming thresholds and weights of ``schedule``'s replicates, one by one."""
-    thresholds, rows = [], []
-    for kept in schedule:
-        thresholds.append(replicates.stat_threshold(kept, voxel_thresh, histogram))
-        rows.append(replicates.weights(kept))
-    return thresholds, rows
 
 
 def _retained_matrix(schedule, n_analyses):
