@@ -29,13 +29,16 @@ __all__ = [
     "JackknifeHooks",
     "WORKFLOW_RESOLVE_ATTR",
     "TailClusters",
+    "add_null_distributions",
     "check_n_cores",
     "collect_ma_maps",
     "corrector_parameter",
     "corrector_parameters",
     "corrector_suffix",
+    "correction_rng",
     "dask_client",
     "dataless_copy",
+    "estimator_correction_kwargs",
     "estimator_min_analyses",
     "fitted_weights",
     "mask_to_bool",
@@ -68,9 +71,12 @@ KERNEL_ESTIMATOR_METHODS = (
     "_compute_null_approximate",
     "_summarystat_to_p",
     "_p_to_summarystat",
+    "_get_rng",
 )
 #: Estimator attribute holding the fewest analyses it will fit (IBMA estimators set it).
 _MIN_ANALYSES_ATTR = "_min_analyses"
+#: The random stream of an estimator's ``correct_fwe_montecarlo``.
+_FWE_MONTECARLO_STREAM = "correct_fwe_montecarlo"
 #: MKDADensity's fitted raw study weights, before normalisation.
 _RAW_WEIGHTS_ATTR = "_raw_weights_"
 
@@ -122,6 +128,20 @@ def stat_to_p(estimator, stat, null_method):
 def p_to_stat(estimator, p, null_method):
     """Return the summary statistic whose p under ``estimator``'s null is ``p``."""
     return estimator._p_to_summarystat(p, null_method=null_method)
+
+
+def correction_rng(estimator):
+    """Return the generator ``estimator.correct_fwe_montecarlo`` draws its null foci from.
+
+    Built afresh from the estimator's ``random_state`` on every call: the same draws for
+    the same seed, fresh entropy for None.
+    """
+    return estimator._get_rng(_FWE_MONTECARLO_STREAM)
+
+
+def add_null_distributions(estimator, nulls):
+    """Add ``nulls`` (key -> values) to a copied estimator's ``null_distributions_``."""
+    estimator.null_distributions_.update(nulls)
 
 
 def fitted_weights(estimator):
@@ -183,6 +203,17 @@ _NAME_SUFFIX_ATTR = "_name_suffix"
 def corrector_suffix(corrector):
     """Return the ``_corr-…_method-…`` suffix of the maps ``corrector`` writes."""
     return getattr(corrector, _NAME_SUFFIX_ATTR, None)
+
+
+def estimator_correction_kwargs(corrector, method):
+    """Return the keywords ``corrector`` passes to an estimator's correction ``method``.
+
+    Its parameters, checked by NiMARE as its ``transform`` checks them: a TypeError names
+    the keywords ``method`` does not accept and those it does.
+    """
+    kwargs = corrector._estimator_kwargs()
+    corrector._validate_parameters(method, kwargs)
+    return kwargs
 
 
 def corrector_parameters(corrector):
