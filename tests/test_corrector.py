@@ -10,7 +10,8 @@ from nimare.meta.cbma import ALE, KDA, MKDADensity
 from nimare.results import MetaResult
 
 import nimare_stability.correct as correct_module
-from nimare_stability import FWECorrector
+from nimare_stability import FWECorrector, cli
+from nimare_stability.cli import estimate, options, runner
 from nimare_stability.datasets import load_nback_flanker
 from nimare_stability.engines.montecarlo import maxima_for_foci
 
@@ -205,3 +206,29 @@ def test_bad_parameters_are_refused_naming_them(monkeypatch, pain_ale, parameter
     _forbid_the_engine(monkeypatch)
     with pytest.raises(error, match=words):
         FWECorrector(method="montecarlo", n_iters=10, **parameters).transform(pain_ale)
+
+
+# --------------------------------------------------------------------------- command line
+
+
+def _job(*extra):
+    return cli.parser._job(cli.parser._parser().parse_args(["demo", "--output-dir", "x", *extra]))
+
+
+def test_the_command_line_uses_ours_unless_told_nimares():
+    ours, theirs = runner._corrector(_job()), runner._corrector(_job("--nimare-corrector"))
+    assert type(ours) is FWECorrector and type(theirs) is NiMAREFWECorrector
+    assert (
+        ours.parameters
+        == theirs.parameters
+        == {"n_iters": 5000, "n_cores": 1, "voxel_thresh": 0.001}
+    )
+    with pytest.raises(ValueError, match="--nimare-corrector is not accepted with --corrector fdr"):
+        options.check(_job("--nimare-corrector", "--corrector", "fdr"))
+
+
+def test_the_time_estimate_scales_the_diagnostics_from_the_engines_correction():
+    engine = estimate.describe(60.0, ["fragility"])
+    nimare = estimate.describe(60.0 * estimate.NIMARE_CORRECTOR_SLOWDOWN, ["fragility"], True)
+    fragility = f"fragility ~{60 * estimate.RATIOS['fragility'] / 60:.1f} min"
+    assert fragility in engine and fragility in nimare
