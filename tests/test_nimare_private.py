@@ -118,6 +118,24 @@ def test_mkda_weights_are_readable_and_scale_its_statistic(pain):
     assert private.fitted_weights(ALE()) is None
 
 
+def test_correction_rng_is_fresh_on_each_call_and_seeded_by_the_estimator(pain_ale):
+    """``tests/test_corrector.py`` feeds its draws to the engine: NiMARE's corrected maps."""
+    estimator = pain_ale.estimator
+    first, again = (private.correction_rng(estimator).integers(2**63) for _ in range(2))
+    assert first == again
+    reseeded = copy.copy(estimator)
+    reseeded.random_state = estimator.random_state + 1
+    assert private.correction_rng(reseeded).integers(2**63) != first
+
+
+def test_null_distributions_added_join_the_fits(pain_ale):
+    estimator = copy.deepcopy(pain_ale.estimator)
+    fitted = list(estimator.null_distributions_)
+    private.add_null_distributions(estimator, {"values_added": np.zeros(3)})
+    assert list(estimator.null_distributions_) == [*fitted, "values_added"]
+    assert list(pain_ale.estimator.null_distributions_) == fitted
+
+
 def test_a_dataless_copy_still_lets_fdr_correct_its_maps(pain_ale):
     shell = private.dataless_copy(pain_ale.estimator)
     assert shell.inputs_ == {} and shell.dataset is None
@@ -147,6 +165,15 @@ def test_ibma_estimators_declare_their_minimum():
 )
 def test_corrector_suffix_names_the_maps_it_writes(corrector, suffix):
     assert private.corrector_suffix(corrector) == suffix
+
+
+def test_estimator_correction_kwargs_are_the_parameters_nimare_checks(pain_ale):
+    method = pain_ale.estimator.correct_fwe_montecarlo
+    corrector = FWECorrector(method="montecarlo", n_iters=5, voxel_thresh=0.01)
+    kwargs = private.estimator_correction_kwargs(corrector, method)
+    assert kwargs == {"n_iters": 5, "n_cores": 1, "voxel_thresh": 0.01}
+    with pytest.raises(TypeError, match="'alpha'.*Accepted keyword arguments: voxel_thresh"):
+        private.estimator_correction_kwargs(FWECorrector(method="montecarlo", alpha=0.1), method)
 
 
 def test_a_correctors_iterations_live_in_its_parameters(pain_ale):

@@ -30,13 +30,16 @@ __all__ = [
     "JackknifeHooks",
     "WORKFLOW_RESOLVE_ATTR",
     "TailClusters",
+    "add_null_distributions",
     "check_n_cores",
     "collect_ma_maps",
     "corrector_parameter",
     "corrector_parameters",
     "corrector_suffix",
+    "correction_rng",
     "dask_client",
     "dataless_copy",
+    "estimator_correction_kwargs",
     "estimator_min_analyses",
     "fitted_weights",
     "has_null_histogram",
@@ -72,6 +75,7 @@ KERNEL_ESTIMATOR_METHODS = (
     "_compute_null_approximate",
     "_summarystat_to_p",
     "_p_to_summarystat",
+    "_get_rng",
 )
 #: ``null_distributions_`` key of an approximate-null histogram's weights.
 _APPROXIMATE_WEIGHTS = "histweights_corr-none_method-approximate"
@@ -79,6 +83,8 @@ _APPROXIMATE_WEIGHTS = "histweights_corr-none_method-approximate"
 _STUDY_MAX_MA_ATTR = "_study_max_ma_values"
 #: Estimator attribute holding the fewest analyses it will fit (IBMA estimators set it).
 _MIN_ANALYSES_ATTR = "_min_analyses"
+#: The random stream of an estimator's ``correct_fwe_montecarlo``.
+_FWE_MONTECARLO_STREAM = "correct_fwe_montecarlo"
 #: MKDADensity's fitted raw study weights, before normalisation.
 _RAW_WEIGHTS_ATTR = "_raw_weights_"
 
@@ -159,6 +165,20 @@ def p_to_stat(estimator, p, null_method):
     return estimator._p_to_summarystat(p, null_method=null_method)
 
 
+def correction_rng(estimator):
+    """Return the generator ``estimator.correct_fwe_montecarlo`` draws its null foci from.
+
+    Built afresh from the estimator's ``random_state`` on every call: the same draws for
+    the same seed, fresh entropy for None.
+    """
+    return estimator._get_rng(_FWE_MONTECARLO_STREAM)
+
+
+def add_null_distributions(estimator, nulls):
+    """Add ``nulls`` (key -> values) to a copied estimator's ``null_distributions_``."""
+    estimator.null_distributions_.update(nulls)
+
+
 def fitted_weights(estimator):
     """Return MKDADensity's per-analysis weights of its fit (MA-row order), else None."""
     return getattr(estimator, "weight_vec_", None)
@@ -218,6 +238,17 @@ _NAME_SUFFIX_ATTR = "_name_suffix"
 def corrector_suffix(corrector):
     """Return the ``_corr-…_method-…`` suffix of the maps ``corrector`` writes."""
     return getattr(corrector, _NAME_SUFFIX_ATTR, None)
+
+
+def estimator_correction_kwargs(corrector, method):
+    """Return the keywords ``corrector`` passes to an estimator's correction ``method``.
+
+    Its parameters, checked by NiMARE as its ``transform`` checks them: a TypeError names
+    the keywords ``method`` does not accept and those it does.
+    """
+    kwargs = corrector._estimator_kwargs()
+    corrector._validate_parameters(method, kwargs)
+    return kwargs
 
 
 def corrector_parameters(corrector):
