@@ -38,7 +38,7 @@ from nimare_stability.engines._numba_candidates import (
 )
 
 #: ALE bound slack, relative to the lowest threshold's ``-log1p(-t)``, below which one
-#: slack for every voxel (all foci's) replaces per-voxel counts of the foci in reach.
+#: slack for every voxel (all foci's) replaces counts of the foci in reach per block.
 _SMALL_SLACK = 0.01
 #: Initial capacity of the candidate entry arrays (grown on demand).
 _INITIAL_ENTRIES = 1 << 16

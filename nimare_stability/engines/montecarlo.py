@@ -15,6 +15,8 @@ module does the same, but
 Seeding: iterations run in fixed blocks of :data:`BLOCK_SIZE`; block ``b`` draws its foci
 from the ``b``-th child of the given :class:`numpy.random.SeedSequence`, so results do not
 depend on ``n_cores`` or on where the blocks run (threads by default; any joblib backend).
+:func:`null_maxima_each` draws replicates apart, each from its own seed (the shared null's
+random subsets), all their blocks in one parallel pass.
 """
 
 from typing import NamedTuple
