@@ -230,39 +230,42 @@ class FastEngine(Engine):
 
         Every :data:`SHARED_SUBSET_ITERATIONS` iterations keep a new random ``m``-subset of
         analyses (with its own cluster-forming threshold), drawn from that size's stream.
+        Every subset is drawn first, their thresholds computed in one call, then every
+        subset's iterations drawn in one parallel pass.
         """
+        n_iters = self.inputs.n_iters
         sizes = sorted({len(kept) for kept in schedule})
-        starts = range(0, self.inputs.n_iters, SHARED_SUBSET_ITERATIONS)
-        by_size = {}
-        with tqdm(
-            total=len(sizes) * len(starts),
-            desc="Shared Monte Carlo null (blocks)",
-            disable=tqdm_disable(progress),
-        ) as bar:
-            streams = montecarlo.child_sequences(self.inputs.null_seed, len(sizes))
-            for size, stream in zip(sizes, streams):
-                draws, block_streams = montecarlo.child_sequences(stream, 2)
-                rng = np.random.default_rng(draws)
-                parts = []
-                blocks = montecarlo.child_sequences(block_streams, len(starts))
-                for start, block in zip(starts, blocks):
-                    subset = np.sort(rng.choice(layout.n_analyses, size, replace=False))
-                    threshold, weights = self.thresholds_and_weights([subset])
-                    parts.append(
-                        montecarlo.null_maxima(
-                            layout,
-                            _retained_matrix([subset], layout.n_analyses),
-                            threshold,
-                            min(SHARED_SUBSET_ITERATIONS, self.inputs.n_iters - start),
-                            block,
-                            n_cores,
-                            weights=weights,
-                            store=None if store is None else store.scope(f"size{size}-{start}"),
-                        )
-                    )
-                    bar.update()
-                by_size[size] = [np.concatenate([p[i] for p in parts], axis=1) for i in range(3)]
-        return tuple(np.concatenate([by_size[len(kept)][i] for kept in schedule]) for i in range(3))
+        starts = range(0, n_iters, SHARED_SUBSET_ITERATIONS)
+        subsets, seeds, scopes = [], [], []
+        streams = montecarlo.child_sequences(self.inputs.null_seed, len(sizes))
+        for size, stream in zip(sizes, streams):
+            draws, block_streams = montecarlo.child_sequences(stream, 2)
+            rng = np.random.default_rng(draws)
+            seeds += montecarlo.child_sequences(block_streams, len(starts))
+            for start in starts:
+                subsets.append(np.sort(rng.choice(layout.n_analyses, size, replace=False)))
+                scopes.append(None if store is None else store.scope(f"size{size}-{start}"))
+        thresholds, weights = self.thresholds_and_weights(subsets, n_cores)
+        parts = montecarlo.null_maxima_each(
+            layout,
+            _retained_matrix(subsets, layout.n_analyses),
+            thresholds,
+            [min(SHARED_SUBSET_ITERATIONS, n_iters - start) for start in starts] * len(sizes),
+            seeds,
+            n_cores,
+            progress,
+            weights=weights,
+            stores=scopes,
+        )
+        n_blocks = len(starts)
+        by_size = {
+            size: [
+                np.concatenate([p[i] for p in parts[s * n_blocks : (s + 1) * n_blocks]])
+                for i in range(3)
+            ]
+            for s, size in enumerate(sizes)
+        }
+        return tuple(np.stack([by_size[len(kept)][i] for kept in schedule]) for i in range(3))
 
 
 def _retained_matrix(schedule, n_analyses):
