@@ -5,12 +5,13 @@ import pytest
 from nimare.meta.cbma import ALE
 
 from nimare_stability.core import _nimare_private as private
+from nimare_stability.core import names
 from nimare_stability.datasets import load_nback_flanker
 from nimare_stability.engines import ale_null
 from nimare_stability.engines.ale_null import ALENull, threshold
 from nimare_stability.engines.kernels import collect_ma_maps
 
-WEIGHTS = "histweights_corr-none_method-approximate"
+WEIGHTS = names.APPROXIMATE_HISTOGRAM
 
 
 def _prepared(studyset):
@@ -79,9 +80,7 @@ def test_pruned_histograms_differ_only_in_the_far_tail(pain_null):
     np.testing.assert_array_equal(pruned[: changed.min()], exact[: changed.min()])
 
 
-def test_a_threshold_pruning_could_move_is_taken_from_the_exact_histogram(
-    pain_null, monkeypatch
-):
+def test_a_threshold_pruning_could_move_is_taken_from_the_exact_histogram(pain_null, monkeypatch):
     null = pain_null[3]
     rows = np.arange(pain_null[1].shape[0])
     reference = _nimare(pain_null, rows)

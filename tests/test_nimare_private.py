@@ -17,6 +17,7 @@ from nimare.workflows.ibma import IBMAWorkflow
 from scipy import sparse
 
 from nimare_stability.core import _nimare_private as private
+from nimare_stability.engines.kernels import collect_ma_maps
 
 MC = "z_desc-size_level-cluster_corr-FWE_method-montecarlo"
 
@@ -277,3 +278,25 @@ def test_dask_client_is_the_one_joblib_runs_on():
         with parallel_config(backend="dask"):
             assert private.dask_client() is client
         assert private.dask_client() is None
+
+
+def test_histogram_bins_are_those_of_the_fit(pain_ale):
+    estimator, ma_maps, _, _ = collect_ma_maps(pain_ale.estimator)
+    before = estimator.null_distributions_["histogram_bins"]
+    row_max = np.asarray(ma_maps.max(axis=1).toarray()).ravel().astype(np.float32)
+    bins = private.histogram_bins(estimator, row_max, ma_maps.shape[1])
+    np.testing.assert_array_equal(bins, before)
+    assert estimator.null_distributions_["histogram_bins"] is before  # not modified
+
+
+def test_a_null_histogram_set_on_a_subset_copy_gives_its_p_values(pain_ale):
+    estimator, ma_maps, kernel_ids, _ = collect_ma_maps(pain_ale.estimator)
+    coordinates = estimator.inputs_["coordinates"]
+    subset = private.subset_copy(estimator, kernel_ids, coordinates, ma_maps)
+    fitted = pain_ale.estimator.null_distributions_
+    private.set_null_histogram(
+        subset, fitted["histogram_bins"], fitted["histweights_corr-none_method-approximate"]
+    )
+    stat = pain_ale.maps["stat"]
+    p = private.stat_to_p(subset, stat, "approximate")[0]
+    np.testing.assert_array_equal(p.astype(np.float32), pain_ale.maps["p"])

@@ -21,6 +21,8 @@ from nimare.utils import (
 )
 from scipy import sparse
 
+from nimare_stability.core import names
+
 __all__ = [
     "DIAG_OPTIONS_ATTR",
     "JACKKNIFE_HOOKS",
@@ -42,7 +44,6 @@ __all__ = [
     "estimator_correction_kwargs",
     "estimator_min_analyses",
     "fitted_weights",
-    "has_null_histogram",
     "histogram_bins",
     "mask_to_bool",
     "nimare_jackknife_transform",
@@ -77,9 +78,7 @@ KERNEL_ESTIMATOR_METHODS = (
     "_p_to_summarystat",
     "_get_rng",
 )
-#: ``null_distributions_`` key of an approximate-null histogram's weights.
-_APPROXIMATE_WEIGHTS = "histweights_corr-none_method-approximate"
-#: ALE's fitted attribute holding each analysis's largest MA value (its histogram's reach).
+#: ALE's fitted attribute: each analysis's largest MA value.
 _STUDY_MAX_MA_ATTR = "_study_max_ma_values"
 #: Estimator attribute holding the fewest analyses it will fit (IBMA estimators set it).
 _MIN_ANALYSES_ATTR = "_min_analyses"
@@ -129,30 +128,21 @@ def null_histogram(estimator, ma_maps):
 
 
 def histogram_bins(estimator, row_max, n_voxels):
-    """Return the approximate-null bin centres of ALE analyses, as NiMARE's fit derives them.
+    """Return the ALE null's bin centres of analyses with largest MA values ``row_max``.
 
-    ``row_max`` holds the analyses' largest MA values (float32, one per analysis) over
-    ``n_voxels`` masked voxels. ``estimator`` is not modified (a shallow copy is).
+    As a fit on ``n_voxels`` voxels derives them; ``estimator`` is not modified.
     """
     probe = copy.copy(estimator)
     probe.null_distributions_ = {}
     setattr(probe, _STUDY_MAX_MA_ATTR, row_max)
     probe._determine_histogram_bins(sparse.csr_matrix((row_max.shape[0], n_voxels)))
-    return probe.null_distributions_["histogram_bins"]
-
-
-def has_null_histogram(estimator):
-    """Whether ``estimator`` (a :func:`subset_copy`) holds its approximate-null histogram."""
-    return _APPROXIMATE_WEIGHTS in estimator.null_distributions_
+    return probe.null_distributions_[names.HISTOGRAM_BINS]
 
 
 def set_null_histogram(estimator, bins, weights):
-    """Store an approximate-null histogram (bin centres, weights) in a :func:`subset_copy`.
-
-    Where its ``_compute_null_approximate`` would.
-    """
-    estimator.null_distributions_["histogram_bins"] = bins
-    estimator.null_distributions_[_APPROXIMATE_WEIGHTS] = weights
+    """Store an approximate-null histogram (bin centres, weights) in a :func:`subset_copy`."""
+    estimator.null_distributions_[names.HISTOGRAM_BINS] = bins
+    estimator.null_distributions_[names.APPROXIMATE_HISTOGRAM] = weights
 
 
 def stat_to_p(estimator, stat, null_method):
@@ -351,8 +341,8 @@ def nimare_jackknife_transform(jackknife, result):
 
 #: Workflow class attribute listing the diagnostic names it accepts.
 DIAG_OPTIONS_ATTR = "_diag_options"
-#: ``nimare.reports.base.Report`` method that turns the report configuration (a list of
-#: sections, each ``{"name": ..., "reportlets": [...]}``) into the report's sections.
+#: ``nimare.reports.base.Report`` method that turns the report configuration (sections,
+#: each ``{"name": ..., "reportlets": [...]}``) into the report's sections.
 REPORT_INDEX_ATTR = "index"
 #: The name of the section of NiMARE's report configuration that holds the diagnostics.
 REPORT_DIAGNOSTICS_SECTION = "Diagnostics"

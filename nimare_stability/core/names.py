@@ -47,6 +47,10 @@ MONTECARLO_LEVELS = ("level-voxel", "desc-size_level-cluster", "desc-mass_level-
 MONTECARLO_NULLS = tuple(
     f"values_{level}_corr-fwe_method-montecarlo" for level in MONTECARLO_LEVELS
 )
+#: The estimator's ``null_distributions_`` keys of an approximate-null histogram: its bin
+#: centres and weights.
+HISTOGRAM_BINS = "histogram_bins"
+APPROXIMATE_HISTOGRAM = "histweights_corr-none_method-approximate"
 #: The target every diagnostic judges by default (NiMARE's workflows' default target).
 DEFAULT_TARGET = f"z_desc-size_level-cluster{MONTECARLO}"
 #: The main z map each corrector makes (``"none"``: the uncorrected one).

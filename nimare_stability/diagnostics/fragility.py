@@ -7,12 +7,17 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from nimare_stability.core import _nimare_private, grouping, names
-from nimare_stability.core.clusters import LOCATION, vanishes
+from nimare_stability.core.clusters import LOCATION
 from nimare_stability.core.progress import tqdm_disable
 from nimare_stability.core.validation import check_number
 from nimare_stability.diagnostics.base import ClusterDiagnostic, Outputs
 from nimare_stability.diagnostics.docs import fill_doc
-from nimare_stability.diagnostics.survival import SurvivalBound, baseline_null, significant_size
+from nimare_stability.diagnostics.fragility_screen import (
+    NEAR_SHARE,
+    Screen,
+    baseline_null,
+    survival_bound,
+)
 from nimare_stability.engines import (
     DRAWS_NULLS,
     TAKES_NULLS,
@@ -20,8 +25,6 @@ from nimare_stability.engines import (
     memory,
     resolve_engine,
 )
-from nimare_stability.engines._numba_candidates import ALE
-from nimare_stability.engines.families import NULL_METHOD, kernel_family
 from nimare_stability.engines.kernels import collect_ma_maps
 from nimare_stability.engines.keyed import Judge
 
@@ -29,9 +32,6 @@ from nimare_stability.engines.keyed import Judge
 SCREEN_ITERATIONS = 1000
 #: Candidate sets, per cluster and size, confirmed with the exact null in one batch.
 CONFIRM_BATCH = 2
-#: Sets removing at most this share of the analyses are screened against the baseline's
-#: own Monte Carlo null (a replicate that keeps nearly every analysis nearly shares it).
-NEAR_SHARE = 0.02
 COLUMNS = [
     "cluster_id",
     "tail",
@@ -90,7 +90,7 @@ class Fragility(ClusterDiagnostic):
     With the fast engine and a Monte Carlo target, candidate sets are screened with a
     cheaper null: a set that removes at most :data:`NEAR_SHARE` of the analyses, against
     the baseline's own null maxima (for ALE cluster-size targets, skipping the clusters a
-    bound shows it leaves standing, :mod:`~nimare_stability.diagnostics.survival`); any
+    bound shows it leaves standing, :mod:`~nimare_stability.diagnostics.fragility_screen`); any
     other set, against ``null="shared"`` at most :data:`SCREEN_ITERATIONS` iterations. The
     reported set is confirmed with each replicate's own null at the full ``n_iters``. A set
     the screen misses is not tried again.
@@ -145,12 +145,12 @@ class Fragility(ClusterDiagnostic):
         with self._checkpoint(result, run.corrector, engine) as checkpoint:
             null = baseline_null(result.estimator)
             screen, exact, near = self._judges(run, plan, engine, checkpoint, null)
-            screen = _Screen(screen, units, run.clusters)
-            exact = screen if screen.judge is exact else _Screen(exact, units, run.clusters)
+            screen = Screen(screen, units, run.clusters)
+            exact = screen if screen.judge is exact else Screen(exact, units, run.clusters)
             if near is not None:
                 screen.near = near
                 screen.near_limit = int(NEAR_SHARE * analyses.ids.size)
-                screen.bound = self._bound(run, units, ma_maps, rows, null[1])
+                screen.bound = survival_bound(self, run, units, ma_maps, rows, null[1])
             search.run(screen, exact, self.max_exact, self.max_removed, self.progress)
 
         study_of = analyses.study_of()
@@ -239,67 +239,6 @@ class Fragility(ClusterDiagnostic):
             return tuple(np.tile(values, (len(retained), 1)) for values in null)
 
         return screen, exact, judge("replicate", null[0].size, "near", maxima)
-
-    def _bound(self, run, units, ma_maps, rows, null_max_size):
-        """Return the :class:`SurvivalBound` of ALE cluster-size FWE targets, else None."""
-        estimator = run.analyses.estimator
-        level = names.montecarlo_level(self.target_image)
-        if (
-            kernel_family(estimator) != ALE
-            or level != names.MONTECARLO_LEVELS[1]
-            or self.target_threshold is not None
-        ):
-            return None
-        min_size = significant_size(null_max_size, self.alpha, self.cluster_threshold)
-        if min_size is None:
-            return None
-        voxel_thresh = _nimare_private.corrector_parameter(run.corrector, "voxel_thresh", 0.001)
-        threshold = _nimare_private.p_to_stat(estimator, voxel_thresh, NULL_METHOD)
-        return SurvivalBound.build(
-            run.clusters, ma_maps, rows, units.of_analysis, run.rule.mask, threshold, min_size
-        )
-
-
-class _Screen:
-    """Judges candidate sets and says which sink which clusters.
-
-    Sets that remove at most ``near_limit`` analyses are judged by ``near`` (against the
-    baseline's null) when it is set, skipping the clusters ``bound`` shows they leave
-    standing; the others by ``judge``.
-    """
-
-    def __init__(self, judge, units, clusters):
-        self.judge = judge
-        self.units = units
-        self.clusters = clusters
-        self.near = None
-        self.near_limit = 0
-        self.bound = None
-
-    def sinking(self, tried):
-        """Return ``{cluster: [sets of ``tried[cluster]`` that make it vanish]}``."""
-        pending = {}
-        for index, candidates in tried.items():
-            for removed in candidates:
-                near = self._is_near(removed)
-                if not (near and self.bound is not None and self.bound.survives(index, removed)):
-                    pending.setdefault(removed, set()).add(index)
-        judged = {}
-        for judge, near in ((self.judge, False), (self.near, True)):
-            sets = {s: self.units.retained(list(s)) for s in pending if self._is_near(s) == near}
-            if sets:
-                judged.update(judge(sets))
-        return {
-            index: [
-                s
-                for s in candidates
-                if index in pending.get(s, ()) and vanishes(judged[s], self.clusters[index])
-            ]
-            for index, candidates in tried.items()
-        }
-
-    def _is_near(self, removed):
-        return self.near is not None and self.units.sizes[list(removed)].sum() <= self.near_limit
 
 
 class _Units:

@@ -68,6 +68,7 @@ class _Replicate:
         self.ma_maps = ma_maps
         self.rows = rows
         self._ale_null = ale_null
+        self._has_null = False
 
     @functools.cached_property
     def stat(self):
@@ -78,9 +79,10 @@ class _Replicate:
         """Return the estimator copy, its approximate null histogram built on first use."""
         if self._ale_null is None:
             return private.null_histogram(self.estimator, self.ma_maps)
-        if not private.has_null_histogram(self.estimator):
+        if not self._has_null:
             bins, weights, _ = self._ale_null.histogram(self.rows)
             private.set_null_histogram(self.estimator, bins, weights)
+            self._has_null = True
         return self.estimator
 
 

@@ -12,11 +12,12 @@ from nimare_stability.core import grouping, names
 from nimare_stability.core.clusters import vanishes
 from nimare_stability.datasets import load_nback_flanker
 from nimare_stability.diagnostics.fragility import Fragility, _Units
-from nimare_stability.diagnostics.survival import (
+from nimare_stability.diagnostics.fragility_screen import (
     THRESHOLD_MARGIN,
     SurvivalBound,
     baseline_null,
     significant_size,
+    survival_bound,
 )
 from nimare_stability.engines import EngineInputs
 from nimare_stability.engines.fast import FastEngine
@@ -36,7 +37,7 @@ def nback_case():
     units = _Units(grouping.analysis_labels("study", "groups", run.analyses))
     _, ma_maps, _, rows = collect_ma_maps(run.analyses.estimator)
     null = baseline_null(result.estimator)
-    bound = diagnostic._bound(run, units, ma_maps, rows, null[1])
+    bound = survival_bound(diagnostic, run, units, ma_maps, rows, null[1])
     return result, run, units, null, bound
 
 

@@ -1,4 +1,4 @@
-"""Fragility's screen at scale: candidate sets that certainly leave a cluster standing.
+"""Fragility's screen: which candidate sets sink which clusters, cheaply at scale.
 
 When a replicate keeps nearly every analysis, Fragility screens it against the baseline's
 own Monte Carlo null. Under that screen, cluster-size FWE support keeps every voxel of a
@@ -17,9 +17,15 @@ import numpy as np
 from nimare.stats import null_to_p
 from scipy import sparse
 
-from nimare_stability.core import names
+from nimare_stability.core import _nimare_private, names
+from nimare_stability.core.clusters import vanishes
 from nimare_stability.core.volumes import label_faces
+from nimare_stability.engines._numba_candidates import ALE
+from nimare_stability.engines.families import NULL_METHOD, kernel_family
 
+#: Sets removing at most this share of the analyses are screened against the baseline's
+#: own Monte Carlo null (a replicate that keeps nearly every analysis nearly shares it).
+NEAR_SHARE = 0.02
 #: Added to the baseline's cluster-forming threshold to bound any replicate's (10 bins of
 #: ALE's histogram): rounding to the nearest bin in each fold can move a threshold by a bin.
 THRESHOLD_MARGIN = 1e-4
@@ -127,3 +133,68 @@ def baseline_null(estimator):
     if not all(key in nulls for key in names.MONTECARLO_NULLS):
         return None
     return tuple(np.asarray(nulls[key], dtype=np.float64) for key in names.MONTECARLO_NULLS)
+
+
+def survival_bound(diagnostic, run, units, ma_maps, rows, null_max_size):
+    """Return the :class:`SurvivalBound` of ``diagnostic``'s run, else None.
+
+    Only ALE cluster-size FWE targets without ``target_threshold`` have one.
+    """
+    estimator = run.analyses.estimator
+    level = names.montecarlo_level(diagnostic.target_image)
+    if (
+        kernel_family(estimator) != ALE
+        or level != names.MONTECARLO_LEVELS[1]
+        or diagnostic.target_threshold is not None
+    ):
+        return None
+    min_size = significant_size(null_max_size, diagnostic.alpha, diagnostic.cluster_threshold)
+    if min_size is None:
+        return None
+    voxel_thresh = _nimare_private.corrector_parameter(run.corrector, "voxel_thresh", 0.001)
+    threshold = _nimare_private.p_to_stat(estimator, voxel_thresh, NULL_METHOD)
+    return SurvivalBound.build(
+        run.clusters, ma_maps, rows, units.of_analysis, run.rule.mask, threshold, min_size
+    )
+
+
+class Screen:
+    """Judges candidate sets and says which sink which clusters.
+
+    Sets that remove at most ``near_limit`` analyses are judged by ``near`` (against the
+    baseline's null) when it is set, skipping the clusters ``bound`` shows they leave
+    standing; the others by ``judge``.
+    """
+
+    def __init__(self, judge, units, clusters):
+        self.judge = judge
+        self.units = units
+        self.clusters = clusters
+        self.near = None
+        self.near_limit = 0
+        self.bound = None
+
+    def sinking(self, tried):
+        """Return ``{cluster: [sets of ``tried[cluster]`` that make it vanish]}``."""
+        pending = {}
+        for index, candidates in tried.items():
+            for removed in candidates:
+                near = self._is_near(removed)
+                if not (near and self.bound is not None and self.bound.survives(index, removed)):
+                    pending.setdefault(removed, set()).add(index)
+        judged = {}
+        for judge, near in ((self.judge, False), (self.near, True)):
+            sets = {s: self.units.retained(list(s)) for s in pending if self._is_near(s) == near}
+            if sets:
+                judged.update(judge(sets))
+        return {
+            index: [
+                s
+                for s in candidates
+                if index in pending.get(s, ()) and vanishes(judged[s], self.clusters[index])
+            ]
+            for index, candidates in tried.items()
+        }
+
+    def _is_near(self, removed):
+        return self.near is not None and self.units.sizes[list(removed)].sum() <= self.near_limit
