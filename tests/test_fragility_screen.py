@@ -7,7 +7,7 @@ import pytest
 from nimare.meta.cbma import ALE
 from nimare.stats import null_to_p
 
-from nimare_stability import FWECorrector
+from nimare_stability import FWECorrector, ResampledStability
 from nimare_stability.core import grouping, names
 from nimare_stability.core.clusters import vanishes
 from nimare_stability.datasets import load_nback_flanker
@@ -101,3 +101,26 @@ def test_a_bound_needs_enough_connected_voxels():
     assert bound.survives(0, (0,))  # voxels 2 and 3 still connected
     strict = SurvivalBound([None], [per_unit], [log_total], [boxes], np.log1p(-0.1), 3)
     assert strict.survives(0, ()) and not strict.survives(0, (0,))
+
+
+def test_nback_fragility_one_is_exactly_where_leaving_one_study_out_sinks(nback_case):
+    """Screened at scale (near screen and bound), Fragility by study still finds every
+    cluster that one study's removal sinks under its own exact null: the clusters that
+    ResampledStability's leave-one-study-out influence table (the same exact nulls,
+    another code path) marks, and no other."""
+    result = nback_case[0]
+    common = dict(target_image=TARGET, groups="study", n_iters=100, random_state=0)
+    common["progress"] = False
+    fragile = Fragility(max_exact=1, max_removed=1, **common).transform(result)
+    table = fragile.tables[names.table_key(TARGET, names.FRAGILITY, names.CLUSTERS)]
+    stability = ResampledStability(resampling_policy="leave_group_out", **common)
+    influence = stability.transform(result).tables[
+        names.table_key(TARGET, names.STABILITY, names.INFLUENCE)
+    ]
+    for _, row in table.iterrows():
+        column = names.cluster_column(row["tail"], row["cluster_id"])
+        sinking = set(influence.loc[influence[column] == 1, "group"])
+        if sinking:
+            assert row["fragility"] == 1 and row["removed"] in sinking, column
+        else:
+            assert row["fragility"] == "> 1", column

@@ -13,6 +13,7 @@ from nimare_stability.core.validation import check_number
 from nimare_stability.diagnostics.base import ClusterDiagnostic, Outputs
 from nimare_stability.diagnostics.docs import fill_doc
 from nimare_stability.diagnostics.fragility_screen import (
+    NEAR_MIN_ANALYSES,
     NEAR_SHARE,
     Screen,
     baseline_null,
@@ -88,11 +89,12 @@ class Fragility(ClusterDiagnostic):
     (the ids or group labels, ``;``-joined).
 
     With the fast engine and a Monte Carlo target, candidate sets are screened with a
-    cheaper null: a set that removes at most :data:`NEAR_SHARE` of the analyses, against
-    the baseline's own null maxima (for ALE cluster-size targets, skipping the clusters a
-    bound shows it leaves standing, :mod:`~nimare_stability.diagnostics.fragility_screen`); any
-    other set, against ``null="shared"`` at most :data:`SCREEN_ITERATIONS` iterations. The
-    reported set is confirmed with each replicate's own null at the full ``n_iters``. A set
+    cheaper null: in runs of at least :data:`NEAR_MIN_ANALYSES` analyses, a set that
+    removes at most :data:`NEAR_SHARE` of them, against the baseline's own null maxima
+    (for ALE cluster-size targets, skipping the clusters a bound shows it leaves standing,
+    :mod:`~nimare_stability.diagnostics.fragility_screen`); any other set, against
+    ``null="shared"`` at most :data:`SCREEN_ITERATIONS` iterations. The reported set is
+    confirmed with each replicate's own null at the full ``n_iters``. A set
     the screen misses is not tried again.
     """
 
@@ -147,7 +149,7 @@ class Fragility(ClusterDiagnostic):
             screen, exact, near = self._judges(run, plan, engine, checkpoint, null)
             screen = Screen(screen, units, run.clusters)
             exact = screen if screen.judge is exact else Screen(exact, units, run.clusters)
-            if near is not None:
+            if near is not None and analyses.ids.size >= NEAR_MIN_ANALYSES:
                 screen.near = near
                 screen.near_limit = int(NEAR_SHARE * analyses.ids.size)
                 screen.bound = survival_bound(self, run, units, ma_maps, rows, null[1])

@@ -23,9 +23,11 @@ from nimare_stability.core.volumes import label_faces
 from nimare_stability.engines._numba_candidates import ALE
 from nimare_stability.engines.families import NULL_METHOD, kernel_family
 
-#: Sets removing at most this share of the analyses are screened against the baseline's
-#: own Monte Carlo null (a replicate that keeps nearly every analysis nearly shares it).
-NEAR_SHARE = 0.02
+#: In a run of at least :data:`NEAR_MIN_ANALYSES` analyses, sets removing at most this
+#: share of them are screened against the baseline's own Monte Carlo null (a replicate
+#: that keeps nearly every analysis nearly shares it).
+NEAR_SHARE = 0.1
+NEAR_MIN_ANALYSES = 100
 #: Added to the baseline's cluster-forming threshold to bound any replicate's (10 bins of
 #: ALE's histogram): rounding to the nearest bin in each fold can move a threshold by a bin.
 THRESHOLD_MARGIN = 1e-4

@@ -73,20 +73,13 @@ class FastEngine(Engine):
 
     @classmethod
     def memory_parts(cls, estimator, values, n_analyses, n_replicates, n_cores):
-        """Add up the MA maps cached once, the engine's threads and its worker processes.
+        """Add up the MA maps cached once and the engine's threads.
 
-        The processes may compute cluster-forming thresholds (see
-        :meth:`Engine.memory_parts`).
+        See :meth:`Engine.memory_parts`.
         """
-        n_workers = parallel.n_workers(n_cores)
-        return memory.kernel_run(
-            n_analyses,
-            values,
-            int(mask_array(estimator.masker).sum()),
-            n_replicates,
-            n_workers,
-            n_workers if n_workers > 1 else 0,
-        )
+        n_voxels = int(mask_array(estimator.masker).sum())
+        n_threads = parallel.n_workers(n_cores)
+        return memory.kernel_run(n_analyses, values, n_voxels, n_replicates, n_threads)
 
     def __init__(self, inputs):
         super().__init__(inputs)
