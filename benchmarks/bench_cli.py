@@ -4,11 +4,13 @@ Usage: ``python benchmarks/bench_cli.py [--n-iters 1000] [--n-cores 2] [--repeat
 
 Runs the command line's default job (the full robustness profile on NiMARE's pain data)
 through ``nimare_stability.cli.main``, as a user does, and prints the wall time of the whole
-command (everything the user waits for: loading, fit, the time estimate's pilots, NiMARE's
-Monte Carlo correction, the four diagnostics, the verdict, the maps, tables, figures and
-report) and of each step. Each diagnostic's time divided by the correction's is the ratio
-``nimare_stability.cli.estimate.RATIOS`` holds; the script prints the estimate beside the
-measured time. NiMARE 0.22.1 has no such command: its share is the correction step.
+command (everything the user waits for: loading, fit, the time estimate's pilots, the
+Monte Carlo correction by ``nimare_stability.FWECorrector``, the four diagnostics, the
+verdict, the maps, tables, figures and report) and of each step. Each diagnostic's time
+divided by the correction's is the ratio ``nimare_stability.cli.estimate.RATIOS`` holds;
+the script prints the estimate beside the measured time. NiMARE 0.22.1 has no such
+command: its share is the correction step (``benchmarks/bench_corrector.py`` times
+NiMARE's corrector against ours).
 """
 
 import argparse

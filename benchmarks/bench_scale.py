@@ -15,8 +15,9 @@ One process, one core unless said otherwise, ALE with per-analysis sample sizes
    nulls, supports, clusters and tables): replicate-iterations/s and the ratio to NiMARE
    per core, i.e. NiMARE's corrector run once per replicate (its refits not counted).
 3. The same 20 replicates (read back from the replicate table) piece by piece: the MA maps,
-   the 20 thresholds (one approximate-null histogram each), the layout, and the engine's
-   nulls alone, with the engine-only ratio; then the engine it replaced
+   the 20 thresholds (one approximate-null histogram each; beside them NiMARE's own
+   ``_compute_null_approximate`` for the same replicates, checked equal), the layout, and
+   the engine's nulls alone, with the engine-only ratio; then the engine it replaced
    (``tests/helpers/reference_engine.py``) on a few iterations.
 4. ``--full``: ``ResampledStability`` end to end, 100 grouped replicates x 5000 iterations
    on two cores: wall time, the main process's peak RSS and the peak PSS of the process
@@ -94,10 +95,14 @@ def one_repeat(fitted, args, figures, first):
     t_thresholds, thresholds = timed(
         lambda: [replicates.stat_threshold(kept, 0.001) for kept in splits]
     )
+    t_theirs, theirs = timed(lambda: [_nimare_threshold(replicates, kept) for kept in splits])
+    assert theirs == thresholds, "thresholds differ from NiMARE's"
     t_layout, layout = timed(lambda: build_layout(fitted.estimator))
     t_engine, _ = timed(lambda: null_maxima(layout, retained, thresholds, args.n_iters, 1))
     figures.add("  pieces: MA maps", t_kernels)
     figures.add(f"  pieces: {N_REPLICATES} cluster-forming thresholds", t_thresholds)
+    figures.add(f"  NiMARE's histograms, the same {N_REPLICATES} thresholds", t_theirs)
+    figures.add("  thresholds: NiMARE / ours per replicate", t_theirs / t_thresholds, "x", 1)
     figures.add("  pieces: layout", t_layout)
     figures.add("  pieces: engine nulls alone", t_engine)
     figures.add(
@@ -116,6 +121,20 @@ def one_repeat(fitted, args, figures, first):
     figures.add(f"the engine it replaced ({len(foci)} it): rate", old, "rep-it/s", 0)
     figures.add("the engine it replaced: ratio to NiMARE per core", old / nimare_rate, "x", 1)
     return baseline
+
+
+def _nimare_threshold(replicates, kept):
+    """A replicate's threshold from NiMARE's own ``_compute_null_approximate``."""
+    from nimare_stability.core import _nimare_private as private
+
+    estimator = replicates._estimator
+    rows = np.sort(replicates._rows[kept])
+    ids = replicates._kernel_ids[rows]
+    coordinates = estimator.inputs_["coordinates"]
+    coordinates = coordinates[coordinates["id"].isin(ids)]
+    ma_maps = replicates.ma_maps[rows]
+    subset = private.subset_copy(estimator, ids, coordinates, ma_maps)
+    return private.p_to_stat(private.null_histogram(subset, ma_maps), 0.001, "approximate")
 
 
 def full_run(baseline, figures):

@@ -5,11 +5,14 @@ Usage: ``python benchmarks/bench_stability.py [--n-iters 5000] [--n-cores 1]
 
 The baseline (ALE + FWECorrector(montecarlo)) is fit once (one run, not counted); our
 ResampledStability then runs once untimed (numba compiles or loads its cache, and forked
-children inherit it). Each repeat runs every case in a forked child, NiMARE's and ours
-(``null="shared"`` and ``null="replicate"``) on the same policy, replicates' count,
-baseline and cores, so that its own peak RSS can be read. Each time is the whole
-``transform`` call (end to end). Prints the median (min - max) over the repeats of the
-seconds, the ratio NiMARE / ours and the peak RSS of each case.
+children inherit it). Each repeat first times one Monte Carlo null of the full data,
+NiMARE's ``FWECorrector(method="montecarlo")`` (its whole ``transform``) against our
+engine's ``null_maxima`` for one replicate of every analysis (the single-null path, its
+layout built once, not counted), in iterations/s per core. Then it runs every case in a
+forked child, NiMARE's and ours (``null="shared"`` and ``null="replicate"``) on the same
+policy, replicates' count, baseline and cores, so that its own peak RSS can be read. Each
+time is the whole ``transform`` call (end to end). Prints the median (min - max) over the
+repeats of the rates, seconds, ratios NiMARE / ours and the peak RSS of each case.
 """
 
 import argparse
@@ -38,6 +41,31 @@ def _baseline(n_iters, n_cores):
     pain = Studyset(os.path.join(get_resource_path(), "nidm_pain_studyset.json"))
     corrector = FWECorrector(method="montecarlo", n_iters=n_iters, n_cores=n_cores)
     return timed(lambda: corrector.transform(ALE(random_state=0).fit(pain)))
+
+
+def _single_null(n_iters, n_cores, figures):
+    """Time NiMARE's Monte Carlo FWE correction and our single-null engine on the full data."""
+    import numpy as np
+    from nimare.correct import FWECorrector
+
+    from nimare_stability.engines import parallel
+    from nimare_stability.engines.montecarlo import build_layout, null_maxima
+
+    result = BASELINE["result"]
+    corrector = FWECorrector(method="montecarlo", n_iters=n_iters, n_cores=n_cores)
+    t_nimare, _ = timed(lambda: corrector.transform(result))
+    layout = build_layout(result.estimator)
+    threshold = result.estimator._p_to_summarystat(0.001)
+    everything = np.ones((1, layout.n_analyses), dtype=bool)
+    t_ours, _ = timed(lambda: null_maxima(layout, everything, threshold, n_iters, 0, n_cores))
+    per_core = parallel.n_workers(n_cores)
+    figures.add(
+        "single null: NiMARE FWECorrector(montecarlo), per core",
+        n_iters / t_nimare / per_core,
+        "it/s",
+    )
+    figures.add("single null: our engine, per core", n_iters / t_ours / per_core, "it/s")
+    figures.add("single null: ratio ours / NiMARE", t_nimare / t_ours, "x")
 
 
 def _case(args):
@@ -85,6 +113,7 @@ def main():
     figures = Figures()
     for index in range(args.repeats):
         figures.start_repeat(index, args.repeats)
+        _single_null(args.n_iters, args.n_cores, figures)
         for name in args.cases:
             runs = {}
             for who, null in (("nimare", None), ("ours", "shared"), ("ours", "replicate")):

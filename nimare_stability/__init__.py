@@ -8,7 +8,9 @@ MKDADensity, KDA), optionally leaving out whole groups (studies). ``robustness_t
 joins them with a Jackknife into a per-cluster verdict and its reason; ``report`` writes
 them into one HTML page, and :mod:`nimare_stability.plotting` draws them.
 ``enable_workflows()`` lets NiMARE's workflows name them all (``"resampledstability"``,
-``"fragility"``, ``"failsafen"``, ``"robustness"``, ``"fastjackknife"``).
+``"fragility"``, ``"failsafen"``, ``"robustness"``, ``"fastjackknife"``). ``FWECorrector``
+is NiMARE's, its Monte Carlo null drawn by the package's compiled engine (ALE,
+MKDADensity, KDA): the same outputs, faster.
 
 The folders are the layers, lowest first; a module imports from its own layer and the
 layers below it, never from a higher one:
@@ -26,12 +28,14 @@ core -> resampling -> engines -> diagnostics -> reporting -> cli
 - ``reporting``: figures and the HTML report.
 - ``cli``: the ``nimare-stability`` command.
 
-Two modules stand beside the layers: ``datasets`` (NiMARE's bundled studysets; uses
-``core``) and ``workflows`` (NiMARE's workflows learn our names; uses ``diagnostics``).
+Three modules stand beside the layers: ``datasets`` (NiMARE's bundled studysets; uses
+``core``), ``correct`` (``FWECorrector``; uses ``core`` and ``engines``) and ``workflows``
+(NiMARE's workflows learn our names; uses ``diagnostics``).
 """
 
 import sys
 
+from nimare_stability.correct import FWECorrector
 from nimare_stability.diagnostics import (
     FailSafeN,
     Fragility,
@@ -50,6 +54,7 @@ for _module in (plotting, policies):
     sys.modules[f"{__name__}.{_module.__name__.rpartition('.')[2]}"] = _module
 
 __all__ = [
+    "FWECorrector",
     "FailSafeN",
     "Fragility",
     "Jackknife",

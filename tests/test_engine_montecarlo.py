@@ -10,10 +10,13 @@ from nimare.utils import _mask_img_to_bool
 from scipy import ndimage
 
 from nimare_stability.datasets import load_nback_flanker
+from nimare_stability.engines import montecarlo
 from nimare_stability.engines.montecarlo import (
+    bound_tail,
     build_layout,
     maxima_for_foci,
     null_maxima,
+    null_maxima_each,
     replicate_weights,
 )
 
@@ -126,6 +129,60 @@ def test_candidate_engine_equals_the_touched_voxel_engine_on_nback(estimator_cla
     _assert_equals_the_touched_voxel_engine(
         layout, _random_foci(layout, 2, seed=4), retained, thresholds
     )
+
+
+def _kernel_voxels(rows, values, starts):
+    """``{(kernel, di, dj, dk): value}`` of kernel tables' runs."""
+    voxels = {}
+    for q in range(len(starts) - 1):
+        for di, dj, dk0, length, first in rows[starts[q] : starts[q + 1]]:
+            for t in range(length):
+                voxels[(q, di, dj, dk0 + t)] = values[first + t]
+    return voxels
+
+
+def test_bound_kernels_leave_out_exactly_the_entries_up_to_the_tail(ale_fitted):
+    _, layout, thresh = ale_fitted
+    tail = bound_tail(layout, replicate_weights(layout, _all_retained(layout)), [thresh])
+    tables = layout.kernel_tables(tail)
+    full = _kernel_voxels(tables.rows, tables.values, tables.starts)
+    kept = _kernel_voxels(tables.bound_rows, tables.bound_values, tables.bound_starts)
+    assert kept == {voxel: value for voxel, value in full.items() if -value > tail}
+    assert 0 < tables.tail <= tail
+    assert tables.tail == max(-value for voxel, value in full.items() if voxel not in kept)
+
+
+def test_maxima_do_not_depend_on_how_much_of_the_kernels_the_bound_leaves_out(
+    ale_fitted, monkeypatch
+):
+    """Untruncated bound kernels, kernels cut so little that one slack serves every voxel,
+    the default (slack per block of voxels) and kernels cut so much that nearly every voxel
+    is a candidate: the same floats."""
+    _, layout, thresh = ale_fitted
+    retained = _mixed_replicates(layout, seed=5)
+    thresholds = thresh * np.linspace(0.8, 3.0, len(retained))
+    foci = _random_foci(layout, 4, seed=6)
+    results = []
+    for fraction in (0.0, 1e-4, montecarlo.SLACK_FRACTION, 5.0):
+        monkeypatch.setattr(montecarlo, "SLACK_FRACTION", fraction)
+        results.append(maxima_for_foci(layout, foci, retained, thresholds))
+    assert results[0][1].max() > 0, "no cluster formed: equal sizes would prove little"
+    for other in results[1:]:
+        for name, got, expected in zip(("stat", "size", "mass"), other, results[0]):
+            np.testing.assert_array_equal(got, expected, err_msg=name)
+
+
+def test_replicates_drawn_apart_equal_each_drawn_alone(ale_fitted):
+    """``null_maxima_each`` (one parallel pass) gives each replicate its own ``null_maxima``."""
+    _, layout, thresh = ale_fitted
+    retained = _leave_one_out(layout)[:3]
+    thresholds = thresh * np.array([1.0, 1.1, 0.9])
+    n_iters, seeds = [130, 50, 20], [np.random.SeedSequence(s) for s in (1, 2, 3)]
+    apart = null_maxima_each(layout, retained, thresholds, n_iters, seeds, n_cores=2)
+    for r, maxima in enumerate(apart):
+        alone = null_maxima(layout, retained[r : r + 1], thresholds[r], n_iters[r], seeds[r])
+        for got, expected in zip(maxima, alone):
+            np.testing.assert_array_equal(got, expected[0])
 
 
 @pytest.fixture(scope="module", params=[ALE, MKDADensity], ids=lambda c: c.__name__)

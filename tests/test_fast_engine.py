@@ -156,16 +156,13 @@ def test_null_weights_are_the_replicates_own_when_mkda_imputes(pain):
 
 
 @pytest.mark.parametrize("estimator", [ALE, MKDADensity], ids=lambda c: c.__name__)
-def test_replicate_thresholds_in_processes_equal_those_in_one(pain, monkeypatch, estimator):
-    from nimare_stability.engines import fast
-
+def test_replicate_thresholds_in_threads_equal_those_in_one(pain, estimator):
     full = estimator().fit(pain).estimator
     engine = FastEngine(
         EngineInputs(full, FWECorrector(method="montecarlo"), AnalysisSet(full), None, 100)
     )
     schedule = [np.delete(np.arange(len(full.inputs_["id"])), i) for i in range(5)]
     one = engine.thresholds_and_weights(schedule, n_cores=1)
-    monkeypatch.setattr(fast, "PARALLEL_THRESHOLDS_SECONDS", 0.0)  # always in processes
     two = engine.thresholds_and_weights(schedule, n_cores=2)
     assert one[0] == two[0]
     if estimator is ALE:

@@ -18,7 +18,7 @@ PACKAGE = Path(nimare_stability.__file__).parent
 #: The layers, lowest first (the folders); a module imports from its own layer and below.
 LAYERS = ("core", "resampling", "engines", "diagnostics", "reporting", "cli")
 #: Modules beside the layers, and the layer they stand just above.
-BESIDE = {"datasets": "core", "workflows": "diagnostics"}
+BESIDE = {"datasets": "core", "correct": "engines", "workflows": "diagnostics"}
 #: Substrings of the map and table keys only ``core/names.py`` may build.
 KEY_MARKERS = ("_tab-", "_diag-", "_stat-", "_tail-", "_corr-", "_level-", "Tail ")
 #: The modules allowed to touch private NiMARE and joblib names.

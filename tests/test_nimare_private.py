@@ -17,6 +17,7 @@ from nimare.workflows.ibma import IBMAWorkflow
 from scipy import sparse
 
 from nimare_stability.core import _nimare_private as private
+from nimare_stability.engines.kernels import collect_ma_maps
 
 MC = "z_desc-size_level-cluster_corr-FWE_method-montecarlo"
 
@@ -118,6 +119,24 @@ def test_mkda_weights_are_readable_and_scale_its_statistic(pain):
     assert private.fitted_weights(ALE()) is None
 
 
+def test_correction_rng_is_fresh_on_each_call_and_seeded_by_the_estimator(pain_ale):
+    """``tests/test_corrector.py`` feeds its draws to the engine: NiMARE's corrected maps."""
+    estimator = pain_ale.estimator
+    first, again = (private.correction_rng(estimator).integers(2**63) for _ in range(2))
+    assert first == again
+    reseeded = copy.copy(estimator)
+    reseeded.random_state = estimator.random_state + 1
+    assert private.correction_rng(reseeded).integers(2**63) != first
+
+
+def test_null_distributions_added_join_the_fits(pain_ale):
+    estimator = copy.deepcopy(pain_ale.estimator)
+    fitted = list(estimator.null_distributions_)
+    private.add_null_distributions(estimator, {"values_added": np.zeros(3)})
+    assert list(estimator.null_distributions_) == [*fitted, "values_added"]
+    assert list(pain_ale.estimator.null_distributions_) == fitted
+
+
 def test_a_dataless_copy_still_lets_fdr_correct_its_maps(pain_ale):
     shell = private.dataless_copy(pain_ale.estimator)
     assert shell.inputs_ == {} and shell.dataset is None
@@ -147,6 +166,15 @@ def test_ibma_estimators_declare_their_minimum():
 )
 def test_corrector_suffix_names_the_maps_it_writes(corrector, suffix):
     assert private.corrector_suffix(corrector) == suffix
+
+
+def test_estimator_correction_kwargs_are_the_parameters_nimare_checks(pain_ale):
+    method = pain_ale.estimator.correct_fwe_montecarlo
+    corrector = FWECorrector(method="montecarlo", n_iters=5, voxel_thresh=0.01)
+    kwargs = private.estimator_correction_kwargs(corrector, method)
+    assert kwargs == {"n_iters": 5, "n_cores": 1, "voxel_thresh": 0.01}
+    with pytest.raises(TypeError, match="'alpha'.*Accepted keyword arguments: voxel_thresh"):
+        private.estimator_correction_kwargs(FWECorrector(method="montecarlo", alpha=0.1), method)
 
 
 def test_a_correctors_iterations_live_in_its_parameters(pain_ale):
@@ -250,3 +278,25 @@ def test_dask_client_is_the_one_joblib_runs_on():
         with parallel_config(backend="dask"):
             assert private.dask_client() is client
         assert private.dask_client() is None
+
+
+def test_histogram_bins_are_those_of_the_fit(pain_ale):
+    estimator, ma_maps, _, _ = collect_ma_maps(pain_ale.estimator)
+    before = estimator.null_distributions_["histogram_bins"]
+    row_max = np.asarray(ma_maps.max(axis=1).toarray()).ravel().astype(np.float32)
+    bins = private.histogram_bins(estimator, row_max, ma_maps.shape[1])
+    np.testing.assert_array_equal(bins, before)
+    assert estimator.null_distributions_["histogram_bins"] is before  # not modified
+
+
+def test_a_null_histogram_set_on_a_subset_copy_gives_its_p_values(pain_ale):
+    estimator, ma_maps, kernel_ids, _ = collect_ma_maps(pain_ale.estimator)
+    coordinates = estimator.inputs_["coordinates"]
+    subset = private.subset_copy(estimator, kernel_ids, coordinates, ma_maps)
+    fitted = pain_ale.estimator.null_distributions_
+    private.set_null_histogram(
+        subset, fitted["histogram_bins"], fitted["histweights_corr-none_method-approximate"]
+    )
+    stat = pain_ale.maps["stat"]
+    p = private.stat_to_p(subset, stat, "approximate")[0]
+    np.testing.assert_array_equal(p.astype(np.float32), pain_ale.maps["p"])

@@ -10,12 +10,13 @@ from nimare.meta.cbma import ALE
 from nimare_stability.core.analyses import AnalysisSet
 from nimare_stability.engines import EngineInputs
 from nimare_stability.engines.fast import SHARED_SUBSET_ITERATIONS, FastEngine
-from nimare_stability.engines.montecarlo import build_layout
+from nimare_stability.engines.montecarlo import build_layout, child_sequences, null_maxima
 
 SIZE = 14
 #: Random subsets the shared null draws (one per SHARED_SUBSET_ITERATIONS iterations).
 N_SUBSETS = 8
 OUR_ITERATIONS = N_SUBSETS * SHARED_SUBSET_ITERATIONS
+NULL_SEED = 2
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +31,7 @@ def shared_null(pain):
         None,
         OUR_ITERATIONS,
         "shared",
-        null_seed=np.random.SeedSequence(2),
+        null_seed=np.random.SeedSequence(NULL_SEED),
     )
     engine = FastEngine(inputs)
     subsets = []
@@ -78,6 +79,22 @@ def test_shared_null_draws_a_new_random_subset_of_the_size_per_block(shared_null
     assert all(len(subset) == SIZE for subset in subsets)
     assert len({tuple(subset) for subset in subsets}) == N_SUBSETS
     assert set(np.concatenate(subsets)) == set(range(engine.inputs.analyses.ids.size))
+
+
+def test_each_block_is_its_subsets_null_drawn_from_the_blocks_seed(shared_null):
+    """Block ``b`` of size ``m``'s null is ``null_maxima`` of its subset, at its threshold,
+    from child ``b`` of the size stream's second child (the first draws the subsets)."""
+    engine, nulls, subsets = shared_null
+    layout = engine.layout
+    size_stream = child_sequences(np.random.SeedSequence(NULL_SEED), 1)[0]
+    seeds = child_sequences(child_sequences(size_stream, 2)[1], N_SUBSETS)
+    for b, (subset, seed) in enumerate(zip(subsets, seeds)):
+        threshold, _ = FastEngine.thresholds_and_weights(engine, [subset])
+        retained = np.isin(np.arange(layout.n_analyses), subset)[None]
+        alone = null_maxima(layout, retained, threshold, SHARED_SUBSET_ITERATIONS, seed)
+        block = slice(b * SHARED_SUBSET_ITERATIONS, (b + 1) * SHARED_SUBSET_ITERATIONS)
+        for got, expected in zip(nulls, alone):
+            np.testing.assert_array_equal(got[0, block], expected[0])
 
 
 def test_shared_null_matches_nimare_nulls_of_the_same_subsets(shared_null, nimare_null):

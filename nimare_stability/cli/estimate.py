@@ -2,9 +2,12 @@
 
 The baseline Monte Carlo correction is timed on short pilots (its fixed cost and its cost
 per iteration, on one core), then extrapolated to the run's iterations and cores. Each
-diagnostic's time is that correction's time times the ratio measured on NiMARE's pain data
-(21 analyses, ALE, 1000 iterations, two cores; ``benchmarks/bench_cli.py`` prints the
-ratios). The estimate is rough: with hundreds of analyses Fragility and FailSafeN grow
+diagnostic's time is the compiled engine's correction time (the command's default
+corrector, :class:`nimare_stability.FWECorrector`) times the ratio measured on NiMARE's
+pain data (21 analyses, ALE, 1000 iterations, two cores; ``benchmarks/bench_cli.py``
+prints the ratios); with ``--nimare-corrector`` that time is NiMARE's correction time
+divided by how much slower NiMARE's corrector was there (``benchmarks/bench_corrector.py``
+prints it). The estimate is rough: with hundreds of analyses Fragility and FailSafeN grow
 faster than the correction. The memory is each diagnostic's own estimate
 (:meth:`~nimare_stability.diagnostics.base.ClusterDiagnostic._memory`); they run one after
 another, so the run needs the largest.
@@ -18,8 +21,11 @@ from nimare_stability.core.analyses import AnalysisSet
 from nimare_stability.engines import memory
 from nimare_stability.resampling.seeds import SeedPlan
 
-#: Seconds of each diagnostic per second of the baseline Monte Carlo correction (pain).
-RATIOS = {"jackknife": 0.1, "resampledstability": 0.3, "fragility": 2.9, "failsafen": 1.4}
+#: Seconds of each diagnostic per second of the baseline Monte Carlo correction on the
+#: compiled engine (pain).
+RATIOS = {"jackknife": 0.2, "resampledstability": 1.6, "fragility": 8.2, "failsafen": 6.7}
+#: Seconds of NiMARE's Monte Carlo correction per second of the compiled engine's (pain).
+NIMARE_CORRECTOR_SLOWDOWN = 7.1
 #: Iterations of the pilot corrections, on one core: the first warms up (compilation,
 #: caches) and is not counted; the other two give the fixed cost and the cost per iteration.
 PILOT_ITERS = (1, 10, 30)
@@ -46,10 +52,21 @@ def correction_seconds(corrector, result, n_iters):
     return fixed + per_iteration * n_iters / n_cores
 
 
-def describe(correction, diagnostics):
-    """Return one log line: the correction's and each diagnostic's time, and the total."""
+def describe(correction, diagnostics, nimare_corrector=False):
+    """Return one log line: the correction's and each diagnostic's time, and the total.
+
+    Parameters
+    ----------
+    correction : :obj:`float`
+        Seconds of the run's Monte Carlo correction (:func:`correction_seconds`).
+    diagnostics : sequence of :obj:`str`
+        The diagnostics the run applies, by their names in :data:`RATIOS`.
+    nimare_corrector : :obj:`bool`, default=False
+        Whether ``correction`` is NiMARE's corrector's time rather than the engine's.
+    """
+    engine = correction / NIMARE_CORRECTOR_SLOWDOWN if nimare_corrector else correction
     parts = {"correction": correction}
-    parts.update({name: correction * RATIOS[name] for name in diagnostics})
+    parts.update({name: engine * RATIOS[name] for name in diagnostics})
     listed = ", ".join(f"{name} ~{_minutes(seconds)}" for name, seconds in parts.items())
     return (
         f"Estimated time: ~{_minutes(sum(parts.values()))} ({listed}; scaled from a pilot "

@@ -68,6 +68,11 @@ def check(job):
         check_choice("--kernel", job.kernel, KERNELS)
     check_output_dir(job.output_dir)
     check_corrector_args(job.corrector, job.corrector_args)
+    if job.nimare_corrector and job.corrector != "montecarlo":
+        raise ValueError(
+            f"--nimare-corrector is not accepted with --corrector {job.corrector}; accepted: "
+            "with --corrector montecarlo (the other correctors are NiMARE's anyway)."
+        )
     kernel(job)
 
 

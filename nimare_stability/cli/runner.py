@@ -44,6 +44,8 @@ class Job:
     n_iters: int = 5000
     voxel_thresh: float = 0.001
     corrector_args: dict = field(default_factory=dict)
+    #: Monte Carlo: NiMARE's own ``FWECorrector`` instead of ours (the compiled engine).
+    nimare_corrector: bool = False
     target: str = None
     diagnostics: tuple = DIAGNOSTICS
     stability_args: dict = field(default_factory=dict)
@@ -86,7 +88,7 @@ def run(job):
         corrector = _corrector(job)
         if job.corrector == "montecarlo":
             seconds = estimate.correction_seconds(corrector, result, job.n_iters)
-            LGR.info(estimate.describe(seconds, order))
+            LGR.info(estimate.describe(seconds, order, job.nimare_corrector))
         estimate.log_memory(dict(zip(order, diagnostics)), result, corrector, job.random_state)
         if corrector is not None:
             result = _timed("correction", corrector.transform, result)
@@ -143,13 +145,14 @@ def _estimator(job):
 def _corrector(job):
     from nimare.correct import FDRCorrector, FWECorrector
 
+    from nimare_stability.correct import FWECorrector as EngineFWECorrector
+
     if job.corrector == "none":
         return None
     if job.corrector == "montecarlo":
         options = {"n_iters": job.n_iters, "voxel_thresh": job.voxel_thresh}
-        return FWECorrector(
-            method="montecarlo", n_cores=job.n_cores, **options, **job.corrector_args
-        )
+        corrector = FWECorrector if job.nimare_corrector else EngineFWECorrector
+        return corrector(method="montecarlo", n_cores=job.n_cores, **options, **job.corrector_args)
     if job.corrector == "fdr":
         return FDRCorrector(**{"method": "indep", "alpha": 0.05, **job.corrector_args})
     return FWECorrector(method="bonferroni", **job.corrector_args)

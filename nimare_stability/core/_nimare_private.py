@@ -19,6 +19,9 @@ from nimare.utils import (
     _nlogp_to_logp_values,
     _p_to_logp_values,
 )
+from scipy import sparse
+
+from nimare_stability.core import names
 
 __all__ = [
     "DIAG_OPTIONS_ATTR",
@@ -29,15 +32,19 @@ __all__ = [
     "JackknifeHooks",
     "WORKFLOW_RESOLVE_ATTR",
     "TailClusters",
+    "add_null_distributions",
     "check_n_cores",
     "collect_ma_maps",
     "corrector_parameter",
     "corrector_parameters",
     "corrector_suffix",
+    "correction_rng",
     "dask_client",
     "dataless_copy",
+    "estimator_correction_kwargs",
     "estimator_min_analyses",
     "fitted_weights",
+    "histogram_bins",
     "mask_to_bool",
     "nimare_jackknife_transform",
     "nlogp_to_logp",
@@ -49,6 +56,7 @@ __all__ = [
     "report_class",
     "set_corrector_parameter",
     "set_fitted_weights",
+    "set_null_histogram",
     "stat_to_p",
     "subset_copy",
     "summary_statistic",
@@ -68,9 +76,14 @@ KERNEL_ESTIMATOR_METHODS = (
     "_compute_null_approximate",
     "_summarystat_to_p",
     "_p_to_summarystat",
+    "_get_rng",
 )
+#: ALE's fitted attribute: each analysis's largest MA value.
+_STUDY_MAX_MA_ATTR = "_study_max_ma_values"
 #: Estimator attribute holding the fewest analyses it will fit (IBMA estimators set it).
 _MIN_ANALYSES_ATTR = "_min_analyses"
+#: The random stream of an estimator's ``correct_fwe_montecarlo``.
+_FWE_MONTECARLO_STREAM = "correct_fwe_montecarlo"
 #: MKDADensity's fitted raw study weights, before normalisation.
 _RAW_WEIGHTS_ATTR = "_raw_weights_"
 
@@ -114,6 +127,24 @@ def null_histogram(estimator, ma_maps):
     return estimator
 
 
+def histogram_bins(estimator, row_max, n_voxels):
+    """Return the ALE null's bin centres of analyses with largest MA values ``row_max``.
+
+    As a fit on ``n_voxels`` voxels derives them; ``estimator`` is not modified.
+    """
+    probe = copy.copy(estimator)
+    probe.null_distributions_ = {}
+    setattr(probe, _STUDY_MAX_MA_ATTR, row_max)
+    probe._determine_histogram_bins(sparse.csr_matrix((row_max.shape[0], n_voxels)))
+    return probe.null_distributions_[names.HISTOGRAM_BINS]
+
+
+def set_null_histogram(estimator, bins, weights):
+    """Store an approximate-null histogram (bin centres, weights) in a :func:`subset_copy`."""
+    estimator.null_distributions_[names.HISTOGRAM_BINS] = bins
+    estimator.null_distributions_[names.APPROXIMATE_HISTOGRAM] = weights
+
+
 def stat_to_p(estimator, stat, null_method):
     """Return ``(p, z)`` of summary statistics under ``estimator``'s ``null_method`` null."""
     return estimator._summarystat_to_p(stat, null_method=null_method)
@@ -122,6 +153,20 @@ def stat_to_p(estimator, stat, null_method):
 def p_to_stat(estimator, p, null_method):
     """Return the summary statistic whose p under ``estimator``'s null is ``p``."""
     return estimator._p_to_summarystat(p, null_method=null_method)
+
+
+def correction_rng(estimator):
+    """Return the generator ``estimator.correct_fwe_montecarlo`` draws its null foci from.
+
+    Built afresh from the estimator's ``random_state`` on every call: the same draws for
+    the same seed, fresh entropy for None.
+    """
+    return estimator._get_rng(_FWE_MONTECARLO_STREAM)
+
+
+def add_null_distributions(estimator, nulls):
+    """Add ``nulls`` (key -> values) to a copied estimator's ``null_distributions_``."""
+    estimator.null_distributions_.update(nulls)
 
 
 def fitted_weights(estimator):
@@ -183,6 +228,17 @@ _NAME_SUFFIX_ATTR = "_name_suffix"
 def corrector_suffix(corrector):
     """Return the ``_corr-…_method-…`` suffix of the maps ``corrector`` writes."""
     return getattr(corrector, _NAME_SUFFIX_ATTR, None)
+
+
+def estimator_correction_kwargs(corrector, method):
+    """Return the keywords ``corrector`` passes to an estimator's correction ``method``.
+
+    Its parameters, checked by NiMARE as its ``transform`` checks them: a TypeError names
+    the keywords ``method`` does not accept and those it does.
+    """
+    kwargs = corrector._estimator_kwargs()
+    corrector._validate_parameters(method, kwargs)
+    return kwargs
 
 
 def corrector_parameters(corrector):
@@ -285,8 +341,8 @@ def nimare_jackknife_transform(jackknife, result):
 
 #: Workflow class attribute listing the diagnostic names it accepts.
 DIAG_OPTIONS_ATTR = "_diag_options"
-#: ``nimare.reports.base.Report`` method that turns the report configuration (a list of
-#: sections, each ``{"name": ..., "reportlets": [...]}``) into the report's sections.
+#: ``nimare.reports.base.Report`` method that turns the report configuration (sections,
+#: each ``{"name": ..., "reportlets": [...]}``) into the report's sections.
 REPORT_INDEX_ATTR = "index"
 #: The name of the section of NiMARE's report configuration that holds the diagnostics.
 REPORT_DIAGNOSTICS_SECTION = "Diagnostics"

@@ -42,6 +42,15 @@ SECONDS = "seconds"
 #: The Monte Carlo FWE suffix and the three maps ``FWECorrector(method="montecarlo")`` makes.
 MONTECARLO = "_corr-FWE_method-montecarlo"
 MONTECARLO_LEVELS = ("level-voxel", "desc-size_level-cluster", "desc-mass_level-cluster")
+#: The estimator's ``null_distributions_`` keys of the three Monte Carlo FWE nulls (per
+#: iteration: the maximum statistic, cluster size and cluster mass), in level order.
+MONTECARLO_NULLS = tuple(
+    f"values_{level}_corr-fwe_method-montecarlo" for level in MONTECARLO_LEVELS
+)
+#: The estimator's ``null_distributions_`` keys of an approximate-null histogram: its bin
+#: centres and weights.
+HISTOGRAM_BINS = "histogram_bins"
+APPROXIMATE_HISTOGRAM = "histweights_corr-none_method-approximate"
 #: The target every diagnostic judges by default (NiMARE's workflows' default target).
 DEFAULT_TARGET = f"z_desc-size_level-cluster{MONTECARLO}"
 #: The main z map each corrector makes (``"none"``: the uncorrected one).

@@ -7,12 +7,25 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from nimare_stability.core import _nimare_private, grouping, names
-from nimare_stability.core.clusters import LOCATION, vanishes
+from nimare_stability.core.clusters import LOCATION
 from nimare_stability.core.progress import tqdm_disable
 from nimare_stability.core.validation import check_number
 from nimare_stability.diagnostics.base import ClusterDiagnostic, Outputs
 from nimare_stability.diagnostics.docs import fill_doc
-from nimare_stability.engines import DRAWS_NULLS, EngineInputs, memory, resolve_engine
+from nimare_stability.diagnostics.fragility_screen import (
+    NEAR_MIN_ANALYSES,
+    NEAR_SHARE,
+    Screen,
+    baseline_null,
+    survival_bound,
+)
+from nimare_stability.engines import (
+    DRAWS_NULLS,
+    TAKES_NULLS,
+    EngineInputs,
+    memory,
+    resolve_engine,
+)
 from nimare_stability.engines.kernels import collect_ma_maps
 from nimare_stability.engines.keyed import Judge
 
@@ -76,8 +89,12 @@ class Fragility(ClusterDiagnostic):
     (the ids or group labels, ``;``-joined).
 
     With the fast engine and a Monte Carlo target, candidate sets are screened with a
-    cheaper null (``null="shared"``, at most :data:`SCREEN_ITERATIONS` iterations); the
-    reported set is confirmed with each replicate's own null at the full ``n_iters``. A set
+    cheaper null: in runs of at least :data:`NEAR_MIN_ANALYSES` analyses, a set that
+    removes at most :data:`NEAR_SHARE` of them, against the baseline's own null maxima
+    (for ALE cluster-size targets, skipping the clusters a bound shows it leaves standing,
+    :mod:`~nimare_stability.diagnostics.fragility_screen`); any other set, against
+    ``null="shared"`` at most :data:`SCREEN_ITERATIONS` iterations. The reported set is
+    confirmed with each replicate's own null at the full ``n_iters``. A set
     the screen misses is not tried again.
     """
 
@@ -128,7 +145,14 @@ class Fragility(ClusterDiagnostic):
         search = _Search(units, run.clusters, contributions, analyses.ids.size - floor)
         engine = resolve_engine(self.engine, analyses.estimator, run.corrector, {})
         with self._checkpoint(result, run.corrector, engine) as checkpoint:
-            screen, exact = self._judges(run, plan, engine, checkpoint)
+            null = baseline_null(result.estimator)
+            screen, exact, near = self._judges(run, plan, engine, checkpoint, null)
+            screen = Screen(screen, units, run.clusters)
+            exact = screen if screen.judge is exact else Screen(exact, units, run.clusters)
+            if near is not None and analyses.ids.size >= NEAR_MIN_ANALYSES:
+                screen.near = near
+                screen.near_limit = int(NEAR_SHARE * analyses.ids.size)
+                screen.bound = survival_bound(self, run, units, ma_maps, rows, null[1])
             search.run(screen, exact, self.max_exact, self.max_removed, self.progress)
 
         study_of = analyses.study_of()
@@ -181,31 +205,42 @@ class Fragility(ClusterDiagnostic):
         )
         return memory.MemoryEstimate(parts, ("n_cores=1",))
 
-    def _judges(self, run, plan, engine, checkpoint):
-        """Return the screening and the exact judge (the same one when screening is exact).
+    def _judges(self, run, plan, engine, checkpoint, null):
+        """Return the screening, the exact and the near judge.
 
-        Each keeps its work in its own scope of ``checkpoint`` (None: no checkpoint).
+        The screening judge is the exact one when screening is exact; the near one (None
+        when ``null``, the baseline's null maxima, is None or not taken) reads ``null`` for
+        every replicate. Each keeps its work in its own scope of ``checkpoint`` (None: no
+        checkpoint).
         """
         analyses, corrector = run.analyses, run.corrector
         n_cores = _nimare_private.check_n_cores(self.n_cores)
 
-        def judge(null, n_iters, scope):
+        def judge(mode, n_iters, scope, maxima=None):
             inputs = EngineInputs(
                 estimator=analyses.estimator,
                 corrector=corrector,
                 analyses=analyses,
                 rule=run.rule,
                 n_iters=n_iters,
-                null=null,
+                null=mode,
                 null_seed=plan.null_root,
+                null_maxima=maxima,
             )
             store = None if checkpoint is None else checkpoint.scope(scope)
             return Judge(engine(inputs), plan.keyed_seed, n_cores, store=store)
 
         exact = judge("replicate", run.n_iters, "exact")
         if run.n_iters is None or not engine.can(DRAWS_NULLS):
-            return exact, exact
-        return judge("shared", min(run.n_iters, SCREEN_ITERATIONS), "screen"), exact
+            return exact, exact, None
+        screen = judge("shared", min(run.n_iters, SCREEN_ITERATIONS), "screen")
+        if null is None or not engine.can(TAKES_NULLS):
+            return screen, exact, None
+
+        def maxima(retained):
+            return tuple(np.tile(values, (len(retained), 1)) for values in null)
+
+        return screen, exact, judge("replicate", null[0].size, "near", maxima)
 
 
 class _Units:
@@ -292,19 +327,11 @@ class _Search:
                 for index, first in start.items()
                 if first <= size and index not in screened
             }
-            for index, sets in self._sinking(judge, tried).items():
+            for index, sets in judge.sinking(tried).items():
                 if sets or size == max_removed:
                     screened[index] = (size, sets)
             size += 1
         return screened
-
-    def _sinking(self, judge, tried):
-        sets = {s for candidates in tried.values() for s in candidates}
-        judged = judge({s: self.units.retained(list(s)) for s in sets})
-        return {
-            index: [s for s in candidates if vanishes(judged[s], self.clusters[index])]
-            for index, candidates in tried.items()
-        }
 
     def _confirm(self, judge, screened):
         """Return ``{cluster: (size, confirmed sets)}``, the first confirmed set first.
@@ -315,7 +342,7 @@ class _Search:
         pending = {index: list(sets) for index, (_, sets) in screened.items() if sets}
         while pending:
             batch = {index: sets[:CONFIRM_BATCH] for index, sets in pending.items()}
-            for index, sets in self._sinking(judge, batch).items():
+            for index, sets in judge.sinking(batch).items():
                 rest = pending.pop(index)[CONFIRM_BATCH:]
                 if sets:
                     confirmed[index] = (confirmed[index][0], sets)

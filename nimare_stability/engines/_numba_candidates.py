@@ -6,14 +6,17 @@ weight), and that union's statistic is in turn at most the sum of every focus's 
 Per Monte Carlo iteration:
 
 1. :func:`stamp_bound` adds every focus's kernel into a volume (ALE: its ``log1p(-MA)``
-   where MA is not tiny, the rest bounded through :func:`foci_in_reach`; MKDA and KDA: the
-   weighted sphere value). :func:`select` turns that sum into an upper bound on every
-   replicate's statistic and keeps the voxels where it exceeds a level: the *candidates*,
-   numbered in ascending voxel order.
-2. :func:`candidate_entries` stamps the full kernels again, visiting only candidates, and
-   keeps per analysis and candidate one exact entry: ALE's ``log1p(-MA)`` of the maximum
-   MA value, MKDA's sphere value, KDA's summed sphere values. :func:`by_voxel` lays them
-   out candidate by candidate, analyses in order.
+   where MA is not small, the rest bounded through :func:`foci_in_reach`'s counts of the
+   foci near each block of voxels; MKDA and KDA: the weighted sphere value).
+   :func:`take_bound` moves the in-mask sums out of the volume (clearing it for the next
+   iteration) and :func:`select` turns them into an upper bound on every replicate's
+   statistic and keeps the voxels where it exceeds a level: the *candidates*, numbered in
+   ascending voxel order.
+2. :func:`candidate_entries` stamps the full kernels again, visiting only candidates (found
+   per column through :func:`column_ranges`), and keeps per analysis and candidate one
+   exact entry: ALE's ``log1p(-MA)`` of the maximum MA value, MKDA's sphere value, KDA's
+   summed sphere values. :func:`by_voxel` lays them out candidate by candidate, analyses
+   in order.
 
 :mod:`~nimare_stability.engines._numba_kernels` judges the replicates on them.
 """
@@ -27,6 +30,8 @@ ALE, MKDA, KDA = 0, 1, 2
 OUTSIDE, INSIDE = -2, -1
 #: Relative and absolute slack of the upper bound (float32 rounding, summation order).
 _RTOL, _ATOL = 1e-6, 1e-12
+#: Side, in voxels, of the blocks :func:`foci_in_reach` counts nearby foci in.
+NEAR_BLOCK = 4
 
 
 @njit(cache=True)
@@ -101,19 +106,41 @@ def _box_sums(volume, reach, lines):
 
 
 @njit(cache=True, nogil=True)
-def foci_in_reach(foci, kern, ref_weights, near, lines):
-    """Count, per voxel, the foci within ``kern.reach`` of it along every axis.
+def block_of_voxels(mask_flat, shape):
+    """Index of each in-mask voxel's block of ``NEAR_BLOCK`` voxels a side, C order."""
+    ny, nz = shape[1], shape[2]
+    by, bz = -(-ny // NEAR_BLOCK), -(-nz // NEAR_BLOCK)
+    out = np.empty(mask_flat.shape[0], np.int32)
+    for m in range(mask_flat.shape[0]):
+        f = mask_flat[m]
+        i, j, k = f // (ny * nz), (f // nz) % ny, f % nz
+        out[m] = ((i // NEAR_BLOCK) * by + j // NEAR_BLOCK) * bz + k // NEAR_BLOCK
+    return out
 
-    Only there can a focus's ALE kernel have left ``log1p(-MA)`` out of the bound, by at
-    most ``kern.tail`` each.
+
+def near_window(reach):
+    """Voxels in the box :func:`foci_in_reach` counts a block's foci in (a cube's volume)."""
+    blocks = 2 * -(-(NEAR_BLOCK - 1 + reach) // NEAR_BLOCK) + 1
+    return (blocks * NEAR_BLOCK) ** 3
+
+
+@njit(cache=True, nogil=True)
+def foci_in_reach(foci, kern, ref_weights, near, lines):
+    """Count, per block of voxels, the foci within ``kern.reach`` of any of its voxels.
+
+    ``near`` has the block grid's shape (``NEAR_BLOCK`` voxels a side); only within
+    ``kern.reach`` of a focus can its ALE kernel have left ``log1p(-MA)`` out of the bound,
+    by at most ``kern.tail``. A focus within reach of a voxel lies at most
+    ``ceil((NEAR_BLOCK - 1 + reach) / NEAR_BLOCK)`` blocks from the voxel's block.
     """
     near[:] = 0.0
-    ny, nz = kern.shape[1], kern.shape[2]
     for a in range(ref_weights.shape[0]):
         if ref_weights[a] != 0.0:
             for p in range(kern.focus_starts[a], kern.focus_starts[a + 1]):
-                near[(foci[p, 0] * ny + foci[p, 1]) * nz + foci[p, 2]] += 1.0
-    _box_sums(near.reshape((kern.shape[0], ny, nz)), kern.reach, lines)
+                near[
+                    foci[p, 0] // NEAR_BLOCK, foci[p, 1] // NEAR_BLOCK, foci[p, 2] // NEAR_BLOCK
+                ] += 1.0
+    _box_sums(near, -(-(NEAR_BLOCK - 1 + kern.reach) // NEAR_BLOCK), lines)
 
 
 @njit(cache=True, nogil=True)
@@ -124,61 +151,98 @@ def _upper(bound_value, mode):
 
 
 @njit(cache=True, nogil=True)
-def select(bound, near, slack, mask_flat, mode, level, slot, cand_flat, cand_upper):
+def _ale_skip(level):
+    """Return a log sum at and above which :func:`_upper` cannot exceed ``level`` (ALE)."""
+    below = (level - _ATOL) / (1.0 + _RTOL)
+    if below <= 0.0:
+        return np.inf
+    if below >= 1.0:
+        return -np.inf
+    return np.log1p(-below) + 1e-9
+
+
+@njit(cache=True, nogil=True)
+def take_bound(bound, near, slack, mask_flat, mask_block, lowered):
+    """Move the in-mask bound, less its slack, to ``lowered`` (in-mask order); clear it there.
+
+    The slack is ``slack * near[block]`` (see :func:`foci_in_reach`; ``mask_block``: each
+    in-mask voxel's block), or ``slack`` when ``near`` is empty. Voxels outside the mask
+    are never read, so they are not cleared.
+    """
+    per_voxel = near.size > 0
+    flat_near = near.ravel()
+    for m in range(mask_flat.shape[0]):
+        f = mask_flat[m]
+        lowered[m] = bound[f] - (slack * flat_near[mask_block[m]] if per_voxel else slack)
+        bound[f] = 0.0
+
+
+@njit(cache=True, nogil=True)
+def select(lowered, mask_flat, mode, level, slot, cand_flat, cand_upper):
     """Give each in-mask voxel whose bound exceeds ``level`` a candidate number.
 
-    The bound is ``bound - slack * near`` (see :func:`foci_in_reach`), or ``bound - slack``
-    when ``near`` is empty. ``slot[f]`` becomes the candidate number of flat voxel ``f``.
-    Returns ``(n, largest bound left out)``.
+    ``lowered`` is the bound per in-mask voxel (see :func:`take_bound`); ``slot[f]``
+    becomes the candidate number of flat voxel ``f``. Returns ``(n, largest bound left
+    out)``. ALE's bound is only evaluated (an ``exp``) below the log sum that cannot pass
+    ``level``; above it, the lowest log sum stands for the rest.
     """
     n = 0
     left_out = 0.0
-    per_voxel = near.shape[0] > 0
+    skip = _ale_skip(level) if mode == ALE else np.inf
+    lowest_skipped = np.inf
     for m in range(mask_flat.shape[0]):
-        f = mask_flat[m]
-        u = _upper(bound[f] - (slack * near[f] if per_voxel else slack), mode)
+        x = lowered[m]
+        if x >= skip:
+            lowest_skipped = min(lowest_skipped, x)
+            continue
+        u = _upper(x, mode)
         if u > level:
-            slot[f] = n
-            cand_flat[n] = f
+            slot[mask_flat[m]] = n
+            cand_flat[n] = mask_flat[m]
             cand_upper[n] = u
             n += 1
         elif u > left_out:
             left_out = u
+    if lowest_skipped < np.inf:
+        left_out = max(left_out, _upper(lowest_skipped, mode))
     return n, left_out
 
 
 @njit(cache=True, nogil=True)
-def count_before(slot, shape, before, columns):
-    """Count candidates before each voxel, and candidate columns before each column.
+def column_ranges(cand_flat, n_cand, shape, col_first, columns):
+    """Where the candidates of each column (a run along the last axis) are numbered.
 
-    ``before[f]``: candidates among flat voxels ``0 .. f - 1``. ``columns[i * (ny + 1) +
-    j]``: columns ``(i, 0 .. j - 1)`` (runs along the last axis) holding a candidate.
+    Candidates are numbered in ascending voxel order, so column ``i * ny + j`` holds
+    candidates ``col_first[i * ny + j] .. col_first[i * ny + j + 1] - 1``.
+    ``columns[i * (ny + 1) + j]``: columns ``(i, 0 .. j - 1)`` holding a candidate.
     """
-    ny, nz = shape[1], shape[2]
-    before[0] = 0
-    for f in range(slot.shape[0]):
-        before[f + 1] = before[f] + (slot[f] >= 0)
-    for i in range(shape[0]):
+    nx, ny, nz = shape[0], shape[1], shape[2]
+    col_first[:] = 0
+    for c in range(n_cand):
+        col_first[cand_flat[c] // nz + 1] += 1
+    for col in range(nx * ny):
+        col_first[col + 1] += col_first[col]
+    for i in range(nx):
         row = i * (ny + 1)
         columns[row] = 0
         for j in range(ny):
-            start = (i * ny + j) * nz
-            columns[row + j + 1] = columns[row + j] + (before[start + nz] > before[start])
+            col = i * ny + j
+            columns[row + j + 1] = columns[row + j] + (col_first[col + 1] > col_first[col])
 
 
 @njit(cache=True, nogil=True)
 def candidate_entries(
-    foci, kern, ref_weights, mode, cand_flat, before, columns, entry_of, ana_start, ent_c, ent_v
+    foci, kern, ref_weights, mode, cand_flat, col_first, columns, entry_of, ana_start, ent_c, ent_v
 ):
     """Exact per-analysis entries at the candidates; return their number (-1: no room).
 
-    A kernel run covers flat voxels ``base .. base + length - 1``; its candidates are
-    numbers ``before[base] .. before[base + length] - 1`` (see :func:`count_before`), so
-    only they are visited; planes of the kernel (runs of one ``di``, up to
-    ``kern.plane_end``) and columns without a candidate are skipped whole. A candidate
-    already has an entry in analysis ``a`` when ``entry_of >= ana_start[a]`` (``entry_of``
-    starts at -1): ALE keeps the smallest ``log1p(-MA)`` (largest MA), KDA adds the sphere
-    values of the analysis's foci, MKDA keeps one sphere value.
+    A kernel run covers flat voxels ``base .. base + length - 1`` of one column; only that
+    column's candidates are visited (see :func:`column_ranges`); planes of the kernel (runs
+    of one ``di``, up to ``kern.plane_end``) and columns without a candidate are skipped
+    whole. A candidate already has an entry in analysis ``a`` when ``entry_of >=
+    ana_start[a]`` (``entry_of`` starts at -1): ALE keeps the smallest ``log1p(-MA)``
+    (largest MA), KDA adds the sphere values of the analysis's foci, MKDA keeps one sphere
+    value.
     """
     nx, ny, nz = kern.shape[0], kern.shape[1], kern.shape[2]
     n_ana = ref_weights.shape[0]
@@ -205,11 +269,16 @@ def candidate_entries(
                     if j < 0 or j >= ny or columns[row + j + 1] == columns[row + j]:
                         continue
                     k0 = foci[p, 2] + kern.rows[q, 2]
-                    base = (i * ny + j) * nz + k0
-                    lo, hi = max(0, -k0), min(kern.rows[q, 3], nz - k0)
-                    vbase = kern.rows[q, 4] - base
-                    for c in range(before[base + lo], before[base + hi]):
-                        v = kern.values[vbase + cand_flat[c]]
+                    col = i * ny + j
+                    start, stop = col * nz + max(k0, 0), col * nz + min(k0 + kern.rows[q, 3], nz)
+                    vbase = kern.rows[q, 4] - (col * nz + k0)
+                    for c in range(col_first[col], col_first[col + 1]):
+                        f = cand_flat[c]
+                        if f < start:
+                            continue
+                        if f >= stop:
+                            break
+                        v = kern.values[vbase + f]
                         e = entry_of[c]
                         if e >= first:
                             if mode == ALE:

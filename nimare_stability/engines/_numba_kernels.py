@@ -26,16 +26,19 @@ from nimare_stability.engines._numba_candidates import (
     _ATOL,
     ALE,
     INSIDE,
+    NEAR_BLOCK,
+    block_of_voxels,
     by_voxel,
     candidate_entries,
-    count_before,
+    column_ranges,
     foci_in_reach,
     select,
     stamp_bound,
+    take_bound,
 )
 
 #: ALE bound slack, relative to the lowest threshold's ``-log1p(-t)``, below which one
-#: slack for every voxel (all foci's) replaces per-voxel counts of the foci in reach.
+#: slack for every voxel (all foci's) replaces counts of the foci in reach per block.
 _SMALL_SLACK = 0.01
 #: Initial capacity of the candidate entry arrays (grown on demand).
 _INITIAL_ENTRIES = 1 << 16
@@ -240,19 +243,22 @@ def run_block(foci, kern, mode, slot, mask_flat, ref_weights, weights, complemen
     n_iters, n_rep = foci.shape[0], weights.shape[0]
     n_mask = mask_flat.shape[0]
     bound = np.zeros(slot.shape[0])
-    before = np.empty(slot.shape[0] + 1, np.int32)
+    col_first = np.empty(kern.shape[0] * kern.shape[1] + 1, np.int64)
     columns = np.empty(kern.shape[0] * (kern.shape[1] + 1), np.int32)
     # ALE's truncated kernels: each focus leaves out at most ``tail`` of log1p(-MA), only
-    # within ``reach`` of it. Count the foci in reach per voxel unless all of them together
-    # leave out little next to the lowest threshold's.
+    # within ``reach`` of it. Count the foci in reach per block of voxels unless all of them
+    # together leave out little next to the lowest threshold's.
     n_foci = 0
     for a in range(ref_weights.shape[0]):
         if ref_weights[a] != 0.0:
             n_foci += kern.focus_starts[a + 1] - kern.focus_starts[a]
     per_voxel = kern.tail * n_foci > _SMALL_SLACK * -np.log1p(-min(thresholds.min(), 0.5))
-    near = np.empty(slot.shape[0] if per_voxel else 0)
+    blocks = -(-kern.shape // NEAR_BLOCK) if per_voxel else np.zeros(3, np.int64)
+    near = np.empty((blocks[0], blocks[1], blocks[2]))
+    mask_block = block_of_voxels(mask_flat, kern.shape) if per_voxel else np.empty(0, np.int32)
     slack = kern.tail if per_voxel else kern.tail * n_foci
-    lines = np.empty((kern.shape.max() + 1, kern.shape[2]))
+    lines = np.empty((blocks.max() + 1, blocks[2]))
+    lowered = np.empty(n_mask)
     cand_flat = np.empty(n_mask, np.int64)
     cand_upper = np.empty(n_mask)
     entry_of = np.empty(n_mask, np.int64)
@@ -269,18 +275,16 @@ def run_block(foci, kern, mode, slot, mask_flat, ref_weights, weights, complemen
     pending = np.empty(n_rep, np.bool_)
     out = np.zeros((3, n_rep, n_iters))
     for it in range(n_iters):
-        bound[:] = 0.0
         stamp_bound(foci[it], kern, ref_weights, mode, bound)
         if per_voxel:
             foci_in_reach(foci[it], kern, ref_weights, near, lines)
+        take_bound(bound, near, slack, mask_flat, mask_block, lowered)
         pending[:] = True
         level = thresholds.min()
         level_of = thresholds
         while True:
-            n_cand, left_out = select(
-                bound, near, slack, mask_flat, mode, level, slot, cand_flat, cand_upper
-            )
-            count_before(slot, kern.shape, before, columns)
+            n_cand, left_out = select(lowered, mask_flat, mode, level, slot, cand_flat, cand_upper)
+            column_ranges(cand_flat, n_cand, kern.shape, col_first, columns)
             n_ent = -1
             while n_ent < 0:
                 entry_of[:n_cand] = -1
@@ -290,7 +294,7 @@ def run_block(foci, kern, mode, slot, mask_flat, ref_weights, weights, complemen
                     ref_weights,
                     mode,
                     cand_flat,
-                    before,
+                    col_first,
                     columns,
                     entry_of,
                     ana_start,

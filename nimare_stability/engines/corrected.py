@@ -74,7 +74,9 @@ def montecarlo_maps(
         (mass_level, masses, null_max_mass),
     ):
         if level in levels:
-            per_cluster = _maps_from_p(level, null_to_p(values, null, tail="upper"), suffix)
+            # NiMARE reads the cluster p values back through its masker, as float32.
+            p = null_to_p(values, null, tail="upper").astype(DEFAULT_FLOAT_DTYPE)
+            per_cluster = _maps_from_p(level, p, suffix)
             maps.update({key: value[labels] for key, value in per_cluster.items()})
     return maps
 

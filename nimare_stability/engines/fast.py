@@ -17,7 +17,6 @@ import logging
 import time
 
 import numpy as np
-from joblib import Parallel, delayed
 from nimare.correct import FDRCorrector, FWECorrector
 from tqdm.auto import tqdm
 
@@ -36,8 +35,6 @@ LGR = logging.getLogger(__name__)
 #: ``null="shared"`` redraws its random subset of analyses every this many iterations.
 SHARED_SUBSET_ITERATIONS = 50
 _FWE_METHODS = ("bonferroni", "montecarlo")
-#: Estimated seconds of replicate thresholds above which they are computed in processes.
-PARALLEL_THRESHOLDS_SECONDS = 20.0
 
 
 class FastEngine(Engine):
@@ -76,20 +73,13 @@ class FastEngine(Engine):
 
     @classmethod
     def memory_parts(cls, estimator, values, n_analyses, n_replicates, n_cores):
-        """Add up the MA maps cached once, the engine's threads and its worker processes.
+        """Add up the MA maps cached once and the engine's threads.
 
-        The processes may compute cluster-forming thresholds (see
-        :meth:`Engine.memory_parts`).
+        See :meth:`Engine.memory_parts`.
         """
-        n_workers = parallel.n_workers(n_cores)
-        return memory.kernel_run(
-            n_analyses,
-            values,
-            int(mask_array(estimator.masker).sum()),
-            n_replicates,
-            n_workers,
-            n_workers if n_workers > 1 else 0,
-        )
+        n_voxels = int(mask_array(estimator.masker).sum())
+        n_threads = parallel.n_workers(n_cores)
+        return memory.kernel_run(n_analyses, values, n_voxels, n_replicates, n_threads)
 
     def __init__(self, inputs):
         super().__init__(inputs)
@@ -185,30 +175,19 @@ class FastEngine(Engine):
     def thresholds_and_weights(self, schedule, n_cores=1):
         """Return each replicate's cluster-forming threshold and analysis weights.
 
-        Weights are the replicate's own (MKDADensity; None for ALE and KDA). Each replicate
-        builds its own approximate-null histogram (NiMARE's compiled loop, which holds the
-        GIL). When the first replicate's time says the rest would take over
-        :data:`PARALLEL_THRESHOLDS_SECONDS` and ``n_cores`` > 1, worker processes take
-        contiguous chunks of the rest. Results do not depend on ``n_cores``.
+        Weights are the replicate's own (MKDADensity; None for ALE and KDA). Thresholds come
+        from each replicate's own approximate-null histogram (ALE's folded in ``n_cores``
+        threads). Results do not depend on ``n_cores``.
         """
-        args = (self.replicates, self._voxel_thresh, self.inputs.null_histogram)
         start = time.perf_counter()
-        thresholds, rows = _thresholds(schedule[:1], *args)
-        rest = schedule[1:]
-        n_jobs = min(parallel.n_workers(n_cores), len(rest))
-        estimate = (time.perf_counter() - start) * len(rest)
-        LGR.info(f"Cluster-forming thresholds of {len(schedule)} replicates: ~{estimate:.0f} s.")
-        if n_jobs > 1 and estimate > PARALLEL_THRESHOLDS_SECONDS:
-            chunks = np.array_split(np.arange(len(rest)), n_jobs)
-            shared = (parallel.share(args[0]), *args[1:])
-            parts = Parallel(n_jobs=n_jobs)(
-                delayed(_thresholds)([rest[i] for i in chunk], *shared) for chunk in chunks
-            )
-        else:
-            parts = [_thresholds(rest, *args)]
-        for part_thresholds, part_rows in parts:
-            thresholds += part_thresholds
-            rows += part_rows
+        thresholds = self.replicates.stat_thresholds(
+            schedule, self._voxel_thresh, self.inputs.null_histogram, n_cores
+        )
+        rows = [self.replicates.weights(kept) for kept in schedule]
+        LGR.info(
+            f"Cluster-forming thresholds of {len(schedule)} replicates: "
+            f"{time.perf_counter() - start:.1f} s."
+        )
         return thresholds, (None if rows[0] is None else np.stack(rows))
 
     def null_maxima_of(self, schedule, thresholds, weights, n_cores, progress, store=None):
@@ -244,48 +223,42 @@ class FastEngine(Engine):
 
         Every :data:`SHARED_SUBSET_ITERATIONS` iterations keep a new random ``m``-subset of
         analyses (with its own cluster-forming threshold), drawn from that size's stream.
+        Every subset is drawn first, their thresholds computed in one call, then every
+        subset's iterations drawn in one parallel pass.
         """
+        n_iters = self.inputs.n_iters
         sizes = sorted({len(kept) for kept in schedule})
-        starts = range(0, self.inputs.n_iters, SHARED_SUBSET_ITERATIONS)
-        by_size = {}
-        with tqdm(
-            total=len(sizes) * len(starts),
-            desc="Shared Monte Carlo null (blocks)",
-            disable=tqdm_disable(progress),
-        ) as bar:
-            streams = montecarlo.child_sequences(self.inputs.null_seed, len(sizes))
-            for size, stream in zip(sizes, streams):
-                draws, block_streams = montecarlo.child_sequences(stream, 2)
-                rng = np.random.default_rng(draws)
-                parts = []
-                blocks = montecarlo.child_sequences(block_streams, len(starts))
-                for start, block in zip(starts, blocks):
-                    subset = np.sort(rng.choice(layout.n_analyses, size, replace=False))
-                    threshold, weights = self.thresholds_and_weights([subset])
-                    parts.append(
-                        montecarlo.null_maxima(
-                            layout,
-                            _retained_matrix([subset], layout.n_analyses),
-                            threshold,
-                            min(SHARED_SUBSET_ITERATIONS, self.inputs.n_iters - start),
-                            block,
-                            n_cores,
-                            weights=weights,
-                            store=None if store is None else store.scope(f"size{size}-{start}"),
-                        )
-                    )
-                    bar.update()
-                by_size[size] = [np.concatenate([p[i] for p in parts], axis=1) for i in range(3)]
-        return tuple(np.concatenate([by_size[len(kept)][i] for kept in schedule]) for i in range(3))
-
-
-def _thresholds(schedule, replicates, voxel_thresh, histogram):
-    """Cluster-forming thresholds and weights of ``schedule``'s replicates, one by one."""
-    thresholds, rows = [], []
-    for kept in schedule:
-        thresholds.append(replicates.stat_threshold(kept, voxel_thresh, histogram))
-        rows.append(replicates.weights(kept))
-    return thresholds, rows
+        starts = range(0, n_iters, SHARED_SUBSET_ITERATIONS)
+        subsets, seeds, scopes = [], [], []
+        streams = montecarlo.child_sequences(self.inputs.null_seed, len(sizes))
+        for size, stream in zip(sizes, streams):
+            draws, block_streams = montecarlo.child_sequences(stream, 2)
+            rng = np.random.default_rng(draws)
+            seeds += montecarlo.child_sequences(block_streams, len(starts))
+            for start in starts:
+                subsets.append(np.sort(rng.choice(layout.n_analyses, size, replace=False)))
+                scopes.append(None if store is None else store.scope(f"size{size}-{start}"))
+        thresholds, weights = self.thresholds_and_weights(subsets, n_cores)
+        parts = montecarlo.null_maxima_each(
+            layout,
+            _retained_matrix(subsets, layout.n_analyses),
+            thresholds,
+            [min(SHARED_SUBSET_ITERATIONS, n_iters - start) for start in starts] * len(sizes),
+            seeds,
+            n_cores,
+            progress,
+            weights=weights,
+            stores=scopes,
+        )
+        n_blocks = len(starts)
+        by_size = {
+            size: [
+                np.concatenate([p[i] for p in parts[s * n_blocks : (s + 1) * n_blocks]])
+                for i in range(3)
+            ]
+            for s, size in enumerate(sizes)
+        }
+        return tuple(np.stack([by_size[len(kept)][i] for kept in schedule]) for i in range(3))
 
 
 def _retained_matrix(schedule, n_analyses):

@@ -5,7 +5,9 @@ A replicate keeps some analyses: sorted integer positions ("retained") into
 cluster-forming threshold equal those of
 ``copy.deepcopy(estimator).fit(studyset.slice(ids[retained]))``: they come from the
 estimator's own methods, run on a shallow copy that holds only the retained rows of the
-sparse modeled-activation (MA) maps.
+sparse modeled-activation (MA) maps. ALE's histograms are folded by
+:class:`~nimare_stability.engines.ale_null.ALENull` (NiMARE's arithmetic, compiled once for
+every replicate); MKDADensity's and KDA's by the estimator.
 """
 
 import copy
@@ -19,8 +21,10 @@ from scipy import sparse
 from nimare_stability.core import _nimare_private as private
 from nimare_stability.core import names
 from nimare_stability.core.volumes import mask_array
+from nimare_stability.engines._numba_candidates import ALE
+from nimare_stability.engines.ale_null import ALENull
 from nimare_stability.engines.families import NULL_METHOD as _NULL_METHOD
-from nimare_stability.engines.families import unsupported_estimator
+from nimare_stability.engines.families import kernel_family, unsupported_estimator
 
 _HISTOGRAMS = ("replicate", "full")
 
@@ -59,9 +63,12 @@ def collect_ma_maps(estimator):
 class _Replicate:
     """A shallow estimator copy prepared for one subset, with its MA rows and statistic."""
 
-    def __init__(self, estimator, ma_maps):
+    def __init__(self, estimator, ma_maps, rows, ale_null):
         self.estimator = estimator
         self.ma_maps = ma_maps
+        self.rows = rows
+        self._ale_null = ale_null
+        self._has_null = False
 
     @functools.cached_property
     def stat(self):
@@ -70,7 +77,13 @@ class _Replicate:
 
     def null(self):
         """Return the estimator copy, its approximate null histogram built on first use."""
-        return private.null_histogram(self.estimator, self.ma_maps)
+        if self._ale_null is None:
+            return private.null_histogram(self.estimator, self.ma_maps)
+        if not self._has_null:
+            bins, weights, _ = self._ale_null.histogram(self.rows)
+            private.set_null_histogram(self.estimator, bins, weights)
+            self._has_null = True
+        return self.estimator
 
 
 class KernelReplicates:
@@ -100,6 +113,9 @@ class KernelReplicates:
         self.mask = mask_array(estimator.masker)
         self._cached = (None, None)
         self._full = None
+        self._ale_null = None
+        if kernel_family(estimator) == ALE:
+            self._ale_null = ALENull(estimator, ma_maps)
 
     @classmethod
     def from_estimator(cls, estimator):
@@ -164,8 +180,29 @@ class KernelReplicates:
         ``correct_fwe_montecarlo(voxel_thresh=p_threshold)`` forms clusters from voxels whose
         statistic exceeds this value (read from the approximate null histogram).
         """
-        estimator = self._null(self._replicate(retained), histogram)
-        return private.p_to_stat(estimator, p_threshold, _NULL_METHOD)
+        return self.stat_thresholds([retained], p_threshold, histogram)[0]
+
+    def stat_thresholds(self, schedule, p_threshold, histogram="replicate", n_cores=1):
+        """:meth:`stat_threshold` of every replicate in ``schedule``.
+
+        ALE's thresholds come from histograms folded in ``n_cores`` threads; the others'
+        from each replicate's estimator copy, one by one. Results do not depend on
+        ``n_cores``.
+        """
+        self._check_histogram(histogram)
+        if self._ale_null is None:
+            return [
+                private.p_to_stat(
+                    self._null(self._replicate(kept), histogram), p_threshold, _NULL_METHOD
+                )
+                for kept in schedule
+            ]
+        every = np.arange(self._kernel_ids.size)
+        subsets = [
+            every if histogram == "full" else np.sort(self._rows[self._check_retained(kept)])
+            for kept in schedule
+        ]
+        return self._ale_null.thresholds(subsets, p_threshold, n_cores)
 
     def weights(self, retained):
         """Return the analysis weights of a replicate's statistic.
@@ -205,11 +242,14 @@ class KernelReplicates:
             self._cached = (key, self._prepare(np.sort(self._rows[retained])))
         return self._cached[1]
 
-    def _null(self, replicate, histogram):
+    def _check_histogram(self, histogram):
         if histogram not in _HISTOGRAMS:
             raise ValueError(
                 f"histogram={histogram!r} is not accepted; accepted: 'replicate', 'full'."
             )
+
+    def _null(self, replicate, histogram):
+        self._check_histogram(histogram)
         if histogram == "replicate":
             return replicate.null()
         if self._full is None:
@@ -224,7 +264,7 @@ class KernelReplicates:
         coordinates = coordinates[coordinates["id"].isin(ids)]
         estimator = private.subset_copy(self._estimator, ids, coordinates, ma_maps)
         self._impute_weights(estimator, ids)
-        return _Replicate(estimator, ma_maps)
+        return _Replicate(estimator, ma_maps, rows, self._ale_null)
 
     def _impute_weights(self, estimator, ids):
         """Redo MKDADensity weights whose imputed values depend on the subset's others."""

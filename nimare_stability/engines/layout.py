@@ -24,7 +24,9 @@ class KernelTables(NamedTuple):
 
     Attributes are those of :class:`FociLayout` with the same names; ``rows``, ``values``
     and ``starts`` are its ``kernel_rows``, ``kernel_values`` and ``kernel_starts``;
-    ``reach`` is the largest offset of any kernel voxel from its centre along an axis, and
+    ``bound_rows``, ``bound_values`` and ``bound_starts`` the same kernels without ALE's
+    entries of magnitude up to ``tail`` (see :meth:`FociLayout.kernel_tables`); ``reach`` is
+    the largest offset of any kernel voxel from its centre along an axis, and
     ``plane_end[q]`` the first run after run ``q`` with another ``di`` (or kernel).
     """
 
@@ -63,11 +65,6 @@ class FociLayout:
         Per kernel voxel: ALE's ``log1p(-MA)``, else the sphere value.
     kernel_starts : int64 ndarray of shape (n_kernels + 1,)
         Kernel ``q`` is runs ``kernel_starts[q]:kernel_starts[q + 1]``.
-    bound_rows, bound_values, bound_starts : ndarrays
-        The same kernels without ALE's voxels of MA below ``truncate`` (see
-        :func:`build_layout`), stamped to bound the statistic.
-    tail : float
-        ALE: the largest ``-log1p(-MA)`` the bound kernels leave out (0: none).
     mode : int
         Statistic family (ALE, MKDA or KDA, see ``_numba_candidates``).
     shape : int64 ndarray of shape (3,)
@@ -87,10 +84,6 @@ class FociLayout:
     kernel_rows: np.ndarray
     kernel_values: np.ndarray
     kernel_starts: np.ndarray
-    bound_rows: np.ndarray
-    bound_values: np.ndarray
-    bound_starts: np.ndarray
-    tail: float
     mode: int
     shape: np.ndarray
     slot: np.ndarray
@@ -112,19 +105,36 @@ class FociLayout:
         """Flat indices of the in-mask voxels, ascending."""
         return np.flatnonzero(self.slot == nc.INSIDE)
 
-    def kernel_tables(self):
-        """Return the :class:`KernelTables` of this layout."""
+    @property
+    def reach(self):
+        """Largest offset of any kernel voxel from its centre along an axis."""
+        return int(np.abs(_voxel_offsets(self.kernel_rows)).max())
+
+    def kernel_tables(self, tail=0.0):
+        """Return the :class:`KernelTables` of this layout.
+
+        Parameters
+        ----------
+        tail : float, default=0.0
+            ALE only: the kernels stamped to bound the statistic leave out the voxels whose
+            ``-log1p(-MA)`` is at most this (the engine bounds them instead). Results do not
+            depend on it: statistics are always computed with the full kernels.
+        """
+        rows, values, starts = self.kernel_rows, self.kernel_values, self.kernel_starts
+        dropped = 0.0
+        if self.mode == nc.ALE and tail > 0.0:
+            rows, values, starts, dropped = _truncated(rows, values, starts, tail)
         return KernelTables(
             self.focus_starts,
             self.analysis_kernel,
             self.kernel_rows,
             self.kernel_values,
             self.kernel_starts,
-            self.bound_rows,
-            self.bound_values,
-            self.bound_starts,
-            self.tail,
-            int(np.abs(_voxel_offsets(self.kernel_rows)).max()),
+            rows,
+            values,
+            starts,
+            dropped,
+            self.reach,
             _plane_ends(self.kernel_rows, self.kernel_starts),
             self.shape,
         )
@@ -168,6 +178,33 @@ def _runs(offsets, first_value):
     return np.column_stack([offsets[starts], lengths, first_value + starts]).astype(np.int64)
 
 
+def _truncated(rows, values, starts, tail):
+    """Kernel runs without the voxels whose ``-log1p(-MA)`` is at most ``tail``.
+
+    Returns the runs, values and run starts of what is kept, and the largest magnitude left
+    out (0 when none is).
+    """
+    lengths = rows[:, 3]
+    run_of = np.repeat(np.arange(len(rows)), lengths)
+    step = np.arange(len(run_of)) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+    offsets = rows[run_of, :3] + np.outer(step, [0, 0, 1])
+    entries = values[rows[run_of, 4] + step]
+    keep = -entries > tail
+    bounds = np.r_[0, np.cumsum(lengths)][starts]  # each kernel's voxels, in run order
+    kept = [
+        (offsets[lo:hi][keep[lo:hi]], entries[lo:hi][keep[lo:hi]])
+        for lo, hi in zip(bounds[:-1], bounds[1:])
+    ]
+    firsts = np.r_[0, np.cumsum([len(v) for _, v in kept])]
+    runs = [_runs(off, first) for (off, _), first in zip(kept, firsts)]
+    return (
+        np.concatenate(runs),
+        np.concatenate([v for _, v in kept]),
+        np.r_[0, np.cumsum([len(r) for r in runs])].astype(np.int64),
+        float(-entries[~keep].min(initial=0.0)),
+    )
+
+
 def _ale_supports(estimator, coordinates, focus_rows, focus_starts):
     """NiMARE's ALE kernel per distinct width, and each analysis's index into them."""
     kernel, mask = estimator.kernel_transformer, estimator.masker.mask_img
@@ -201,17 +238,13 @@ def _tables(supports, mode):
     return np.concatenate(runs), values, np.r_[0, np.cumsum([len(r) for r in runs])]
 
 
-def build_layout(estimator, truncate=1e-6):
+def build_layout(estimator):
     """Describe a fitted kernel-CBMA estimator's foci, kernels and voxel spaces.
 
     Parameters
     ----------
     estimator : ALE, MKDADensity or KDA
         Fitted, with its default kernel family. It is deep-copied, never modified.
-    truncate : float, default=1e-6
-        ALE only: kernel voxels with MA below this are left out of the bound the engine
-        picks candidate voxels with (each is bounded by the largest of them instead).
-        Results do not depend on it: statistics are always computed with full kernels.
 
     Returns
     -------
@@ -227,12 +260,6 @@ def build_layout(estimator, truncate=1e-6):
         supports, analysis_kernel = _ale_supports(est, coordinates, focus_rows, focus_starts)
     else:
         supports, analysis_kernel = [_sphere_support(est)], np.zeros(len(ids), np.int64)
-    truncate = truncate if mode == nc.ALE else 0.0
-    kept = [(off[val >= truncate], val[val >= truncate]) for off, val in supports]
-    dropped = np.concatenate(
-        [np.zeros(1, np.float32)] + [val[val < truncate] for _, val in supports]
-    )
-    bound_rows, bound_values, bound_starts = _tables(kept, mode)
     kernel_rows, kernel_values, kernel_starts = _tables(supports, mode)
     slot = np.where(mask_array(mask).ravel(), nc.INSIDE, nc.OUTSIDE)
     raw = private.raw_weights(est) if mode == nc.MKDA else None
@@ -244,10 +271,6 @@ def build_layout(estimator, truncate=1e-6):
         kernel_rows=kernel_rows,
         kernel_values=kernel_values,
         kernel_starts=kernel_starts,
-        bound_rows=bound_rows,
-        bound_values=bound_values,
-        bound_starts=bound_starts,
-        tail=float(-nc.ale_log_table(dropped).min()),
         mode=mode,
         shape=np.asarray(mask.shape, dtype=np.int64),
         slot=slot.astype(np.int32),

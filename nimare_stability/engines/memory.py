@@ -111,8 +111,8 @@ def ma_values_per_analysis(estimator, rng=None):
     return nnz / ids.size
 
 
-def kernel_run(n_analyses, values, n_voxels, n_replicates, n_threads, n_processes=0):
-    """Parts of a run on the fast engine: the MA cache, engine threads, worker processes.
+def kernel_run(n_analyses, values, n_voxels, n_replicates, n_threads):
+    """Parts of a run on the fast engine: the MA cache and the engine threads.
 
     Parameters
     ----------
@@ -124,8 +124,8 @@ def kernel_run(n_analyses, values, n_voxels, n_replicates, n_threads, n_processe
         Mask voxels.
     n_replicates : int
         Replicates the Monte Carlo engine judges at once.
-    n_threads, n_processes : int
-        Engine threads; worker processes that each load the cache (thresholds).
+    n_threads : int
+        Engine threads.
     """
     cache = n_analyses * values * CACHE_BYTES_PER_VALUE
     per_thread = (ENGINE_ARRAYS_PER_THREAD + n_replicates) * n_voxels * 8
@@ -135,8 +135,6 @@ def kernel_run(n_analyses, values, n_voxels, n_replicates, n_threads, n_processe
             n_threads * per_thread
         ),
     }
-    if n_processes:
-        parts[f"{n_processes} worker processes"] = n_processes * (PROCESS_BYTES + cache)
     return parts
 
 

@@ -15,7 +15,11 @@ module does the same, but
 Seeding: iterations run in fixed blocks of :data:`BLOCK_SIZE`; block ``b`` draws its foci
 from the ``b``-th child of the given :class:`numpy.random.SeedSequence`, so results do not
 depend on ``n_cores`` or on where the blocks run (threads by default; any joblib backend).
+:func:`null_maxima_each` draws replicates apart, each from its own seed (the shared null's
+random subsets), all their blocks in one parallel pass.
 """
+
+from typing import NamedTuple
 
 import numpy as np
 from joblib import Parallel, delayed
@@ -23,6 +27,7 @@ from nimare.meta.cbma.weights import normalize_weights
 from tqdm.auto import tqdm
 
 from nimare_stability.core.progress import tqdm_disable
+from nimare_stability.engines import _numba_candidates as nc
 from nimare_stability.engines import _numba_kernels as nk
 from nimare_stability.engines import parallel
 from nimare_stability.engines.layout import FociLayout, build_layout
@@ -31,16 +36,36 @@ from nimare_stability.resampling.seeds import child_sequences
 __all__ = [
     "BLOCK_SIZE",
     "FociLayout",
+    "bound_tail",
     "build_layout",
     "child_sequences",
     "maxima_for_foci",
     "null_maxima",
+    "null_maxima_each",
     "replicate_weights",
 ]
 
 #: Iterations per random stream; fixed so results do not depend on the number of cores.
 BLOCK_SIZE = 100
 _MAXIMA = ("max_stat", "max_size", "max_mass")
+#: Share of the lowest threshold's log sum that the bound's truncated ALE kernels may
+#: leave out near an average voxel (see :func:`bound_tail`).
+SLACK_FRACTION = 0.05
+
+
+class _Block(NamedTuple):
+    """One block of iterations to draw.
+
+    The replicates' weights and thresholds, the block's seed and iterations, and the
+    checkpoint (or None) it is saved to as ``null-block-<index>``.
+    """
+
+    weights: np.ndarray
+    thresholds: np.ndarray
+    seed: np.random.SeedSequence
+    n_iters: int
+    store: object
+    index: int
 
 
 def replicate_weights(layout, retained):
@@ -85,14 +110,50 @@ def _check_thresholds(stat_thresholds, n_replicates):
     return np.ascontiguousarray(thresholds)
 
 
-def _run(layout, grouped_foci, weights, thresholds):
+def bound_tail(layout, weights, thresholds):
+    """How much of ALE's kernels the bound may leave out: the ``tail`` of its kernel tables.
+
+    The bound is the costliest step of an iteration, and its cost follows the kernel voxels
+    it stamps; a voxel loses at most ``tail`` of its bound per focus in reach, which only
+    widens the candidates (never changes a result). The tail is chosen so that this slack,
+    for as many foci as an average voxel has in reach, is :data:`SLACK_FRACTION` of the
+    lowest threshold's ``-log1p(-threshold)``: on pain (267 foci, 21 analyses) this leaves
+    out MA below about 2e-5 and halves the voxels stamped at a p < .001 threshold; on
+    n-back (6146 foci) about 2e-6.
+
+    Parameters
+    ----------
+    layout : FociLayout
+    weights : float array of shape (R, n_analyses)
+    thresholds : float array of shape (R,)
+
+    Returns
+    -------
+    float
+        0 for MKDADensity and KDA, whose kernels are never truncated.
+    """
+    if layout.mode != nc.ALE:
+        return 0.0
+    used = np.asarray(weights).any(axis=0)
+    n_foci = int(np.diff(layout.focus_starts)[used].sum())
+    in_reach = n_foci * nc.near_window(layout.reach) / len(layout.null_ijk)
+    level = -np.log1p(-min(float(np.min(thresholds)), 0.5))
+    return SLACK_FRACTION * level / max(in_reach, 1.0)
+
+
+def _tables(layout, weights, thresholds):
+    """Return the :class:`~nimare_stability.engines.layout.KernelTables` of one call."""
+    return layout.kernel_tables(bound_tail(layout, weights, thresholds))
+
+
+def _run(layout, tables, grouped_foci, weights, thresholds):
     """Compiled pass over iterations of grouped foci, shape (n_iters, n_foci, 3)."""
     reference = weights.max(axis=0)
     complement = np.all((weights == 0) | (weights == reference), axis=1)
     return tuple(
         nk.run_block(
             np.ascontiguousarray(grouped_foci, dtype=np.int32),
-            layout.kernel_tables(),
+            tables,
             layout.mode,
             layout.slot.copy(),
             layout.mask_flat,
@@ -122,15 +183,23 @@ def maxima_for_foci(layout, foci_ijk, retained, stat_thresholds):
     max_stat, max_size, max_mass : float64 ndarrays of shape (R, n_iters)
     """
     weights = replicate_weights(layout, retained)
+    thresholds = _check_thresholds(stat_thresholds, len(weights))
     grouped = np.asarray(foci_ijk)[:, layout.focus_rows]
-    return _run(layout, grouped, weights, _check_thresholds(stat_thresholds, len(weights)))
+    return _run(layout, _tables(layout, weights, thresholds), grouped, weights, thresholds)
 
 
-def _null_block(layout, child, n_iters, weights, thresholds):
+def _null_block(layout, tables, child, n_iters, weights, thresholds):
     """Draw one block's foci from ``child`` and return its maxima."""
     rng = np.random.default_rng(child)
     draws = rng.integers(0, len(layout.null_ijk), size=(n_iters, layout.n_foci))
-    return _run(layout, layout.null_ijk[draws], weights, thresholds)
+    return _run(layout, tables, layout.null_ijk[draws], weights, thresholds)
+
+
+def _block_sizes(n_iters):
+    """Return the iterations of each block of a run of ``n_iters``."""
+    if int(n_iters) < 1:
+        raise ValueError(f"n_iters must be a positive integer; got {n_iters!r}.")
+    return [min(BLOCK_SIZE, n_iters - start) for start in range(0, int(n_iters), BLOCK_SIZE)]
 
 
 def null_maxima(
@@ -179,31 +248,107 @@ def null_maxima(
         Per iteration: maximum statistic, largest cluster size (voxels) and largest
         cluster mass (sum of ``stat - threshold``), clusters 6-connected.
     """
-    if int(n_iters) < 1:
-        raise ValueError(f"n_iters must be a positive integer; got {n_iters!r}.")
+    sizes = _block_sizes(n_iters)
     if weights is None:
         weights = replicate_weights(layout, retained)
     thresholds = _check_thresholds(stat_thresholds, len(weights))
-    sizes = [min(BLOCK_SIZE, n_iters - start) for start in range(0, int(n_iters), BLOCK_SIZE)]
     children = child_sequences(seed_sequence, len(sizes))
-    blocks = [None if store is None else _stored_block(store, b) for b in range(len(sizes))]
-    todo = [b for b, block in enumerate(blocks) if block is None]
-    shared = parallel.share(layout) if todo else layout  # nothing to scatter when resumed
-    drawn = Parallel(n_jobs=parallel.n_workers(n_cores), prefer="threads", return_as="generator")(
-        delayed(_null_block)(shared, children[b], sizes[b], weights, thresholds) for b in todo
-    )
-    with tqdm(
-        total=int(n_iters), desc="Monte Carlo null", unit="iter", disable=tqdm_disable(progress)
-    ) as bar:
-        bar.update(sum(size for size, block in zip(sizes, blocks) if block is not None))
-        for b, block in zip(todo, drawn):
-            blocks[b] = block
-            if store is not None:
-                store.save(f"null-block-{b}", **dict(zip(_MAXIMA, block)))
-            bar.update(sizes[b])
+    blocks = [
+        _Block(weights, thresholds, child, size, store, b)
+        for b, (child, size) in enumerate(zip(children, sizes))
+    ]
+    return _concatenated(_draw(layout, blocks, n_cores, progress))
+
+
+def null_maxima_each(
+    layout,
+    retained,
+    stat_thresholds,
+    n_iters,
+    seed_sequences,
+    n_cores=1,
+    progress=False,
+    weights=None,
+    stores=None,
+):
+    """Monte Carlo null maxima of replicates drawn apart, each from its own seed.
+
+    Replicate ``r`` gets exactly what ``null_maxima(layout, retained[r:r + 1],
+    stat_thresholds[r], n_iters[r], seed_sequences[r], weights=weights[r:r + 1],
+    store=stores[r])`` returns, but every replicate's blocks of iterations share one
+    parallel pass (its tasks balanced over ``n_cores``).
+
+    Parameters
+    ----------
+    layout : FociLayout
+    retained : bool array of shape (R, n_analyses)
+    stat_thresholds : float array of shape (R,)
+    n_iters : sequence of R ints
+    seed_sequences : sequence of R numpy.random.SeedSequence or int
+    n_cores : int, default=1
+    progress : bool, default=False
+        Show a progress bar over iterations.
+    weights : float array of shape (R, n_analyses), optional
+        As in :func:`null_maxima`.
+    stores : sequence of R Checkpoint or None, optional
+        Where each replicate's finished blocks are saved and read back.
+
+    Returns
+    -------
+    list of R tuples ``(max_stat, max_size, max_mass)``, each float64 of shape (n_iters[r],)
+    """
+    if weights is None:
+        weights = replicate_weights(layout, retained)
+    thresholds = _check_thresholds(stat_thresholds, len(weights))
+    stores = [None] * len(weights) if stores is None else stores
+    blocks, firsts = [], [0]
+    for r, (count, seeds, store) in enumerate(zip(n_iters, seed_sequences, stores)):
+        sizes = _block_sizes(count)
+        for b, (child, size) in enumerate(zip(child_sequences(seeds, len(sizes)), sizes)):
+            blocks.append(_Block(weights[r : r + 1], thresholds[r : r + 1], child, size, store, b))
+        firsts.append(len(blocks))
+    drawn = _draw(layout, blocks, n_cores, progress)
+    return [tuple(m[0] for m in _concatenated(drawn[lo:hi])) for lo, hi in zip(firsts, firsts[1:])]
+
+
+def _concatenated(blocks):
+    """Return blocks of maxima joined along iterations."""
     return tuple(np.concatenate([block[i] for block in blocks], axis=1) for i in range(3))
 
 
-def _stored_block(store, b):
-    arrays = store.load(f"null-block-{b}")
+def _draw(layout, blocks, n_cores, progress):
+    """Return each :class:`_Block`'s maxima, in order: read back from its store or drawn.
+
+    Every block drawn uses one set of kernel tables, chosen for the lowest threshold of all.
+    """
+    maxima = [None if block.store is None else _stored_block(block) for block in blocks]
+    missing = [i for i, found in enumerate(maxima) if found is None]
+    todo = [blocks[i] for i in missing]
+    shared = tables = None  # nothing to scatter when resumed
+    if todo:
+        weights = np.vstack([block.weights for block in todo])
+        thresholds = np.concatenate([block.thresholds for block in todo])
+        shared = parallel.share(layout)
+        tables = parallel.share(_tables(layout, weights, thresholds))
+    drawn = Parallel(n_jobs=parallel.n_workers(n_cores), prefer="threads", return_as="generator")(
+        delayed(_null_block)(shared, tables, b.seed, b.n_iters, b.weights, b.thresholds)
+        for b in todo
+    )
+    with tqdm(
+        total=sum(block.n_iters for block in blocks),
+        desc="Monte Carlo null",
+        unit="iter",
+        disable=tqdm_disable(progress),
+    ) as bar:
+        bar.update(sum(b.n_iters for b, found in zip(blocks, maxima) if found is not None))
+        for i, found in zip(missing, drawn):
+            maxima[i] = found
+            if blocks[i].store is not None:
+                blocks[i].store.save(f"null-block-{blocks[i].index}", **dict(zip(_MAXIMA, found)))
+            bar.update(blocks[i].n_iters)
+    return maxima
+
+
+def _stored_block(block):
+    arrays = block.store.load(f"null-block-{block.index}")
     return None if arrays is None else tuple(arrays[name] for name in _MAXIMA)
