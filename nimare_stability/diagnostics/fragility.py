@@ -145,11 +145,13 @@ class Fragility(ClusterDiagnostic):
         search = _Search(units, run.clusters, contributions, analyses.ids.size - floor)
         engine = resolve_engine(self.engine, analyses.estimator, run.corrector, {})
         with self._checkpoint(result, run.corrector, engine) as checkpoint:
-            null = baseline_null(result.estimator)
+            null = None
+            if analyses.ids.size >= NEAR_MIN_ANALYSES:
+                null = baseline_null(result.estimator)
             screen, exact, near = self._judges(run, plan, engine, checkpoint, null)
             screen = Screen(screen, units, run.clusters)
             exact = screen if screen.judge is exact else Screen(exact, units, run.clusters)
-            if near is not None and analyses.ids.size >= NEAR_MIN_ANALYSES:
+            if near is not None:
                 screen.near = near
                 screen.near_limit = int(NEAR_SHARE * analyses.ids.size)
                 screen.bound = survival_bound(self, run, units, ma_maps, rows, null[1])
@@ -209,14 +211,14 @@ class Fragility(ClusterDiagnostic):
         """Return the screening, the exact and the near judge.
 
         The screening judge is the exact one when screening is exact; the near one (None
-        when ``null``, the baseline's null maxima, is None or not taken) reads ``null`` for
-        every replicate. Each keeps its work in its own scope of ``checkpoint`` (None: no
-        checkpoint).
+        when ``null``, the baseline's null maxima, is None or not taken) is the exact one's
+        engine (sharing its MA maps) reading ``null`` for every replicate. Each keeps its
+        work in its own scope of ``checkpoint`` (None: no checkpoint).
         """
         analyses, corrector = run.analyses, run.corrector
         n_cores = _nimare_private.check_n_cores(self.n_cores)
 
-        def judge(mode, n_iters, scope, maxima=None):
+        def judge(mode, n_iters, scope):
             inputs = EngineInputs(
                 estimator=analyses.estimator,
                 corrector=corrector,
@@ -225,10 +227,11 @@ class Fragility(ClusterDiagnostic):
                 n_iters=n_iters,
                 null=mode,
                 null_seed=plan.null_root,
-                null_maxima=maxima,
             )
-            store = None if checkpoint is None else checkpoint.scope(scope)
-            return Judge(engine(inputs), plan.keyed_seed, n_cores, store=store)
+            return Judge(engine(inputs), plan.keyed_seed, n_cores, store=store(scope))
+
+        def store(scope):
+            return None if checkpoint is None else checkpoint.scope(scope)
 
         exact = judge("replicate", run.n_iters, "exact")
         if run.n_iters is None or not engine.can(DRAWS_NULLS):
@@ -240,7 +243,8 @@ class Fragility(ClusterDiagnostic):
         def maxima(retained):
             return tuple(np.tile(values, (len(retained), 1)) for values in null)
 
-        return screen, exact, judge("replicate", null[0].size, "near", maxima)
+        near = exact.engine.with_null_maxima(maxima)
+        return screen, exact, Judge(near, plan.keyed_seed, n_cores, store=store("near"))
 
 
 class _Units:
