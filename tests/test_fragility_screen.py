@@ -96,10 +96,10 @@ def test_a_bound_needs_enough_connected_voxels():
     per_unit = np.zeros((1, 4))
     per_unit[0, 1] = np.log1p(-0.49)  # without it the middle voxel falls to ~0.02
     boxes = np.array([[0, 0, 0], [1, 0, 0], [2, 0, 0], [3, 0, 0]])
-    bound = SurvivalBound([None], [per_unit], [log_total], [boxes], np.log1p(-0.1), 2)
+    bound = SurvivalBound([per_unit], [log_total], [boxes], np.log1p(-0.1), 2)
     assert bound.survives(0, ())
     assert bound.survives(0, (0,))  # voxels 2 and 3 still connected
-    strict = SurvivalBound([None], [per_unit], [log_total], [boxes], np.log1p(-0.1), 3)
+    strict = SurvivalBound([per_unit], [log_total], [boxes], np.log1p(-0.1), 3)
     assert strict.survives(0, ()) and not strict.survives(0, (0,))
 
 

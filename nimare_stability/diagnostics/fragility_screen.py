@@ -44,7 +44,6 @@ class SurvivalBound:
 
     Parameters
     ----------
-    clusters : list of :class:`~nimare_stability.core.clusters.Cluster`
     per_unit : list of ndarray (n_units, n_voxels_c)
         Per cluster, each unit's sum of ``log(1 - MA)`` over its analyses at the cluster's
         voxels.
@@ -59,11 +58,11 @@ class SurvivalBound:
         The fewest voxels of a component that make it significant.
     """
 
-    def __init__(self, clusters, per_unit, total, boxes, log_bound, min_size):
-        self.clusters = clusters
+    def __init__(self, per_unit, total, boxes, log_bound, min_size):
         self.per_unit = per_unit
         self.total = total
         self.boxes = boxes
+        self.shapes = [tuple(box.max(axis=0) + 1) for box in boxes]
         self.log_bound = log_bound
         self.min_size = min_size
 
@@ -100,7 +99,7 @@ class SurvivalBound:
             corner = ijk[cluster.voxels].min(axis=0)
             boxes.append(ijk[cluster.voxels] - corner)
         log_bound = float(np.log1p(-(threshold + THRESHOLD_MARGIN + STAT_MARGIN)))
-        return cls(clusters, per_unit, total, boxes, log_bound, int(min_size))
+        return cls(per_unit, total, boxes, log_bound, int(min_size))
 
     def survives(self, index, removed):
         """Whether cluster ``index`` certainly stays significant without the units ``removed``."""
@@ -108,9 +107,8 @@ class SurvivalBound:
         above = log_kept < self.log_bound
         if np.count_nonzero(above) < self.min_size:
             return False
-        box = self.boxes[index]
-        volume = np.zeros(box.max(axis=0) + 1, dtype=bool)
-        volume[tuple(box[above].T)] = True
+        volume = np.zeros(self.shapes[index], dtype=bool)
+        volume[tuple(self.boxes[index][above].T)] = True
         labels, n_labels = label_faces(volume)
         return bool(n_labels) and np.bincount(labels.ravel())[1:].max() >= self.min_size
 
