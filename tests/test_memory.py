@@ -26,18 +26,23 @@ def test_ma_values_per_analysis_match_the_mean_of_every_ma_map(pain_ale):
     assert sampled == pytest.approx(every, rel=0.3)
 
 
-def test_failsafen_memory_grows_with_the_null_analyses_it_adds(pain_montecarlo):
-    def fits(max_multiple):
-        diagnostic = FailSafeN(target_image=TARGET, max_multiple=max_multiple, n_cores=1)
+def test_failsafen_memory_grows_with_the_null_analyses_and_the_drawers_at_once(pain_montecarlo):
+    def estimate(max_multiple, n_cores):
+        diagnostic = FailSafeN(target_image=TARGET, max_multiple=max_multiple, n_cores=n_cores)
         analyses = AnalysisSet(pain_montecarlo.estimator)
-        estimate_ = diagnostic._memory(analyses, pain_montecarlo.corrector, None, SeedPlan(0))
-        return next(size for what, size in estimate_.parts.items() if "NiMARE fit" in what)
+        return diagnostic._memory(analyses, pain_montecarlo.corrector, None, SeedPlan(0))
+
+    def cache(max_multiple, n_cores):
+        parts = estimate(max_multiple, n_cores).parts
+        return next(size for what, size in parts.items() if "MA maps" in what)
 
     n_real = len(pain_montecarlo.estimator.inputs_["id"])
     values = memory.ma_values_per_analysis(pain_montecarlo.estimator)
     for multiple in (1, 10):
-        expected = n_real * (1 + multiple) * values * memory.FIT_BYTES_PER_VALUE
-        assert fits(multiple) == pytest.approx(expected)
+        expected = n_real * (1 + multiple) * values * memory.CACHE_BYTES_PER_VALUE
+        assert cache(multiple, 1) == pytest.approx(expected)
+        assert cache(multiple, 2) == pytest.approx(2 * expected)
+    assert estimate(1, 2).parts["2 worker processes"] == 2 * memory.PROCESS_BYTES
 
 
 def test_too_little_memory_is_said_before_the_costly_work(pain_montecarlo, monkeypatch, caplog):
@@ -70,4 +75,4 @@ def test_the_command_line_logs_the_largest_step_before_correcting(name, pain_ale
         estimate.log_memory(diagnostics, pain_ale, corrector, 0)
     (line,) = caplog.messages
     assert line.startswith(f"The largest step ({name}) needs about ")
-    assert "MA maps of 21 analyses" in line or "NiMARE fit(s) of" in line
+    assert "MA maps of 21 analyses" in line or "MA maps of 231 analyses" in line

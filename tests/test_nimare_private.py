@@ -84,6 +84,24 @@ def test_ma_maps_in_sorted_id_order_give_the_fits_statistic(pain_ale):
     np.testing.assert_allclose(without, refit.maps["stat"], rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("estimator", [ALE, MKDADensity])
+def test_a_prepared_copy_holds_the_inputs_of_a_fit_and_its_ma_maps(pain, estimator):
+    half = pain.slice(list(pain.ids[:10]))
+    fitted = estimator().fit(half)
+    prepared = private.prepared_copy(fitted.estimator, pain)
+    refit = estimator().fit(pain).estimator
+    assert prepared.dataset is pain and prepared.null_distributions_ == {}
+    np.testing.assert_array_equal(prepared.inputs_["id"], refit.inputs_["id"])
+    columns = ["id", "i", "j", "k", "sample_size"]
+    ours, theirs = (e.inputs_["coordinates"] for e in (prepared, refit))
+    columns = [c for c in columns if c in theirs]
+    assert ours[columns].equals(theirs[columns])
+    np.testing.assert_array_equal(
+        _dense(private.collect_ma_maps(prepared)), _dense(collect_ma_maps(refit)[1])
+    )
+    assert len(fitted.estimator.inputs_["id"]) == 10  # the fitted estimator is not touched
+
+
 def test_a_subset_copy_computes_the_p_values_and_threshold_of_its_refit(pain, pain_ale):
     estimator = pain_ale.estimator
     ids = _sorted_ids(estimator)[:10]

@@ -52,6 +52,7 @@ __all__ = [
     "null_voxels",
     "p_to_logp",
     "p_to_stat",
+    "prepared_copy",
     "raw_weights",
     "report_class",
     "set_corrector_parameter",
@@ -69,6 +70,8 @@ __all__ = [
 
 #: Private methods of fitted ALE, MKDADensity and KDA estimators called below.
 KERNEL_ESTIMATOR_METHODS = (
+    "_collect_inputs",
+    "_preprocess_input",
     "_collect_ma_maps",
     "_prepare_subsample_null",
     "_compute_summarystat_est",
@@ -78,8 +81,7 @@ KERNEL_ESTIMATOR_METHODS = (
     "_p_to_summarystat",
     "_get_rng",
 )
-#: ALE's fitted attribute: each analysis's largest MA value.
-_STUDY_MAX_MA_ATTR = "_study_max_ma_values"
+_STUDY_MAX_MA_ATTR = "_study_max_ma_values"  # ALE's: each analysis's largest MA value
 #: Estimator attribute holding the fewest analyses it will fit (IBMA estimators set it).
 _MIN_ANALYSES_ATTR = "_min_analyses"
 #: The random stream of an estimator's ``correct_fwe_montecarlo``.
@@ -89,13 +91,25 @@ _RAW_WEIGHTS_ATTR = "_raw_weights_"
 
 
 def collect_ma_maps(estimator):
-    """Return the modeled-activation maps of a fitted CBMA estimator's analyses.
+    """Return a CBMA estimator's MA maps, one row per analysis in sorted-id order.
 
-    One row per analysis, in sorted-id order, rebuilt from the coordinates (MA maps a fit
-    kept in ``inputs_`` are dropped first, so pass a copy: ``estimator`` is modified).
+    Rebuilt from the coordinates (``inputs_``' maps are dropped: pass a copy).
     """
     estimator.inputs_.pop("ma_maps", None)
     return estimator._collect_ma_maps()
+
+
+def prepared_copy(estimator, dataset):
+    """Return a deep copy of a CBMA estimator holding what ``fit(dataset)`` prepares, unfit.
+
+    Its ``inputs_`` (voxel indices, sample sizes), masker and ``dataset``; an empty null.
+    """
+    prepared = copy.deepcopy(estimator)
+    prepared._collect_inputs(dataset, drop_invalid=getattr(estimator, "_drop_invalid", True))
+    prepared._preprocess_input(dataset)
+    prepared.dataset = dataset
+    prepared.null_distributions_ = {}
+    return prepared
 
 
 def summary_statistic(estimator, ma_maps):
@@ -117,10 +131,7 @@ def subset_copy(estimator, ids, coordinates, ma_maps):
 
 
 def null_histogram(estimator, ma_maps):
-    """Build ``estimator``'s approximate-null histogram from ``ma_maps`` unless it has one.
-
-    Returns ``estimator`` (a copy from :func:`subset_copy`: the histogram is stored in it).
-    """
+    """Build a :func:`subset_copy`'s approximate null from ``ma_maps`` unless it has one."""
     if not estimator.null_distributions_:
         estimator._determine_histogram_bins(ma_maps)
         estimator._compute_null_approximate(ma_maps)
@@ -156,10 +167,9 @@ def p_to_stat(estimator, p, null_method):
 
 
 def correction_rng(estimator):
-    """Return the generator ``estimator.correct_fwe_montecarlo`` draws its null foci from.
+    """Return a fresh generator of the foci ``estimator.correct_fwe_montecarlo`` draws.
 
-    Built afresh from the estimator's ``random_state`` on every call: the same draws for
-    the same seed, fresh entropy for None.
+    Seeded by the estimator's ``random_state`` (fresh entropy for None).
     """
     return estimator._get_rng(_FWE_MONTECARLO_STREAM)
 
@@ -233,8 +243,7 @@ def corrector_suffix(corrector):
 def estimator_correction_kwargs(corrector, method):
     """Return the keywords ``corrector`` passes to an estimator's correction ``method``.
 
-    Its parameters, checked by NiMARE as its ``transform`` checks them: a TypeError names
-    the keywords ``method`` does not accept and those it does.
+    Checked as its ``transform`` checks them (a TypeError names those not accepted).
     """
     kwargs = corrector._estimator_kwargs()
     corrector._validate_parameters(method, kwargs)
@@ -270,7 +279,6 @@ class TailClusters(NamedTuple):
     label : str
         ``"PositiveTail"`` or ``"NegativeTail"``: the prefix of the contribution columns.
     cluster_ids : list of int
-        The clusters' label values.
     voxels : list of ndarray or None
         Each cluster's masked voxel indices; None when the masker maps no masked voxels.
     """
@@ -283,10 +291,9 @@ class TailClusters(NamedTuple):
 class JackknifeHooks:
     """Mixin routing NiMARE's Jackknife hooks to leave-one-out values a subclass caches.
 
-    Put it before :class:`nimare.diagnostics.Jackknife` in the bases. NiMARE's
-    ``Diagnostics.transform`` hands ``_batch_tail_contexts`` the clusters of every tail
-    before its per-analysis loop, then asks ``_transform_batch`` for each left-out
-    analysis's per-cluster values. The subclass defines:
+    Put it before :class:`nimare.diagnostics.Jackknife` in the bases: NiMARE's
+    ``Diagnostics.transform`` hands ``_batch_tail_contexts`` every tail's clusters, then asks
+    ``_transform_batch`` for each left-out analysis's values. The subclass defines:
 
     - ``_leave_out(tails)``: given each tail's :class:`TailClusters`, compute every left-out
       unit's values and return the units' labels (the table's rows), or None to let
@@ -341,14 +348,12 @@ def nimare_jackknife_transform(jackknife, result):
 
 #: Workflow class attribute listing the diagnostic names it accepts.
 DIAG_OPTIONS_ATTR = "_diag_options"
-#: ``nimare.reports.base.Report`` method that turns the report configuration (sections,
-#: each ``{"name": ..., "reportlets": [...]}``) into the report's sections.
+#: ``nimare.reports.base.Report`` method that turns the report configuration into sections.
 REPORT_INDEX_ATTR = "index"
 #: The name of the section of NiMARE's report configuration that holds the diagnostics.
 REPORT_DIAGNOSTICS_SECTION = "Diagnostics"
 #: Method of NiMARE's workflow base class that resolves the estimator, corrector and
-#: diagnostics (names or objects) into objects, setting the workflow's ``diagnostics`` list;
-#: the workflows' ``__init__`` calls it before anything runs.
+#: diagnostics (names or objects) into objects, before anything runs.
 WORKFLOW_RESOLVE_ATTR = "_preprocess_input"
 
 

@@ -15,7 +15,7 @@ from nimare_stability.core.progress import tqdm_disable
 from nimare_stability.core.validation import check_number
 from nimare_stability.diagnostics.base import ClusterDiagnostic, Outputs
 from nimare_stability.diagnostics.docs import fill_doc
-from nimare_stability.diagnostics.null_analyses import NullProfiles, augmented_fit, draw_nulls
+from nimare_stability.diagnostics.null_analyses import NullProfiles, augmented_estimator, draw_nulls
 from nimare_stability.diagnostics.null_grid import GRID_POINTS, SizeGrid
 from nimare_stability.engines import DRAWS_NULLS, TAKES_NULLS, EngineInputs, memory, resolve_engine
 from nimare_stability.engines.keyed import Judge
@@ -145,20 +145,25 @@ class FailSafeN(ClusterDiagnostic):
         )
 
     def _memory(self, analyses, corrector, n_clusters, plan):
-        """Estimate the peak of the drawers' fits and of the grid's engine.
+        """Estimate the peak of the drawers searched at once.
 
-        Each parallel drawer fits every real and null analysis with NiMARE; the engine
-        judges the grid of null sizes at once.
+        Each holds its engine's data for every real and null analysis (the fast engine's
+        MA maps), in a process of its own when several run at once.
         """
         estimator = analyses.estimator
         n_analyses = analyses.ids.size * (1 + self.max_multiple)
         n_parallel = min(_nimare_private.check_n_cores(self.n_cores), self.n_drawers)
         engine = resolve_engine(self.engine, estimator, corrector, {})
         values = memory.ma_values_per_analysis(estimator) or 0
+        label = "{}" if n_parallel == 1 else f"{n_parallel} drawers at once, each: {{}}"
         parts = {
-            **memory.nimare_fits(n_analyses, values, n_parallel),
-            **engine.memory_parts(estimator, values, n_analyses, GRID_POINTS, self.n_cores),
+            label.format(part): n_parallel * size
+            for part, size in engine.memory_parts(
+                estimator, values, n_analyses, GRID_POINTS, 1
+            ).items()
         }
+        if n_parallel > 1:
+            parts[f"{n_parallel} worker processes"] = n_parallel * memory.PROCESS_BYTES
         hints = ("a smaller max_multiple (the fail-safe N is then censored above it)",)
         if n_parallel > 1:
             hints += ("n_cores=1 (drawers then run one at a time)",)
@@ -275,13 +280,13 @@ def _drawer_fsn(task, d, rng, n_cores=1, progress=False):
 
 
 class _Drawer:
-    """One drawer: the real analyses plus its null ones, fit once."""
+    """One drawer: the real analyses plus its null ones, prepared once (not fit)."""
 
     def __init__(self, estimator, profiles, rng, prefix):
         nulls, null_ids = draw_nulls(
             profiles, estimator.masker, rng, prefix, space=estimator.dataset.space
         )
-        self.estimator = augmented_fit(estimator, nulls)
+        self.estimator = augmented_estimator(estimator, nulls)
         self.analyses = AnalysisSet(self.estimator)
         position = {id_: p for p, id_ in enumerate(self.analyses.ids)}
         real = np.asarray(estimator.inputs_["id"]).astype(str)

@@ -15,6 +15,7 @@ import nibabel as nib
 import numpy as np
 from nimare.nimads import Studyset
 
+from nimare_stability.core import _nimare_private as private
 from nimare_stability.core.volumes import mask_array
 
 #: Metadata keys a null analysis copies from the real analysis it imitates.
@@ -129,8 +130,14 @@ def draw_nulls(profiles, masker, rng, prefix, space="mni152_2mm"):
     return Studyset(source, target=space), [f"{study['id']}-1" for study in studies]
 
 
-def augmented_fit(estimator, nulls):
-    """Fit a deep copy of ``estimator`` on its own analyses plus the ``nulls`` Studyset."""
+def augmented_estimator(estimator, nulls):
+    """Return a deep copy of ``estimator`` given its own analyses plus the ``nulls`` Studyset.
+
+    Its inputs are prepared as a fit on the merged studyset prepares them, without the fit
+    itself (at ten times the analyses, NiMARE's fit of MA maps, statistic and null costs
+    more than a minute and gigabytes): the engines compute what a replicate needs from
+    those inputs, and a refit reads its ``dataset``.
+    """
     real = estimator.dataset
     overlap = set(real.ids) & set(nulls.ids)
     if overlap:
@@ -138,6 +145,4 @@ def augmented_fit(estimator, nulls):
             f"Null analysis ids clash with the studyset's own ({sorted(overlap)[:3]}); "
             "accepted: a studyset whose ids do not start with the null prefix."
         )
-    augmented = copy.deepcopy(estimator)
-    augmented.fit(real.merge(nulls))
-    return augmented
+    return private.prepared_copy(estimator, real.merge(nulls))

@@ -110,14 +110,34 @@ class FastEngine(Engine):
             if index not in skip:
                 yield index, self.inputs.rule(self._maps(index, kept, nulls, thresholds))
 
-    def null_maxima(self, retained, n_cores=1, progress=False, store=None):
+    def null_maxima(self, retained, n_cores=1, progress=False, store=None, apart=False):
         """Return the Monte Carlo null maxima this engine draws for replicates ``retained``.
 
         Each replicate's own cluster-forming threshold, then :meth:`null_maxima_of`;
-        ``store`` keeps the thresholds and every finished null block.
+        ``store`` keeps the thresholds and every finished null block. ``apart`` draws each
+        replicate in a pass of its own, from the same random foci (so the same maxima): the
+        faster way for replicates as unlike as nested sizes of very different thresholds,
+        for which one shared bound would keep nearly every voxel a candidate of the
+        smallest.
         """
         thresholds, weights = self._stored_thresholds(retained, n_cores, store)
-        return self.null_maxima_of(retained, thresholds, weights, n_cores, progress, store)
+        if not apart:
+            return self.null_maxima_of(retained, thresholds, weights, n_cores, progress, store)
+        rows = [
+            self.null_maxima_of(
+                retained[r : r + 1],
+                thresholds[r : r + 1],
+                None if weights is None else weights[r : r + 1],
+                n_cores,
+                progress,
+                None if store is None else store.scope(f"pass-{r}"),
+            )
+            for r in range(len(retained))
+        ]
+        return tuple(
+            None if rows[0][i] is None else np.concatenate([row[i] for row in rows])
+            for i in range(3)
+        )
 
     def _stored_thresholds(self, schedule, n_cores, store):
         """:meth:`thresholds_and_weights`, read from (or saved to) ``store``."""
