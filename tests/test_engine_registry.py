@@ -60,6 +60,10 @@ def test_an_engine_takes_null_maxima_only_when_it_says_so(pain_fdr):
     provided = fast.with_null_maxima(len)
     assert provided.inputs.null_maxima is len and fast.inputs.null_maxima is None
     assert provided.replicates is fast.replicates  # the MA-map cache is shared, not rebuilt
+    shared = fast.with_inputs(null="shared", n_iters=7)
+    assert (shared.inputs.null, shared.inputs.n_iters) == ("shared", 7)
+    assert (fast.inputs.null, fast.inputs.n_iters) == ("replicate", None)
+    assert shared.replicates is fast.replicates
     with pytest.raises(TypeError, match="refit engine cannot take null maxima"):
         ENGINES["refit"](inputs).with_null_maxima(len)
 

@@ -155,7 +155,7 @@ class FailSafeN(ClusterDiagnostic):
         n_parallel = min(_nimare_private.check_n_cores(self.n_cores), self.n_drawers)
         engine = resolve_engine(self.engine, estimator, corrector, {})
         values = memory.ma_values_per_analysis(estimator) or 0
-        label = "{}" if n_parallel == 1 else f"{n_parallel} drawers at once, each: {{}}"
+        label = "{}" if n_parallel == 1 else f"{{}}, x{n_parallel} drawers at once"
         parts = {
             label.format(part): n_parallel * size
             for part, size in engine.memory_parts(

@@ -210,33 +210,33 @@ class Fragility(ClusterDiagnostic):
     def _judges(self, run, plan, engine, checkpoint, null):
         """Return the screening, the exact and the near judge.
 
-        The screening judge is the exact one when screening is exact; the near one (None
-        when ``null``, the baseline's null maxima, is None or not taken) is the exact one's
-        engine (sharing its MA maps) reading ``null`` for every replicate. Each keeps its
-        work in its own scope of ``checkpoint`` (None: no checkpoint).
+        The screening judge is the exact one when screening is exact, else the exact one's
+        engine (sharing its MA maps) drawing shared nulls; the near one (None when
+        ``null``, the baseline's null maxima, is None or not taken) is that engine reading
+        ``null`` for every replicate. Each keeps its work in its own scope of
+        ``checkpoint`` (None: no checkpoint).
         """
         analyses, corrector = run.analyses, run.corrector
         n_cores = _nimare_private.check_n_cores(self.n_cores)
 
-        def judge(mode, n_iters, scope):
-            inputs = EngineInputs(
-                estimator=analyses.estimator,
-                corrector=corrector,
-                analyses=analyses,
-                rule=run.rule,
-                n_iters=n_iters,
-                null=mode,
-                null_seed=plan.null_root,
-            )
-            return Judge(engine(inputs), plan.keyed_seed, n_cores, store=store(scope))
-
         def store(scope):
             return None if checkpoint is None else checkpoint.scope(scope)
 
-        exact = judge("replicate", run.n_iters, "exact")
+        inputs = EngineInputs(
+            estimator=analyses.estimator,
+            corrector=corrector,
+            analyses=analyses,
+            rule=run.rule,
+            n_iters=run.n_iters,
+            null="replicate",
+            null_seed=plan.null_root,
+        )
+        exact = Judge(engine(inputs), plan.keyed_seed, n_cores, store=store("exact"))
         if run.n_iters is None or not engine.can(DRAWS_NULLS):
             return exact, exact, None
-        screen = judge("shared", min(run.n_iters, SCREEN_ITERATIONS), "screen")
+        n_screen = min(run.n_iters, SCREEN_ITERATIONS)
+        shared = exact.engine.with_inputs(null="shared", n_iters=n_screen)
+        screen = Judge(shared, plan.keyed_seed, n_cores, store=store("screen"))
         if null is None or not engine.can(TAKES_NULLS):
             return screen, exact, None
 

@@ -96,8 +96,16 @@ class Engine(ABC):
         """
         if not self.can(TAKES_NULLS):
             raise TypeError(f"The {self.name} engine cannot take null maxima from its caller.")
+        return self.with_inputs(null_maxima=null_maxima)
+
+    def with_inputs(self, **changes):
+        """Return this engine reading its inputs with ``changes`` (fields of :class:`EngineInputs`).
+
+        The copy shares what this engine has cached (MA maps, layouts), which depend only on
+        the estimator.
+        """
         engine = copy.copy(self)
-        engine.inputs = dataclasses.replace(self.inputs, null_maxima=null_maxima)
+        engine.inputs = dataclasses.replace(self.inputs, **changes)
         return engine
 
     @classmethod

@@ -7,7 +7,9 @@ cluster-forming threshold equal those of
 estimator's own methods, run on a shallow copy that holds only the retained rows of the
 sparse modeled-activation (MA) maps. ALE's histograms are folded by
 :class:`~nimare_stability.engines.ale_null.ALENull` (NiMARE's arithmetic, compiled once for
-every replicate); MKDADensity's and KDA's by the estimator.
+every replicate) and its statistic maps summed by
+:class:`~nimare_stability.engines.ale_sums.LeadingSums`; MKDADensity's and KDA's by the
+estimator.
 """
 
 import copy
@@ -21,8 +23,10 @@ from scipy import sparse
 from nimare_stability.core import _nimare_private as private
 from nimare_stability.core import names
 from nimare_stability.core.volumes import mask_array
+from nimare_stability.engines import memory
 from nimare_stability.engines._numba_candidates import ALE
 from nimare_stability.engines.ale_null import ALENull
+from nimare_stability.engines.ale_sums import LeadingSums
 from nimare_stability.engines.families import NULL_METHOD as _NULL_METHOD
 from nimare_stability.engines.families import kernel_family, unsupported_estimator
 
@@ -49,6 +53,7 @@ def collect_ma_maps(estimator):
     """
     estimator = copy.deepcopy(estimator)
     ma_maps = sparse.csr_matrix(private.collect_ma_maps(estimator))
+    memory.release_freed()
     kernel_ids = np.unique(estimator.inputs_["coordinates"]["id"].to_numpy().astype(str))
     ids = np.asarray(estimator.inputs_["id"]).astype(str)
     rows = np.searchsorted(kernel_ids, ids).clip(max=kernel_ids.size - 1)
@@ -113,9 +118,10 @@ class KernelReplicates:
         self.mask = mask_array(estimator.masker)
         self._cached = (None, None)
         self._full = None
-        self._ale_null = None
+        self._ale_null = self._ale_sums = None
         if kernel_family(estimator) == ALE:
             self._ale_null = ALENull(estimator, ma_maps)
+            self._ale_sums = LeadingSums(ma_maps)
 
     @classmethod
     def from_estimator(cls, estimator):
@@ -149,8 +155,12 @@ class KernelReplicates:
         Returns
         -------
         ndarray of float64, shape (n_voxels,)
-            The ``"stat"`` map of a NiMARE fit on those analyses.
+            The ``"stat"`` map of a NiMARE fit on those analyses (ALE's from
+            :class:`~nimare_stability.engines.ale_sums.LeadingSums`, in NiMARE's arithmetic).
         """
+        if self._ale_sums is not None:
+            rows = np.sort(self._rows[self._check_retained(retained)])
+            return self._ale_sums.stat(rows).astype(np.float64)
         return self._replicate(retained).stat.astype(np.float64)
 
     def p_z(self, retained, stat=None, histogram="replicate"):
@@ -208,8 +218,10 @@ class KernelReplicates:
         """Return the analysis weights of a replicate's statistic.
 
         In :attr:`ids` order, 0 where left out; None for estimators without weights (ALE,
-        KDA).
+        KDA). ALE's need no replicate prepared (a copy of its MA rows).
         """
+        if self._ale_null is not None:
+            return None
         replicate = self._replicate(retained)
         weight_vec = private.fitted_weights(replicate.estimator)
         if weight_vec is None:
