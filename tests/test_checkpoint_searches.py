@@ -20,9 +20,8 @@ from nimare_stability.engines.checkpoint import MANIFEST
 from nimare_stability.engines.locks import LOCK_FILE
 
 SCRIPT = Path(__file__).parent / "helpers" / "checkpointed_searches.py"
-#: The killed run dies as it renames this piece: the ones before whole, it a temporary file.
-#: FailSafeN's first seven pieces are its grid's (thresholds and six sizes' null blocks).
-KILL_AT = {"fragility": 6, "failsafen": 10}
+#: The killed run dies as it renames its sixth piece: five whole pieces and a temporary file.
+KILL_AT = 6
 
 
 def _tables(result, name):
@@ -66,14 +65,14 @@ def test_a_killed_search_resumes_to_identical_tables_judging_only_what_it_had_no
 ):
     directory = tmp_path / "checkpoint"
     killed = subprocess.run(
-        [sys.executable, str(SCRIPT), name, str(pickled), str(directory), str(KILL_AT[name])],
+        [sys.executable, str(SCRIPT), name, str(pickled), str(directory), str(KILL_AT)],
         env={**os.environ, "MPLBACKEND": "Agg"},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         timeout=600,
     )
     assert killed.returncode == -signal.SIGKILL
-    assert len(list(directory.glob("*.npz"))) == KILL_AT[name] - 1
+    assert len(list(directory.glob("*.npz"))) == KILL_AT - 1
     assert len(_temporary(directory)) == 1  # the piece it was renaming
     supports, blocks = _pieces(directory, "replicate"), _pieces(directory, "null-block")
     assert len(supports) >= 1 and len(blocks) >= 1

@@ -229,6 +229,46 @@ def test_joint_replicates_equal_each_replicate_run_alone(fitted):
             np.testing.assert_array_equal(got[r], expected[0])
 
 
+def _nested(layout, n_replicates, seed):
+    """Nested replicates: random analyses added one group at a time (FailSafeN's sizes)."""
+    order = np.random.default_rng(seed).permutation(layout.n_analyses)
+    retained = np.zeros((n_replicates, layout.n_analyses), dtype=bool)
+    for r, stop in enumerate(np.linspace(layout.n_analyses // 3, layout.n_analyses, n_replicates)):
+        retained[r, order[: int(stop)]] = True
+    return retained
+
+
+def test_nested_replicates_judged_on_their_own_bounds_equal_the_joint_pass(fitted):
+    """Thresholds rising several-fold with the size, as FailSafeN's grid has them."""
+    _, layout, thresh = fitted
+    retained = _nested(layout, 4, seed=5)
+    thresholds = thresh * np.linspace(0.9, 2.5, len(retained))
+    joint = null_maxima(layout, retained, thresholds, 60, np.random.SeedSequence(2))
+    nested = null_maxima(layout, retained, thresholds, 60, np.random.SeedSequence(2), nested=True)
+    assert joint[1].max() > 0, "no cluster formed: equal sizes would prove little"
+    for got, expected in zip(nested, joint):
+        np.testing.assert_array_equal(got, expected)
+
+
+def test_nested_replicates_on_nback_equal_each_drawn_alone(nback_slice):
+    _, layout, thresh = _fit(ALE, nback_slice)
+    retained = _nested(layout, 3, seed=6)
+    thresholds = thresh * np.array([1.0, 1.6, 2.2])
+    nested = null_maxima(layout, retained, thresholds, 4, np.random.SeedSequence(3), nested=True)
+    for r in range(len(retained)):
+        alone = null_maxima(
+            layout, retained[r : r + 1], thresholds[r], 4, np.random.SeedSequence(3)
+        )
+        for got, expected in zip(nested, alone):
+            np.testing.assert_array_equal(got[r], expected[0])
+
+
+def test_nested_is_refused_for_replicates_that_are_not(ale_fitted):
+    _, layout, thresh = ale_fitted
+    with pytest.raises(ValueError, match="nested=True needs replicates that each keep"):
+        null_maxima(layout, _leave_one_out(layout)[:2], thresh, 10, 0, nested=True)
+
+
 def test_results_do_not_depend_on_n_cores(ale_fitted):
     _, layout, thresh = ale_fitted
     retained = _leave_one_out(layout)[:4]

@@ -34,14 +34,15 @@ class SizeGrid:
     def draw(cls, engine, drawer, n_cores, progress, store=None):
         """Draw the grid's nulls with ``engine`` (one that :data:`DRAWS_NULLS`, on ``drawer``).
 
-        Each size is drawn in a pass of its own, from the same random foci: the sizes'
-        thresholds differ several-fold, and one pass bounded by the largest size would
-        compute nearly every voxel of the smallest. ``store`` (a checkpoint) keeps the
-        thresholds and finished null blocks.
+        The sizes are nested: each iteration stamps every analysis's kernels once and
+        judges each size on the bound of its own analyses, at its own threshold (which
+        differ several-fold: one bound of the largest size would make nearly every voxel
+        a candidate of the smallest). ``store`` (a checkpoint) keeps the thresholds and
+        finished null blocks.
         """
         sizes = np.unique(np.linspace(0, len(drawer.nulls), GRID_POINTS).round().astype(int))
         splits = [drawer.retained(m) for m in sizes]
-        nulls = engine.null_maxima(splits, n_cores, progress, store, apart=True)
+        nulls = engine.null_maxima(splits, n_cores, progress, store, nested=True)
         return cls(sizes, nulls, len(drawer.real))
 
     def maxima(self, retained):

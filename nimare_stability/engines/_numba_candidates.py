@@ -8,7 +8,7 @@ Per Monte Carlo iteration:
 1. :func:`stamp_bound` adds every focus's kernel into a volume (ALE: its ``log1p(-MA)``
    where MA is not small, the rest bounded through :func:`foci_in_reach`'s counts of the
    foci near each block of voxels; MKDA and KDA: the weighted sphere value).
-   :func:`take_bound` moves the in-mask sums out of the volume (clearing it for the next
+   :func:`take_bound` copies the in-mask sums out of the volume (clearing it for the next
    iteration) and :func:`select` turns them into an upper bound on every replicate's
    statistic and keeps the voxels where it exceeds a level: the *candidates*, numbered in
    ascending voxel order.
@@ -162,19 +162,21 @@ def _ale_skip(level):
 
 
 @njit(cache=True, nogil=True)
-def take_bound(bound, near, slack, mask_flat, mask_block, lowered):
-    """Move the in-mask bound, less its slack, to ``lowered`` (in-mask order); clear it there.
+def take_bound(bound, near, slack, mask_flat, mask_block, lowered, clear):
+    """Copy the in-mask bound, less its slack, to ``lowered`` (in-mask order).
 
     The slack is ``slack * near[block]`` (see :func:`foci_in_reach`; ``mask_block``: each
-    in-mask voxel's block), or ``slack`` when ``near`` is empty. Voxels outside the mask
-    are never read, so they are not cleared.
+    in-mask voxel's block), or ``slack`` when ``near`` is empty. ``clear`` zeroes the
+    in-mask bound for the next iteration; voxels outside the mask are never read, so they
+    are not cleared.
     """
     per_voxel = near.size > 0
     flat_near = near.ravel()
     for m in range(mask_flat.shape[0]):
         f = mask_flat[m]
         lowered[m] = bound[f] - (slack * flat_near[mask_block[m]] if per_voxel else slack)
-        bound[f] = 0.0
+        if clear:
+            bound[f] = 0.0
 
 
 @njit(cache=True, nogil=True)

@@ -1,9 +1,9 @@
-"""Compiled inner loops of the Monte Carlo null engine.
+"""Compiled judgement of one iteration's replicates on their candidates.
 
-One iteration makes one shared pass that finds the *candidates*, the voxels where some
-replicate's statistic can pass its cluster-forming threshold, with their exact
-per-analysis entries (:mod:`~nimare_stability.engines._numba_candidates`). Then, per
-replicate:
+:mod:`~nimare_stability.engines._numba_candidates` finds the *candidates*, the voxels where
+some replicate's statistic can pass its cluster-forming threshold, with their exact
+per-analysis entries; :mod:`~nimare_stability.engines._numba_blocks` runs the iterations.
+Per replicate:
 
 1. :func:`_screens` bounds its statistic at each candidate: from its left-out analyses
    alone when it keeps every other analysis at its reference weight
@@ -15,33 +15,13 @@ replicate:
 
 Voxels outside the candidates cannot be suprathreshold. The replicate's maximum is exact
 once it is at least every bound left out; when it is not (no voxel reaches the
-threshold), the candidates are widened until it is. Every function is ``nogil``, so blocks
-of iterations run side by side on joblib's threading backend.
+threshold), the candidates are widened until it is. Every function is ``nogil``.
 """
 
 import numpy as np
 from numba import njit
 
-from nimare_stability.engines._numba_candidates import (
-    _ATOL,
-    ALE,
-    INSIDE,
-    NEAR_BLOCK,
-    block_of_voxels,
-    by_voxel,
-    candidate_entries,
-    column_ranges,
-    foci_in_reach,
-    select,
-    stamp_bound,
-    take_bound,
-)
-
-#: ALE bound slack, relative to the lowest threshold's ``-log1p(-t)``, below which one
-#: slack for every voxel (all foci's) replaces counts of the foci in reach per block.
-_SMALL_SLACK = 0.01
-#: Initial capacity of the candidate entry arrays (grown on demand).
-_INITIAL_ENTRIES = 1 << 16
+from nimare_stability.engines._numba_candidates import _ATOL, ALE
 
 
 @njit(cache=True, nogil=True)
@@ -208,159 +188,3 @@ def _max_clusters(stat, n_cand, thr, cand_flat, slot, shape, label, stack, membe
         max_size = max(max_size, size)
         max_mass = max(max_mass, _ordered_mass(stat, members, size, thr))
     return max_size, max_mass
-
-
-@njit(cache=True, nogil=True)
-def run_block(foci, kern, mode, slot, mask_flat, ref_weights, weights, complement, thresholds):
-    """Null maxima for a block of iterations.
-
-    Parameters
-    ----------
-    foci : int32 array of shape (n_iters, n_foci, 3)
-        Random foci, grouped by analysis as ``kern.focus_starts`` says.
-    kern : KernelTables
-        Every analysis's kernel as runs of voxels (see ``layout.KernelTables``).
-    mode : int
-        ALE, MKDA or KDA.
-    slot : int32 array of shape (n_flat,)
-        OUTSIDE / INSIDE per volume voxel; used as scratch and restored on return.
-    mask_flat : int64 array of shape (n_mask,)
-        Flat indices of the in-mask voxels, ascending.
-    ref_weights : float64 array of shape (n_analyses,)
-        Largest weight of each analysis over the replicates (0: retained by none).
-    weights : float64 array of shape (R, n_analyses)
-        Per replicate analysis weights; 0 means not retained.
-    complement : bool array of shape (R,)
-        Replicates whose weights are ``ref_weights`` or 0: they are screened from their
-        left-out analyses (:func:`_approximate`), the others from the shared bound.
-    thresholds : float64 array of shape (R,)
-        Cluster-forming statistic threshold per replicate.
-
-    Returns
-    -------
-    max_stat, max_size, max_mass : float64 arrays of shape (R, n_iters)
-    """
-    n_iters, n_rep = foci.shape[0], weights.shape[0]
-    n_mask = mask_flat.shape[0]
-    bound = np.zeros(slot.shape[0])
-    col_first = np.empty(kern.shape[0] * kern.shape[1] + 1, np.int64)
-    columns = np.empty(kern.shape[0] * (kern.shape[1] + 1), np.int32)
-    # ALE's truncated kernels: each focus leaves out at most ``tail`` of log1p(-MA), only
-    # within ``reach`` of it. Count the foci in reach per block of voxels unless all of them
-    # together leave out little next to the lowest threshold's.
-    n_foci = 0
-    for a in range(ref_weights.shape[0]):
-        if ref_weights[a] != 0.0:
-            n_foci += kern.focus_starts[a + 1] - kern.focus_starts[a]
-    per_voxel = kern.tail * n_foci > _SMALL_SLACK * -np.log1p(-min(thresholds.min(), 0.5))
-    blocks = -(-kern.shape // NEAR_BLOCK) if per_voxel else np.zeros(3, np.int64)
-    near = np.empty((blocks[0], blocks[1], blocks[2]))
-    mask_block = block_of_voxels(mask_flat, kern.shape) if per_voxel else np.empty(0, np.int32)
-    slack = kern.tail if per_voxel else kern.tail * n_foci
-    lines = np.empty((blocks.max() + 1, blocks[2]))
-    lowered = np.empty(n_mask)
-    cand_flat = np.empty(n_mask, np.int64)
-    cand_upper = np.empty(n_mask)
-    entry_of = np.empty(n_mask, np.int64)
-    vstart = np.empty(n_mask + 1, np.int64)
-    ref_sum = np.empty(n_mask)
-    left = np.empty(n_mask)
-    stat = np.empty(n_mask)
-    label = np.empty(n_mask, np.uint8)
-    stack = np.empty(n_mask, np.int64)
-    members = np.empty(n_mask, np.int64)
-    ana_start = np.empty(ref_weights.shape[0] + 1, np.int64)
-    ent_c = np.empty(_INITIAL_ENTRIES, np.int64)
-    ent_v = np.empty(_INITIAL_ENTRIES)
-    pending = np.empty(n_rep, np.bool_)
-    out = np.zeros((3, n_rep, n_iters))
-    for it in range(n_iters):
-        stamp_bound(foci[it], kern, ref_weights, mode, bound)
-        if per_voxel:
-            foci_in_reach(foci[it], kern, ref_weights, near, lines)
-        take_bound(bound, near, slack, mask_flat, mask_block, lowered)
-        pending[:] = True
-        level = thresholds.min()
-        level_of = thresholds
-        while True:
-            n_cand, left_out = select(lowered, mask_flat, mode, level, slot, cand_flat, cand_upper)
-            column_ranges(cand_flat, n_cand, kern.shape, col_first, columns)
-            n_ent = -1
-            while n_ent < 0:
-                entry_of[:n_cand] = -1
-                n_ent = candidate_entries(
-                    foci[it],
-                    kern,
-                    ref_weights,
-                    mode,
-                    cand_flat,
-                    col_first,
-                    columns,
-                    entry_of,
-                    ana_start,
-                    ent_c,
-                    ent_v,
-                )
-                if n_ent < 0:
-                    ent_c = np.empty(2 * ent_c.shape[0], np.int64)
-                    ent_v = np.empty(2 * ent_v.shape[0])
-            vana = np.empty(n_ent, np.int64)
-            vval = np.empty(n_ent)
-            if complement.any():
-                _reference_sum(ref_weights, mode, n_cand, ana_start, ent_c, ent_v, ref_sum)
-            screens, levels, needed = _screens(
-                weights,
-                ref_weights,
-                complement,
-                pending,
-                mode,
-                level_of,
-                n_cand,
-                cand_upper,
-                (ref_sum, ana_start, ent_c, ent_v),
-                left,
-            )
-            by_voxel(n_cand, needed, ana_start, ent_c, ent_v, vstart, entry_of, vana, vval)
-            need = level
-            for r in range(n_rep):
-                if not pending[r]:
-                    continue
-                screen, level_r = screens[r], levels[r]
-                best, skipped = _replicate_stat(
-                    weights[r], mode, level_r, n_cand, screen, vstart, vana, vval, stat
-                )
-                if best < max(skipped, left_out) and skipped > 0.0:
-                    if not needed.all():
-                        needed[:] = True
-                        by_voxel(
-                            n_cand, needed, ana_start, ent_c, ent_v, vstart, entry_of, vana, vval
-                        )
-                    best, skipped = _replicate_stat(
-                        weights[r], mode, level, n_cand, screen, vstart, vana, vval, stat
-                    )
-                if best < max(skipped, left_out):
-                    need = min(need, best)
-                    continue
-                pending[r] = False
-                out[0, r, it] = best
-                if best > thresholds[r]:
-                    size, mass = _max_clusters(
-                        stat,
-                        n_cand,
-                        thresholds[r],
-                        cand_flat,
-                        slot,
-                        kern.shape,
-                        label,
-                        stack,
-                        members,
-                    )
-                    out[1, r, it] = size
-                    out[2, r, it] = mass
-            for c in range(n_cand):
-                slot[cand_flat[c]] = INSIDE
-            if not pending.any():
-                break
-            level = need
-            level_of = np.full(n_rep, need)
-    return out

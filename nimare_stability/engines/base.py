@@ -9,9 +9,9 @@ from nimare_stability.engines import memory, parallel
 
 #: Capability: the engine draws its replicates' Monte Carlo nulls itself, from common random
 #: numbers; it offers ``null="shared"`` (a cheaper, approximate null) and a
-#: ``null_maxima(retained, n_cores, progress, store, apart)`` method returning each
+#: ``null_maxima(retained, n_cores, progress, store, nested)`` method returning each
 #: replicate's null (``store``: an optional checkpoint keeping its finished blocks;
-#: ``apart``: one pass per replicate over the same random foci).
+#: ``nested``: each replicate keeps every analysis of the one before).
 DRAWS_NULLS = "draws Monte Carlo nulls"
 #: Capability: the engine corrects its replicates with null maxima the caller provides
 #: (:attr:`EngineInputs.null_maxima`, set through :meth:`Engine.with_null_maxima`).

@@ -110,33 +110,17 @@ class FastEngine(Engine):
             if index not in skip:
                 yield index, self.inputs.rule(self._maps(index, kept, nulls, thresholds))
 
-    def null_maxima(self, retained, n_cores=1, progress=False, store=None, apart=False):
+    def null_maxima(self, retained, n_cores=1, progress=False, store=None, nested=False):
         """Return the Monte Carlo null maxima this engine draws for replicates ``retained``.
 
         Each replicate's own cluster-forming threshold, then :meth:`null_maxima_of`;
-        ``store`` keeps the thresholds and every finished null block. ``apart`` draws each
-        replicate in a pass of its own, from the same random foci (so the same maxima): the
-        faster way for replicates as unlike as nested sizes of very different thresholds,
-        for which one shared bound would keep nearly every voxel a candidate of the
-        smallest.
+        ``store`` keeps the thresholds and every finished null block. ``nested``: each
+        replicate keeps every analysis of the one before (see
+        :func:`~nimare_stability.engines.montecarlo.null_maxima`).
         """
         thresholds, weights = self._stored_thresholds(retained, n_cores, store)
-        if not apart:
-            return self.null_maxima_of(retained, thresholds, weights, n_cores, progress, store)
-        rows = [
-            self.null_maxima_of(
-                retained[r : r + 1],
-                thresholds[r : r + 1],
-                None if weights is None else weights[r : r + 1],
-                n_cores,
-                progress,
-                None if store is None else store.scope(f"pass-{r}"),
-            )
-            for r in range(len(retained))
-        ]
-        return tuple(
-            None if rows[0][i] is None else np.concatenate([row[i] for row in rows])
-            for i in range(3)
+        return self.null_maxima_of(
+            retained, thresholds, weights, n_cores, progress, store, nested=nested
         )
 
     def _stored_thresholds(self, schedule, n_cores, store):
@@ -210,11 +194,14 @@ class FastEngine(Engine):
         )
         return thresholds, (None if rows[0] is None else np.stack(rows))
 
-    def null_maxima_of(self, schedule, thresholds, weights, n_cores, progress, store=None):
+    def null_maxima_of(
+        self, schedule, thresholds, weights, n_cores, progress, store=None, nested=False
+    ):
         """Return the Monte Carlo null maxima of each replicate of ``schedule``.
 
         Three arrays (R, n_iters): maximum statistic, cluster size and mass (size and mass
-        None if vFWE only). ``store`` keeps finished blocks of iterations.
+        None if vFWE only). ``store`` keeps finished blocks of iterations; ``nested`` says
+        the replicates are nested (with ``null="replicate"``).
         """
         layout = self.layout
         LGR.info(
@@ -233,6 +220,7 @@ class FastEngine(Engine):
                 progress,
                 weights=weights,
                 store=store,
+                nested=nested,
             )
         else:
             nulls = self._shared_nulls(layout, schedule, n_cores, progress, store)

@@ -9,7 +9,7 @@ module does the same, but
   foci (common random numbers): replicate ``r``'s null is exactly the one it would get run
   alone on those foci, and
 - at a cost per replicate that follows the voxels that can pass its threshold or hold its
-  maximum, found from one shared bound per iteration (see ``_numba_kernels``), not the
+  maximum, found from one shared bound per iteration (see ``_numba_blocks``), not the
   kernels of its retained analyses.
 
 Seeding: iterations run in fixed blocks of :data:`BLOCK_SIZE`; block ``b`` draws its foci
@@ -27,8 +27,8 @@ from nimare.meta.cbma.weights import normalize_weights
 from tqdm.auto import tqdm
 
 from nimare_stability.core.progress import tqdm_disable
+from nimare_stability.engines import _numba_blocks as nb
 from nimare_stability.engines import _numba_candidates as nc
-from nimare_stability.engines import _numba_kernels as nk
 from nimare_stability.engines import parallel
 from nimare_stability.engines.layout import FociLayout, build_layout
 from nimare_stability.resampling.seeds import child_sequences
@@ -66,6 +66,7 @@ class _Block(NamedTuple):
     n_iters: int
     store: object
     index: int
+    nested: bool = False
 
 
 def replicate_weights(layout, retained):
@@ -146,13 +147,30 @@ def _tables(layout, weights, thresholds):
     return layout.kernel_tables(bound_tail(layout, weights, thresholds))
 
 
-def _run(layout, tables, grouped_foci, weights, thresholds):
-    """Compiled pass over iterations of grouped foci, shape (n_iters, n_foci, 3)."""
+def _run(layout, tables, grouped_foci, weights, thresholds, nested=False):
+    """Compiled pass over iterations of grouped foci, shape (n_iters, n_foci, 3).
+
+    ``nested``: the replicates are nested (see :func:`null_maxima`).
+    """
     reference = weights.max(axis=0)
+    foci = np.ascontiguousarray(grouped_foci, dtype=np.int32)
+    if nested:
+        return tuple(
+            nb.run_nested_block(
+                foci,
+                tables,
+                layout.mode,
+                layout.slot.copy(),
+                layout.mask_flat,
+                reference,
+                weights,
+                thresholds,
+            )
+        )
     complement = np.all((weights == 0) | (weights == reference), axis=1)
     return tuple(
-        nk.run_block(
-            np.ascontiguousarray(grouped_foci, dtype=np.int32),
+        nb.run_block(
+            foci,
             tables,
             layout.mode,
             layout.slot.copy(),
@@ -188,11 +206,11 @@ def maxima_for_foci(layout, foci_ijk, retained, stat_thresholds):
     return _run(layout, _tables(layout, weights, thresholds), grouped, weights, thresholds)
 
 
-def _null_block(layout, tables, child, n_iters, weights, thresholds):
+def _null_block(layout, tables, child, n_iters, weights, thresholds, nested=False):
     """Draw one block's foci from ``child`` and return its maxima."""
     rng = np.random.default_rng(child)
     draws = rng.integers(0, len(layout.null_ijk), size=(n_iters, layout.n_foci))
-    return _run(layout, tables, layout.null_ijk[draws], weights, thresholds)
+    return _run(layout, tables, layout.null_ijk[draws], weights, thresholds, nested)
 
 
 def _block_sizes(n_iters):
@@ -212,6 +230,7 @@ def null_maxima(
     progress=False,
     weights=None,
     store=None,
+    nested=False,
 ):
     """Monte Carlo null maxima for R replicates from common random foci.
 
@@ -241,6 +260,11 @@ def null_maxima(
     store : :class:`~nimare_stability.engines.checkpoint.Checkpoint`, optional
         Where finished blocks are saved (``null-block-<b>``) and read back instead of
         being drawn again.
+    nested : bool, default=False
+        The replicates are nested, each keeping every analysis of the one before
+        (FailSafeN's sizes, whose thresholds differ several-fold): each analysis's kernels
+        are stamped once per iteration and each replicate judged on its own bound, rather
+        than every replicate on one bound at the lowest threshold. The same maxima.
 
     Returns
     -------
@@ -252,9 +276,14 @@ def null_maxima(
     if weights is None:
         weights = replicate_weights(layout, retained)
     thresholds = _check_thresholds(stat_thresholds, len(weights))
+    if nested and not np.all((weights[1:] != 0) >= (weights[:-1] != 0)):
+        raise ValueError(
+            "nested=True needs replicates that each keep every analysis of the one before; "
+            "accepted: nested=False for these."
+        )
     children = child_sequences(seed_sequence, len(sizes))
     blocks = [
-        _Block(weights, thresholds, child, size, store, b)
+        _Block(weights, thresholds, child, size, store, b, nested)
         for b, (child, size) in enumerate(zip(children, sizes))
     ]
     return _concatenated(_draw(layout, blocks, n_cores, progress))
@@ -331,7 +360,7 @@ def _draw(layout, blocks, n_cores, progress):
         shared = parallel.share(layout)
         tables = parallel.share(_tables(layout, weights, thresholds))
     drawn = Parallel(n_jobs=parallel.n_workers(n_cores), prefer="threads", return_as="generator")(
-        delayed(_null_block)(shared, tables, b.seed, b.n_iters, b.weights, b.thresholds)
+        delayed(_null_block)(shared, tables, b.seed, b.n_iters, b.weights, b.thresholds, b.nested)
         for b in todo
     )
     with tqdm(
