@@ -41,10 +41,10 @@ class ALENull:
         self._row_max = np.asarray(ma_maps.max(axis=1).toarray()).ravel().astype(np.float32)
         bins = self.bins(np.arange(ma_maps.shape[0]))
         self._inv_step = 1.0 / (bins[1] - bins[0])
-        data = np.asarray(ma_maps.data, dtype=np.float64)
         indptr = ma_maps.indptr.astype(np.int64)
+        # float32 values are binned in float64 inside the loop: no float64 copy of them all
         self._histograms = nh.analysis_histograms(
-            data, indptr, self.n_voxels, self._inv_step, bins.size
+            ma_maps.data, indptr, self.n_voxels, self._inv_step, bins.size
         )
         targets = np.unique(self._histograms[0])
         self._runs = nh.bin_runs(targets, bins.astype(np.float64), self._inv_step)
