@@ -154,33 +154,11 @@ def _run(layout, tables, grouped_foci, weights, thresholds, nested=False):
     """
     reference = weights.max(axis=0)
     foci = np.ascontiguousarray(grouped_foci, dtype=np.int32)
+    inputs = (foci, tables, layout.mode, layout.slot.copy(), layout.mask_flat, reference, weights)
     if nested:
-        return tuple(
-            nb.run_nested_block(
-                foci,
-                tables,
-                layout.mode,
-                layout.slot.copy(),
-                layout.mask_flat,
-                reference,
-                weights,
-                thresholds,
-            )
-        )
+        return tuple(nb.run_nested_block(*inputs, thresholds))
     complement = np.all((weights == 0) | (weights == reference), axis=1)
-    return tuple(
-        nb.run_block(
-            foci,
-            tables,
-            layout.mode,
-            layout.slot.copy(),
-            layout.mask_flat,
-            reference,
-            weights,
-            complement,
-            thresholds,
-        )
-    )
+    return tuple(nb.run_block(*inputs, complement, thresholds))
 
 
 def maxima_for_foci(layout, foci_ijk, retained, stat_thresholds):
