@@ -13,6 +13,8 @@ from nimare.nimads import Studyset
 from nimare.utils import get_resource_path
 
 from nimare_stability import ResampledStability
+from nimare_stability.datasets import load_nback_flanker
+from nimare_stability.engines.kernels import collect_ma_maps
 
 #: Monte Carlo iterations for every corrected fixture (100 to 200 keep the suite short).
 N_ITERS = 100
@@ -92,6 +94,19 @@ def pain():
 def pain_ale(pain):
     """Uncorrected ALE result on pain."""
     return ALE(random_state=7).fit(pain)
+
+
+@pytest.fixture(scope="session")
+def pain_ale_ma_maps(pain_ale):
+    """``(estimator copy, MA maps, their analysis ids)`` of ALE on pain (``collect_ma_maps``)."""
+    return collect_ma_maps(pain_ale.estimator)[:3]
+
+
+@pytest.fixture(scope="session")
+def nback_ale_ma_maps():
+    """The same for ALE on 150 n-back analyses of NiMARE's NeuroStore set (several per study)."""
+    nback = load_nback_flanker("nback")
+    return collect_ma_maps(ALE().fit(nback.slice(list(nback.ids[:150]))).estimator)[:3]
 
 
 @pytest.fixture(scope="session")

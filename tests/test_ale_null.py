@@ -2,33 +2,23 @@
 
 import numpy as np
 import pytest
-from nimare.meta.cbma import ALE
 
 from nimare_stability.core import _nimare_private as private
 from nimare_stability.core import names
-from nimare_stability.datasets import load_nback_flanker
 from nimare_stability.engines import ale_null
 from nimare_stability.engines.ale_null import ALENull, threshold
-from nimare_stability.engines.kernels import collect_ma_maps
 
 WEIGHTS = names.APPROXIMATE_HISTOGRAM
 
 
-def _prepared(studyset):
-    estimator, ma_maps, kernel_ids, _ = collect_ma_maps(ALE().fit(studyset).estimator)
-    return estimator, ma_maps, kernel_ids, ALENull(estimator, ma_maps)
+@pytest.fixture(scope="module")
+def pain_null(pain_ale_ma_maps):
+    return (*pain_ale_ma_maps, ALENull(*pain_ale_ma_maps[:2]))
 
 
 @pytest.fixture(scope="module")
-def pain_null(pain):
-    return _prepared(pain)
-
-
-@pytest.fixture(scope="module")
-def nback_null():
-    """150 n-back analyses of NiMARE's NeuroStore set (several per study)."""
-    nback = load_nback_flanker("nback")
-    return _prepared(nback.slice(list(nback.ids[:150])))
+def nback_null(nback_ale_ma_maps):
+    return (*nback_ale_ma_maps, ALENull(*nback_ale_ma_maps[:2]))
 
 
 def _subsets(n, seed):

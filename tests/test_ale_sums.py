@@ -2,30 +2,10 @@
 
 import numpy as np
 import pytest
-from nimare.meta.cbma import ALE
 
 from nimare_stability.core import _nimare_private as private
-from nimare_stability.datasets import load_nback_flanker
 from nimare_stability.engines import ale_sums
 from nimare_stability.engines.ale_sums import LeadingSums
-from nimare_stability.engines.kernels import collect_ma_maps
-
-
-def _prepared(studyset):
-    estimator, ma_maps, _, _ = collect_ma_maps(ALE().fit(studyset).estimator)
-    return estimator, ma_maps
-
-
-@pytest.fixture(scope="module")
-def pain_maps(pain):
-    return _prepared(pain)
-
-
-@pytest.fixture(scope="module")
-def nback_maps():
-    """150 n-back analyses of NiMARE's NeuroStore set."""
-    nback = load_nback_flanker("nback")
-    return _prepared(nback.slice(list(nback.ids[:150])))
 
 
 def _sets(n, seed):
@@ -38,11 +18,11 @@ def _sets(n, seed):
     return nested + dropped + randoms
 
 
-@pytest.mark.parametrize(("data", "step"), [("pain_maps", 4), ("nback_maps", 16)])
+@pytest.mark.parametrize(("data", "step"), [("pain_ale_ma_maps", 4), ("nback_ale_ma_maps", 16)])
 def test_maps_equal_nimares_bit_for_bit_whether_sums_are_reused_or_not(
     request, monkeypatch, data, step
 ):
-    estimator, ma_maps = request.getfixturevalue(data)
+    estimator, ma_maps, _ = request.getfixturevalue(data)
     monkeypatch.setattr(ale_sums, "STEP", step)
     sums = LeadingSums(ma_maps)
     for rows in _sets(ma_maps.shape[0], seed=step):
@@ -54,8 +34,8 @@ def test_maps_equal_nimares_bit_for_bit_whether_sums_are_reused_or_not(
     assert len(sums._kept) > 0
 
 
-def test_a_set_resumes_from_the_longest_kept_first_rows(pain_maps, monkeypatch):
-    _, ma_maps = pain_maps
+def test_a_set_resumes_from_the_longest_kept_first_rows(pain_ale_ma_maps, monkeypatch):
+    _, ma_maps, _ = pain_ale_ma_maps
     monkeypatch.setattr(ale_sums, "STEP", 4)
     monkeypatch.setattr(ale_sums, "MAX_KEPT", 3)
     sums = LeadingSums(ma_maps)
