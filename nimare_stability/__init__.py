@@ -10,7 +10,8 @@ them into one HTML page, and :mod:`nimare_stability.plotting` draws them.
 ``enable_workflows()`` lets NiMARE's workflows name them all (``"resampledstability"``,
 ``"fragility"``, ``"failsafen"``, ``"robustness"``, ``"fastjackknife"``). ``FWECorrector``
 is NiMARE's, its Monte Carlo null drawn by the package's compiled engine (ALE,
-MKDADensity, KDA): the same outputs, faster.
+MKDADensity, KDA): the same outputs, faster; ``ALESubtraction`` is NiMARE's, its
+permutations run by the package's compiled pairwise engine.
 
 The folders are the layers, lowest first; a module imports from its own layer and the
 layers below it, never from a higher one:
@@ -28,9 +29,10 @@ core -> resampling -> engines -> diagnostics -> reporting -> cli
 - ``reporting``: figures and the HTML report.
 - ``cli``: the ``nimare-stability`` command.
 
-Three modules stand beside the layers: ``datasets`` (NiMARE's bundled studysets; uses
-``core``), ``correct`` (``FWECorrector``; uses ``core`` and ``engines``) and ``workflows``
-(NiMARE's workflows learn our names; uses ``diagnostics``).
+Four modules stand beside the layers: ``datasets`` (NiMARE's bundled studysets; uses
+``core``), ``correct`` (``FWECorrector``; uses ``core`` and ``engines``), ``subtraction``
+(``ALESubtraction``; uses ``core`` and ``engines``) and ``workflows`` (NiMARE's workflows
+learn our names; uses ``diagnostics``).
 """
 
 import sys
@@ -46,6 +48,7 @@ from nimare_stability.diagnostics import (
 )
 from nimare_stability.reporting import plotting, report
 from nimare_stability.resampling import policies
+from nimare_stability.subtraction import ALESubtraction
 from nimare_stability.workflows import disable_workflows, enable_workflows
 
 # ``nimare_stability.plotting`` and ``nimare_stability.policies`` are public module paths:
@@ -54,6 +57,7 @@ for _module in (plotting, policies):
     sys.modules[f"{__name__}.{_module.__name__.rpartition('.')[2]}"] = _module
 
 __all__ = [
+    "ALESubtraction",
     "FWECorrector",
     "FailSafeN",
     "Fragility",

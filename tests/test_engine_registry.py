@@ -46,7 +46,10 @@ def test_engines_declare_their_capabilities():
     fast, refit = ENGINES["fast"], ENGINES["refit"]
     assert fast.can(DRAWS_NULLS) and fast.can(TAKES_NULLS) and fast.can(DRAWS_NULLS, TAKES_NULLS)
     assert not refit.can(DRAWS_NULLS) and not refit.can(TAKES_NULLS)
-    assert list(ENGINES) == ["fast", "refit"]  # "auto" prefers the fast engine
+    pairwise = ENGINES["pairwise"]
+    assert not pairwise.can(DRAWS_NULLS) and not pairwise.can(TAKES_NULLS)
+    # "auto" prefers the compiled engines, refit last
+    assert list(ENGINES) == ["fast", "pairwise", "refit"]
 
 
 def test_an_engine_takes_null_maxima_only_when_it_says_so(pain_fdr):

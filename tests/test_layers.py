@@ -18,11 +18,20 @@ PACKAGE = Path(nimare_stability.__file__).parent
 #: The layers, lowest first (the folders); a module imports from its own layer and below.
 LAYERS = ("core", "resampling", "engines", "diagnostics", "reporting", "cli")
 #: Modules beside the layers, and the layer they stand just above.
-BESIDE = {"datasets": "core", "correct": "engines", "workflows": "diagnostics"}
+BESIDE = {
+    "datasets": "core",
+    "correct": "engines",
+    "subtraction": "engines",
+    "workflows": "diagnostics",
+}
 #: Substrings of the map and table keys only ``core/names.py`` may build.
 KEY_MARKERS = ("_tab-", "_diag-", "_stat-", "_tail-", "_corr-", "_level-", "Tail ")
-#: The modules allowed to touch private NiMARE and joblib names.
+#: The package whose modules alone may touch private NiMARE and joblib names.
 PRIVATE_HOME = "nimare_stability.core._nimare_private"
+
+
+def _in_private_home(module):
+    return module == PRIVATE_HOME or module.startswith(f"{PRIVATE_HOME}.")
 
 
 def _modules():
@@ -198,7 +207,7 @@ def _defined_by_us():
     """Private names our modules (but the private home) define: functions, attributes."""
     ours = set()
     for module, (_, tree) in MODULES.items():
-        if module == PRIVATE_HOME:
+        if _in_private_home(module):
             continue
         for node in ast.walk(tree):
             if isinstance(node, (ast.FunctionDef, ast.ClassDef)) and _is_private(node.name):
@@ -216,7 +225,7 @@ def test_private_nimare_and_joblib_names_are_used_only_through_one_module():
     foreign = theirs - _defined_by_us()
     used = []
     for module, (_, tree) in MODULES.items():
-        if module == PRIVATE_HOME:
+        if _in_private_home(module):
             continue
         for node in ast.walk(tree):
             if isinstance(node, ast.ImportFrom) and _PRIVATE_IMPORT.match(node.module or ""):

@@ -318,3 +318,58 @@ def test_a_null_histogram_set_on_a_subset_copy_gives_its_p_values(pain_ale):
     stat = pain_ale.maps["stat"]
     p = private.stat_to_p(subset, stat, "approximate")[0]
     np.testing.assert_array_equal(p.astype(np.float32), pain_ale.maps["p"])
+
+
+def test_subtraction_hooks_see_nimares_permutations_and_cluster_null(pain):
+    """NiMARE's fit calls both hooks, with its own permutations and the MA maps it built."""
+    import inspect
+
+    from nimare.meta.cbma.ale import ALESubtraction
+
+    from nimare_stability.core._nimare_private import pairwise
+
+    for hook in pairwise.SUBTRACTION_HOOKS:
+        assert callable(getattr(ALESubtraction, hook))
+    assert list(inspect.signature(ALESubtraction._run_null_permutations).parameters)[1:] == [
+        "ma_store",
+        "n_iters",
+        "n_cores",
+        "diff_ale_values",
+        "iter_diff_values",
+        "group1_mask",
+        "group2_mask",
+    ]
+    seen = {}
+
+    class Spy(pairwise.SubtractionHooks, ALESubtraction):
+        def permutation_null(self, group1, group2, observed, rows, n_iters, n_cores, thresh):
+            seen.update(shapes=(group1.shape, group2.shape), rows=[rows(i) for i in range(3)])
+            seen.update(observed=observed, thresh=thresh)
+            n_voxels = observed.shape[0]
+            counts = np.full(n_voxels, n_iters, np.uint32)
+
+            def cluster_null(voxel_flat, shape):
+                seen.update(voxel_flat=voxel_flat, shape=shape)
+                return np.float32(0.5), np.ones(n_iters, np.float32), np.ones(n_iters, np.float32)
+
+            return np.zeros(n_iters), counts, counts, cluster_null
+
+    ids = sorted(pain.ids)
+    halves = pain.slice(ids[:10]), pain.slice(ids[10:])
+    result = Spy(n_iters=3, random_state=0, vfwe_only=False).fit(*halves)
+    assert seen["shapes"][0][0] == 10 and seen["shapes"][1][0] == 11
+    assert seen["thresh"] == 0.001
+    # NiMARE's permutations: a shuffle of the pooled rows, group 1's share first.
+    assert all(sorted(rows) == sorted(set(rows)) and len(rows) == 10 for rows in seen["rows"])
+    reference = ALESubtraction(n_iters=3, random_state=0)
+    seeds = reference._iteration_seeds(3, stream=pairwise.PERMUTATION_STREAM)
+    for i, rows in enumerate(seen["rows"]):
+        expected = reference._permute_pairwise_group_indices(21, 10, seeds[i])[0]
+        np.testing.assert_array_equal(rows, expected)
+    np.testing.assert_array_equal(seen["observed"], result.maps["stat_desc-group1MinusGroup2"])
+    mask = private.mask_to_bool(result.estimator.masker.mask_img)
+    assert seen["shape"] == mask.shape
+    np.testing.assert_array_equal(seen["voxel_flat"], np.flatnonzero(mask))
+    nulls = result.estimator.null_distributions_
+    assert nulls["summary_stat_thresh_level-voxel_corr-fwe_method-montecarlo"] == 0.5
+    assert nulls["values_desc-size_level-cluster_corr-fwe_method-montecarlo"].tolist() == [1] * 3

@@ -87,7 +87,15 @@ def overlap_label(cluster, affine=None):
     if affine is None:
         image = load_img(cluster)
         affine, cluster = image.affine, np.asanyarray(image.dataobj)
-    xyz = nib.affines.apply_affine(affine, np.argwhere(np.asarray(cluster) != 0))
+    return points_label(nib.affines.apply_affine(affine, np.argwhere(np.asarray(cluster) != 0)))
+
+
+def points_label(xyz):
+    """Return the region holding the largest share of (n, 3) MNI mm points.
+
+    As :func:`overlap_label`, for a cluster given by its voxels' coordinates (in the
+    volume's C order, which breaks ties between equal shares).
+    """
     labels = pd.Series(_labels(xyz), dtype=object).dropna()
     if labels.empty:
         return NO_LABEL

@@ -79,6 +79,7 @@ def baseline_clusters(result, target_image, support, mask):
     ranking = np.ones(int(mask.sum())) if target is None else np.nan_to_num(np.abs(target))
     peaks = result.maps.get(names.peak_map_name(target_image), target)
     affine = result.masker.mask_img_.affine
+    mask_ijk = np.argwhere(mask)  # the maps' voxels, in their order
     clusters = []
     for sign, tail in names.TAILS.items():
         in_tail = support.signs == sign
@@ -86,12 +87,14 @@ def baseline_clusters(result, target_image, support, mask):
             continue
         labels = _nilearn_labels(np.where(in_tail, ranking, 0), mask)
         peak_values = np.nan_to_num(sign * (ranking if peaks is None else np.asarray(peaks)))
-        for cluster_id in np.unique(labels[labels > 0]):
-            voxels = np.flatnonzero(labels == cluster_id)
+        by_label = np.argsort(labels, kind="stable")  # each cluster's voxels stay ascending
+        cluster_ids = np.unique(labels[labels > 0])
+        starts = np.searchsorted(labels[by_label], cluster_ids, side="left")
+        stops = np.searchsorted(labels[by_label], cluster_ids, side="right")
+        for cluster_id, start, stop in zip(cluster_ids, starts, stops):
+            voxels = by_label[start:stop]
             peak = voxels[np.argmax(peak_values[voxels])]
-            ijk = np.argwhere(mask)[peak]
-            xyz = tuple(nib.affines.apply_affine(affine, ijk))
-            extent = to_volume(labels == cluster_id, mask)
+            xyz = tuple(nib.affines.apply_affine(affine, mask_ijk[peak]))
             clusters.append(
                 Cluster(
                     int(cluster_id),
@@ -100,7 +103,7 @@ def baseline_clusters(result, target_image, support, mask):
                     xyz,
                     float(sign * peak_values[peak]),
                     anatomy.peak_label(xyz),
-                    anatomy.overlap_label(extent, affine),
+                    anatomy.points_label(nib.affines.apply_affine(affine, mask_ijk[voxels])),
                 )
             )
     return clusters

@@ -47,6 +47,9 @@ MONTECARLO_LEVELS = ("level-voxel", "desc-size_level-cluster", "desc-mass_level-
 MONTECARLO_NULLS = tuple(
     f"values_{level}_corr-fwe_method-montecarlo" for level in MONTECARLO_LEVELS
 )
+#: The cluster-forming threshold of a subtraction's cluster-level null (its
+#: ``null_distributions_`` key).
+CLUSTER_FORMING_THRESHOLD = "summary_stat_thresh_level-voxel_corr-fwe_method-montecarlo"
 #: The estimator's ``null_distributions_`` keys of an approximate-null histogram: its bin
 #: centres and weights.
 HISTOGRAM_BINS = "histogram_bins"

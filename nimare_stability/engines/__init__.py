@@ -10,6 +10,9 @@ parameters only it reads (``options``) and its ``capabilities`` (:data:`DRAWS_NU
 - ``"fast"`` (:class:`~nimare_stability.engines.fast.FastEngine`): kernel CBMA (the table in
   :mod:`~nimare_stability.engines.families`) from MA maps cached once, with the compiled
   Monte Carlo null.
+- ``"pairwise"`` (:class:`~nimare_stability.engines.pairwise.PairwiseEngine`):
+  ``ALESubtraction`` from both groups' MA maps cached once, each replicate's permutations
+  (NiMARE's own) on the compiled loop of :mod:`~nimare_stability.engines.permutations`.
 - ``"refit"`` (:class:`~nimare_stability.engines.refit.RefitEngine`): NiMARE's own fit and
   corrector per replicate; any estimator.
 
@@ -30,10 +33,15 @@ engine on the estimators it supports.
 
 from nimare_stability.engines.base import DRAWS_NULLS, TAKES_NULLS, Engine, EngineInputs
 from nimare_stability.engines.fast import FastEngine
+from nimare_stability.engines.pairwise import PairwiseEngine
 from nimare_stability.engines.refit import RefitEngine, ReplicateError
 
 #: Every engine by name, in order of preference for ``engine="auto"``.
-ENGINES = {FastEngine.name: FastEngine, RefitEngine.name: RefitEngine}
+ENGINES = {
+    FastEngine.name: FastEngine,
+    PairwiseEngine.name: PairwiseEngine,
+    RefitEngine.name: RefitEngine,
+}
 
 __all__ = [
     "DRAWS_NULLS",

@@ -1,0 +1,182 @@
+"""The pairwise engine: ALE subtraction replicates from MA maps cached once.
+
+A replicate of an ``ALESubtraction`` (NiMARE's, or :class:`nimare_stability.ALESubtraction`)
+keeps some analyses of each group. Its refit would build their MA maps, its observed
+difference and the permutations of its own analyses, seeded by its ``random_state``. This
+engine pools both groups' MA maps once; per replicate it sums the retained analyses'
+``log1p(-MA)`` in the order a fit sums them (the observed difference, float32, as NiMARE
+writes it), then runs the same permutations NiMARE's refit would (the replicate's seed, its
+own group sizes) on the compiled loop of :mod:`~nimare_stability.engines.permutations`.
+The four ``desc-group1MinusGroup2`` maps follow with NiMARE's own code, and a Monte Carlo
+FWE target is corrected by a copy of the target's corrector from the nulls its
+correction would draw. Group main-effect maps are not made: their targets use the refit
+engine.
+"""
+
+import dataclasses
+import logging
+
+import numpy as np
+from nimare.correct import FWECorrector
+from nimare.meta.cbma.ale import ALESubtraction
+from nimare.meta.kernel import ALEKernel
+from tqdm.auto import tqdm
+
+from nimare_stability.core import _nimare_private as private
+from nimare_stability.core import names
+from nimare_stability.core._nimare_private import pairwise as private_pairwise
+from nimare_stability.core.progress import tqdm_disable
+from nimare_stability.engines import _numba_pairwise as kernels
+from nimare_stability.engines.base import Engine
+from nimare_stability.engines.permutations import (
+    Permutations,
+    PooledMaps,
+    largest_needed,
+    quantile_of_largest,
+)
+
+LGR = logging.getLogger(__name__)
+
+#: Bytes per pooled MA entry: a float64 log and an int32 row.
+_ENTRY_BYTES = 12
+
+
+class PairwiseEngine(Engine):
+    """Judge replicates of an ALE subtraction without refitting it.
+
+    Equal to the refit engine replicate by replicate: each replicate's maps are those of
+    NiMARE's fit of it (same permutations, same float32 values), corrected as its target
+    was.
+
+    Parameters
+    ----------
+    inputs : :class:`~nimare_stability.engines.base.EngineInputs`
+        Reads ``estimator`` (a fitted ``ALESubtraction`` with its ALE kernel),
+        ``corrector``, ``analyses`` and ``rule``.
+    """
+
+    name = "pairwise"
+
+    @classmethod
+    def unsupported(cls, estimator, corrector):
+        """Return why this engine cannot reproduce ``estimator`` + ``corrector``, or None."""
+        name = type(estimator).__name__
+        if not isinstance(estimator, ALESubtraction):
+            return f"{name} (accepted: ALESubtraction)"
+        if type(getattr(estimator, "kernel_transformer", None)) is not ALEKernel:
+            return f"{name} with a kernel other than ALEKernel"
+        inputs = getattr(estimator, "inputs_", {})
+        if any(inputs.get(f"inference_map{g}") is not None for g in (1, 2)):
+            return f"{name} with directional inference maps"
+        if set(map(str, inputs.get("id1", ()))) & set(map(str, inputs.get("id2", ()))):
+            return f"{name} with analyses in both groups"
+        if corrector is None:
+            return None
+        if not (isinstance(corrector, FWECorrector) and corrector.method == "montecarlo"):
+            method = getattr(corrector, "method", None)
+            return (
+                f"{name} corrected by {type(corrector).__name__}(method={method!r}) "
+                "(accepted: Monte Carlo FWE correction, or none)"
+            )
+        n_iters = private.corrector_parameter(corrector, "n_iters", None)
+        if n_iters not in (None, estimator.n_iters):
+            return (
+                f"{name} corrected with n_iters={n_iters} permutations, not the fit's "
+                f"{estimator.n_iters}"
+            )
+        return None
+
+    @classmethod
+    def memory_parts(cls, estimator, values, n_analyses, n_replicates, n_cores):
+        """Count the pooled MA entries, held once. See :meth:`Engine.memory_parts`."""
+        return {"pooled MA maps of both groups": n_analyses * values * _ENTRY_BYTES}
+
+    def __init__(self, inputs):
+        super().__init__(inputs)
+        estimator = inputs.estimator
+        self.maps = PooledMaps.from_groups(*private_pairwise.pairwise_ma_maps(estimator))
+        row_ids = private_pairwise.ma_row_ids(estimator)
+        self.row_of = {i: row for row, i in enumerate(np.concatenate(row_ids))}
+        self.group_rows = (np.arange(len(row_ids[0])), len(row_ids[0]) + np.arange(len(row_ids[1])))
+
+    def run(self, retained, seeds, n_cores=1, progress=True, store=None, skip=()):
+        """Yield ``(index, support)`` for every replicate not in ``skip``, in order.
+
+        Each replicate's permutations run in parallel (``n_cores`` threads); ``store`` is
+        unused.
+        """
+        todo = [index for index in range(len(retained)) if index not in skip]
+        for index in tqdm(
+            todo, desc="ResampledStability (pairwise)", disable=tqdm_disable(progress)
+        ):
+            maps = self.replicate_maps(retained[index], seeds[index], n_cores)
+            yield index, self.inputs.rule(maps)
+
+    def replicate_maps(self, kept, seed, n_cores=1):
+        """Return the maps NiMARE's fit (and correction) of a replicate would write.
+
+        Parameters
+        ----------
+        kept : array of int
+            Positions into ``inputs.analyses.ids``.
+        seed : :obj:`int`
+            The replicate estimator's ``random_state``.
+        n_cores : :obj:`int`, default=1
+        """
+        estimator, corrector = self.inputs.estimator, self.inputs.corrector
+        rows1, rows2 = self._rows(kept)
+        membership = np.zeros(self.maps.n_analyses, np.int8)
+        membership[rows1], membership[rows2] = 1, 2
+        sums = kernels.group_log_sums(self.maps.starts, self.maps.rows, self.maps.logs, membership)
+        stats = [(1.0 - np.exp(log_sums)).astype(np.float32) for log_sums in sums]
+        observed = stats[0] - stats[1]
+        local = np.concatenate([rows1, rows2])
+        rows_of = private_pairwise.permutation_rows(
+            estimator, seed, local.size, rows1.size, estimator.n_iters
+        )
+        permutations = Permutations(
+            dataclasses.replace(self.maps, totals=sums[0] + sums[1]),
+            observed,
+            lambda i: local[rows_of(i)],
+            estimator.n_iters,
+            n_cores,
+            progress=False,
+        )
+        cluster_p = self._cluster_forming_p()
+        n_values = estimator.n_iters * self.maps.n_voxels
+        top = largest_needed(n_values, 1 - cluster_p) if cluster_p is not None else 0
+        null = permutations.null(top=top)
+        maps = private_pairwise.subtraction_maps(
+            estimator, observed, null.upper, null.lower, estimator.n_iters
+        )
+        if corrector is None:
+            return maps
+        nulls = {names.MONTECARLO_NULLS[0]: null.abs_max.astype(np.float32)}
+        if cluster_p is not None:
+            threshold = quantile_of_largest(null.largest, n_values, 1 - cluster_p)
+            mask = private.mask_to_bool(estimator.masker.mask_img)
+            sizes, masses = permutations.cluster_maxima(threshold, np.flatnonzero(mask), mask.shape)
+            nulls[names.CLUSTER_FORMING_THRESHOLD] = threshold
+            nulls[names.MONTECARLO_NULLS[1]] = sizes.astype(np.float32)
+            nulls[names.MONTECARLO_NULLS[2]] = masses.astype(np.float32)
+        return private_pairwise.corrected_subtraction_maps(estimator, maps, nulls, corrector)
+
+    def _cluster_forming_p(self):
+        """Return the target correction's cluster-forming p (None: voxel level only)."""
+        corrector = self.inputs.corrector
+        if corrector is None or private.corrector_parameter(corrector, "vfwe_only", False):
+            return None
+        return private.corrector_parameter(corrector, "voxel_thresh", 0.001)
+
+    def _rows(self, kept):
+        """Return the pooled MA rows a replicate keeps per group (all of one not resampled)."""
+        analyses = self.inputs.analyses
+        rows = [self.row_of[i] for i in analyses.ids[np.asarray(kept, int)]]
+        if analyses.resample_group == "both":
+            kept_rows = np.sort(rows)
+            n1 = self.group_rows[1][0] if self.group_rows[1].size else self.maps.n_analyses
+            return kept_rows[kept_rows < n1], kept_rows[kept_rows >= n1]
+        resampled = ("group1", "group2").index(analyses.resample_group)
+        groups = list(self.group_rows)
+        groups[resampled] = np.sort(rows)
+        return groups[0], groups[1]

@@ -1,0 +1,133 @@
+"""The pairwise engine judges ALE subtraction replicates as NiMARE's refit of each does."""
+
+import copy
+
+import numpy as np
+import pytest
+from nimare.correct import FDRCorrector, FWECorrector
+from nimare.meta.cbma import MKDAChi2
+from nimare.meta.cbma.ale import ALESubtraction as NiMAREALESubtraction
+
+from nimare_stability import ALESubtraction, ResampledStability
+from nimare_stability.core.analyses import AnalysisSet
+from nimare_stability.datasets import load_nback_flanker
+from nimare_stability.engines import resolve_engine
+from nimare_stability.engines.base import EngineInputs
+from nimare_stability.engines.pairwise import PairwiseEngine
+
+DIFFERENCE = "z_desc-group1MinusGroup2"
+CORRECTORS = {
+    "uncorrected": None,
+    "voxel-FWE": FWECorrector(method="montecarlo", vfwe_only=True),
+    "cluster-FWE": FWECorrector(method="montecarlo", voxel_thresh=0.01),
+}
+
+
+@pytest.fixture(scope="module")
+def pain_subtraction(pain):
+    ids = sorted(pain.ids)
+    return NiMAREALESubtraction(n_iters=30, random_state=0).fit(
+        pain.slice(ids[:10]), pain.slice(ids[10:])
+    )
+
+
+def _refit_maps(result, corrector, analyses, kept, seed):
+    estimator = copy.deepcopy(result.estimator)
+    estimator.set_params(random_state=seed)
+    refit = analyses.fit(estimator, kept)
+    if corrector is not None:
+        with pytest.warns(UserWarning, match="recomputing permutations"):
+            refit = copy.deepcopy(corrector).transform(refit)
+    return refit.maps
+
+
+def _assert_refit_maps(result, corrector, resample_group, left_out, seed=1234):
+    analyses = AnalysisSet(result.estimator, resample_group)
+    engine = PairwiseEngine(EngineInputs(result.estimator, corrector, analyses, rule=None))
+    kept = np.setdiff1d(np.arange(len(analyses.ids)), left_out)
+    ours = engine.replicate_maps(kept, seed)
+    theirs = _refit_maps(result, corrector, analyses, kept, seed)
+    expected = {name: values for name, values in theirs.items() if "group1Minus" in name}
+    assert sorted(ours) == sorted(expected)
+    for name, values in expected.items():
+        np.testing.assert_array_equal(ours[name], values, err_msg=name)
+
+
+@pytest.mark.parametrize("correction", CORRECTORS)
+@pytest.mark.parametrize("resample_group", ["both", "group2"])
+def test_replicate_maps_are_nimares_refit_maps_on_pain_halves(
+    pain_subtraction, correction, resample_group
+):
+    corrector = CORRECTORS[correction]
+    result = pain_subtraction
+    if corrector is not None and corrector.parameters.get("vfwe_only"):
+        result = copy.deepcopy(corrector).transform(result)  # its cached null serves
+    elif corrector is not None:
+        with pytest.warns(UserWarning, match="recomputing permutations"):
+            result = copy.deepcopy(corrector).transform(result)
+    if corrector is not None and corrector.parameters.get("vfwe_only"):
+        # the fit's own null is reused: NiMARE's refit correction does not warn
+        analyses = AnalysisSet(result.estimator, resample_group)
+        engine = PairwiseEngine(EngineInputs(result.estimator, corrector, analyses, rule=None))
+        kept = np.setdiff1d(np.arange(len(analyses.ids)), [2, 13])
+        ours = engine.replicate_maps(kept, 99)
+        estimator = copy.deepcopy(result.estimator)
+        estimator.set_params(random_state=99)
+        theirs = copy.deepcopy(corrector).transform(analyses.fit(estimator, kept)).maps
+        for name in ours:
+            np.testing.assert_array_equal(ours[name], theirs[name], err_msg=name)
+        return
+    _assert_refit_maps(result, corrector, resample_group, left_out=[2, 13])
+
+
+def test_replicate_maps_are_nimares_refit_maps_on_nback_vs_flanker():
+    nback, flanker = load_nback_flanker("nback"), load_nback_flanker("flanker")
+    result = NiMAREALESubtraction(n_iters=20, random_state=1).fit(
+        nback.slice(sorted(nback.ids)[:40]), flanker.slice(sorted(flanker.ids)[:30])
+    )
+    _assert_refit_maps(result, None, "both", left_out=[0, 5, 6, 41, 69], seed=7)
+
+
+def test_resampled_stability_picks_the_pairwise_engine_and_equals_refit(pain_subtraction):
+    # Our subtraction's results are NiMARE's: the engine reads either.
+    result = ALESubtraction(n_iters=30, random_state=0).fit(
+        pain_subtraction.estimator.dataset1, pain_subtraction.estimator.dataset2
+    )
+    runs = {
+        engine: ResampledStability(
+            target_image=DIFFERENCE,
+            resampling_policy="subsample",
+            target_n=0.8,
+            n_resamples=3,
+            random_state=3,
+            engine=engine,
+            progress=False,
+        ).transform(result)
+        for engine in ("refit", "auto")
+    }
+    key = f"{DIFFERENCE}_diag-ResampledStability"
+    summary = runs["auto"].tables[f"{key}_tab-summary"]
+    assert summary["engine"].tolist() == ["pairwise"]
+    assert runs["auto"].maps[key].max() > 0
+    np.testing.assert_array_equal(runs["auto"].maps[key], runs["refit"].maps[key])
+    replicates = f"{key}_tab-replicates"
+    assert runs["auto"].tables[replicates].equals(runs["refit"].tables[replicates])
+
+
+def test_the_pairwise_engine_says_what_it_cannot_reproduce(pain_subtraction):
+    estimator = pain_subtraction.estimator
+    assert PairwiseEngine.unsupported(estimator, None) is None
+    fdr = FDRCorrector()
+    assert "FDRCorrector" in PairwiseEngine.unsupported(estimator, fdr)
+    assert resolve_engine("auto", estimator, fdr, {}).name == "refit"
+    more = FWECorrector(method="montecarlo", n_iters=31)
+    assert "n_iters=31" in PairwiseEngine.unsupported(estimator, more)
+    assert "MKDAChi2" in PairwiseEngine.unsupported(MKDAChi2(), None)
+    both = copy.copy(estimator)
+    both.inputs_ = {
+        **estimator.inputs_,
+        "id2": [*estimator.inputs_["id2"], estimator.inputs_["id1"][0]],
+    }
+    assert "both groups" in PairwiseEngine.unsupported(both, None)
+    with pytest.raises(ValueError, match="engine='pairwise' does not support"):
+        resolve_engine("pairwise", estimator, fdr, {})
