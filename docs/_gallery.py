@@ -10,6 +10,7 @@ ORDER = (
     "plot_robustness_profile.py",
     "plot_workflow_report.py",
     "plot_pairwise.py",
+    "plot_contrast_nback_flanker.py",
     "plot_ibma_simulated.py",
     "plot_many_analyses_per_study.py",
     "plot_precision_checkpoints_dask.py",

@@ -285,3 +285,30 @@ def test_ibma_falls_back_to_nimare(ibma_fdr):
 def test_groups_need_a_kernel_estimator(ibma_fdr):
     with pytest.raises(ValueError, match="groups='study' needs ALE, MKDADensity or KDA"):
         _ours(ibma_fdr, FDR, groups="study")
+
+
+def test_subtraction_equals_nimare_without_refitting(pain, monkeypatch):
+    """A subtraction's left-out statistics come from its pooled MA maps: NiMARE's values.
+
+    Both tails: group 1's analyses are left out for positive clusters, group 2's for
+    negative ones.
+    """
+    from nimare.meta.cbma.ale import ALESubtraction
+
+    ids = sorted(pain.ids)
+    result = ALESubtraction(n_iters=30, random_state=0).fit(
+        pain.slice(ids[:10]), pain.slice(ids[10:])
+    )
+    target = "z_desc-group1MinusGroup2"
+    # |z| > 1.96 in clusters of 20 voxels: a few clusters per tail (nilearn's cluster table
+    # of thousands of small ones would take minutes)
+    options = {"threshold": 1.96, "cluster_threshold": 20}
+    options["display_second_group"] = True
+    theirs = _nimare(result, target, **options)
+    monkeypatch.setattr(ALESubtraction, "fit", lambda *args, **kwargs: pytest.fail("refit"))
+    ours = _ours(result, target, **options)
+    _assert_same_outputs(ours, theirs, result)
+    for tail, ids_ in zip(("positive", "negative"), ("id1", "id2")):
+        counts = _counts(ours, target, tail)
+        assert counts["id"].tolist() == list(result.estimator.inputs_[ids_])
+        pd.testing.assert_frame_equal(counts, _counts(theirs, target, tail))  # value for value

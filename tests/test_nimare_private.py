@@ -348,8 +348,8 @@ def test_subtraction_hooks_see_nimares_permutations_and_cluster_null(pain):
             n_voxels = observed.shape[0]
             counts = np.full(n_voxels, n_iters, np.uint32)
 
-            def cluster_null(voxel_flat, shape):
-                seen.update(voxel_flat=voxel_flat, shape=shape)
+            def cluster_null(voxel_flat, shape, asked_thresh):
+                seen.update(voxel_flat=voxel_flat, shape=shape, asked_thresh=asked_thresh)
                 return np.float32(0.5), np.ones(n_iters, np.float32), np.ones(n_iters, np.float32)
 
             return np.zeros(n_iters), counts, counts, cluster_null
@@ -368,8 +368,40 @@ def test_subtraction_hooks_see_nimares_permutations_and_cluster_null(pain):
         np.testing.assert_array_equal(rows, expected)
     np.testing.assert_array_equal(seen["observed"], result.maps["stat_desc-group1MinusGroup2"])
     mask = private.mask_to_bool(result.estimator.masker.mask_img)
-    assert seen["shape"] == mask.shape
+    assert seen["shape"] == mask.shape and seen["asked_thresh"] == 0.001
     np.testing.assert_array_equal(seen["voxel_flat"], np.flatnonzero(mask))
     nulls = result.estimator.null_distributions_
     assert nulls["summary_stat_thresh_level-voxel_corr-fwe_method-montecarlo"] == 0.5
     assert nulls["values_desc-size_level-cluster_corr-fwe_method-montecarlo"].tolist() == [1] * 3
+
+
+def test_subtraction_jackknife_hook_is_asked_each_groups_left_out_statistic(pain):
+    """NiMARE's Jackknife of a subtraction asks once per analysis: group 1's, then group 2's."""
+    from nimare.meta.cbma.ale import ALESubtraction
+
+    from nimare_stability.core._nimare_private import pairwise
+
+    assert callable(getattr(Jackknife, pairwise.SUBTRACTION_JACKKNIFE_HOOK))
+    ids = sorted(pain.ids)
+    result = ALESubtraction(n_iters=100, random_state=0).fit(
+        pain.slice(ids[:10]), pain.slice(ids[10:])
+    )
+    asked = []
+
+    class Spy(pairwise.SubtractionJackknifeHooks, Jackknife):
+        def _left_out_statistic(self, analysis_id, group):
+            asked.append((analysis_id, group))
+            return result.maps["stat_desc-group1MinusGroup2"]  # nothing changes: values 0
+
+    spy = Spy(
+        target_image="z_desc-group1MinusGroup2",
+        target_threshold=1.96,
+        cluster_threshold=20,
+        display_second_group=True,
+    )
+    out = spy.transform(copy.deepcopy(result))
+    expected = [(i, 1) for i in result.estimator.inputs_["id1"]]
+    expected += [(i, 2) for i in result.estimator.inputs_["id2"]]
+    assert sorted(asked) == sorted(expected)
+    counts = out.tables["z_desc-group1MinusGroup2_diag-Spy_tab-counts_tail-positive"]
+    assert (counts.drop(columns="id").to_numpy(dtype=float) == 0).all()

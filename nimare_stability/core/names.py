@@ -47,6 +47,8 @@ MONTECARLO_LEVELS = ("level-voxel", "desc-size_level-cluster", "desc-mass_level-
 MONTECARLO_NULLS = tuple(
     f"values_{level}_corr-fwe_method-montecarlo" for level in MONTECARLO_LEVELS
 )
+#: A subtraction's statistic map: group 1's ALE minus group 2's.
+SUBTRACTION_STAT = "stat_desc-group1MinusGroup2"
 #: The cluster-forming threshold of a subtraction's cluster-level null (its
 #: ``null_distributions_`` key).
 CLUSTER_FORMING_THRESHOLD = "summary_stat_thresh_level-voxel_corr-fwe_method-montecarlo"

@@ -22,24 +22,29 @@ from nimare.meta.cbma.weights import normalize_weights
 from tqdm.auto import tqdm
 
 from nimare_stability.core import _nimare_private, grouping, names
+from nimare_stability.core._nimare_private.pairwise import SubtractionJackknifeHooks
 from nimare_stability.core.analyses import AnalysisSet
 from nimare_stability.core.progress import tqdm_disable
 from nimare_stability.core.validation import check_bool, check_number
 from nimare_stability.diagnostics.base import check_result
 from nimare_stability.diagnostics.derived import derived_result
 from nimare_stability.diagnostics.jackknife_pair import check_one_jackknife
+from nimare_stability.diagnostics.jackknife_subtraction import SubtractionLeaveOneOut
 from nimare_stability.engines import _numba_candidates as nc
 from nimare_stability.engines.families import kernel_family
 from nimare_stability.engines.kernels import collect_ma_maps
+from nimare_stability.engines.pairwise import PairwiseEngine
 
 
-class Jackknife(_nimare_private.JackknifeHooks, diagnostics.Jackknife):
+class Jackknife(_nimare_private.JackknifeHooks, SubtractionJackknifeHooks, diagnostics.Jackknife):
     """NiMARE's Jackknife, from MA maps cached once; optionally leaving out whole groups.
 
     For ALE, MKDADensity and KDA (with their own kernels) every left-out unit's statistic
     is computed from MA maps built once: the tables and maps equal those of
     :class:`nimare.diagnostics.Jackknife` (to float32 precision) at a fraction of the cost.
-    Any other estimator (IBMA, pairwise, other kernels) runs NiMARE's own Jackknife.
+    So is an ``ALESubtraction``'s (ALE kernel) statistic without each analysis, from both
+    groups' MA maps pooled once, instead of a refit with its permutations (equal to
+    NiMARE's). Any other estimator (IBMA, MKDAChi2, other kernels) runs NiMARE's own.
 
     .. versionadded:: 0.1.0
 
@@ -105,7 +110,7 @@ class Jackknife(_nimare_private.JackknifeHooks, diagnostics.Jackknife):
     #: The ``_diag-<name>`` of its outputs, as NiMARE's Jackknife names them.
     name = names.JACKKNIFE
     #: The cached leave-one-out of one transform; set only on the private copy running it.
-    _loo = None
+    _loo = _subtraction = None
 
     def transform(self, result):
         """Characterise each analysis's (or group's) contribution to each cluster.
@@ -142,6 +147,9 @@ class Jackknife(_nimare_private.JackknifeHooks, diagnostics.Jackknife):
             labels, units = self._units(estimator)
             worker._loo = _KernelLeaveOneOut(estimator, result.maps[names.STAT], labels, units)
             worker.n_cores = 1
+        elif names.SUBTRACTION_STAT in result.maps and self.groups is None:
+            if PairwiseEngine.unsupported(estimator, None) is None:
+                worker._subtraction, worker.n_cores = SubtractionLeaveOneOut(estimator), 1
         elif self.groups is not None:
             raise ValueError(
                 f"groups={grouping.describe(self.groups)} needs ALE, MKDADensity or KDA with "
@@ -171,6 +179,11 @@ class Jackknife(_nimare_private.JackknifeHooks, diagnostics.Jackknife):
         """Return unit ``label``'s values, one array per tail (None: NiMARE refits)."""
         return None if self._loo is None else self._loo.values[label]
 
+    def _left_out_statistic(self, analysis_id, group):
+        """Return a subtraction's statistic without one analysis (None: NiMARE refits)."""
+        subtraction = self._subtraction
+        return None if subtraction is None else subtraction.statistic(analysis_id, group)
+
     def _only_tail(self, tail):
         """One tail (every kernel CBMA target NiMARE writes): :meth:`transform` writes it."""
         self._loo.table_tail = tail
@@ -178,20 +191,17 @@ class Jackknife(_nimare_private.JackknifeHooks, diagnostics.Jackknife):
     def _units(self, estimator):
         """Return (label, positions into ``inputs_["id"]``) of each left-out unit."""
         analyses = AnalysisSet(estimator)
-        ids = [str(id_) for id_ in analyses.ids]
-        if self.groups is None:
-            labels = ids
-        else:
-            labels = [
-                str(label) for label in grouping.analysis_labels(self.groups, "groups", analyses)
-            ]
+        labels = (
+            analyses.ids
+            if self.groups is None
+            else grouping.analysis_labels(self.groups, "groups", analyses)
+        )
+        labels = [str(label) for label in labels]
         unit_names = list(dict.fromkeys(labels))
         if len(unit_names) < 2:
-            what = (
-                "analysis"
-                if self.groups is None
-                else f"group for groups={grouping.describe(self.groups)}"
-            )
+            what = "analysis"
+            if self.groups is not None:
+                what = f"group for groups={grouping.describe(self.groups)}"
             raise ValueError(
                 f"The result has only {len(unit_names)} {what}; a jackknife leaves one out and "
                 "refits on the others. Accepted: at least 2."

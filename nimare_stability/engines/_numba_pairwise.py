@@ -65,6 +65,27 @@ def group_log_sums(starts, rows, logs, membership):
 
 
 @njit(cache=True, nogil=True)
+def kept_entries(starts, rows, logs, membership):
+    """Return ``(starts, rows, logs)`` of the entries of analyses with ``membership > 0``."""
+    n = starts.shape[0] - 1
+    kept_starts = np.zeros(n + 1, np.int64)
+    count = 0
+    for e in range(starts[n]):
+        count += membership[rows[e]] > 0
+    kept_rows = np.empty(count, np.int32)
+    kept_logs = np.empty(count)
+    count = 0
+    for v in range(n):
+        for e in range(starts[v], starts[v + 1]):
+            if membership[rows[e]] > 0:
+                kept_rows[count] = rows[e]
+                kept_logs[count] = logs[e]
+                count += 1
+        kept_starts[v + 1] = count
+    return kept_starts, kept_rows, kept_logs
+
+
+@njit(cache=True, nogil=True)
 def roots(totals, observed):
     """Per voxel, ``(a, margin)``: ``d(l1) >= observed`` for ``l1 < a - margin``, ``<=`` above.
 

@@ -16,6 +16,7 @@ import os
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
 from nimare_stability.core import _nimare_private as private
 
@@ -86,18 +87,22 @@ def available_bytes():
 def ma_values_per_analysis(estimator, rng=None):
     """Mean number of nonzero MA values per analysis of a fitted kernel CBMA estimator.
 
-    Computed by the estimator's own kernel on :data:`SAMPLE_ANALYSES` of its analyses
-    (drawn with ``rng``; a fixed draw when None). Returns None for estimators without a
-    kernel, or whose kernel fails (the run then reports the fault where it happens).
+    Computed by the estimator's own kernel on :data:`SAMPLE_ANALYSES` of its analyses (of
+    both groups for a pairwise estimator), drawn with ``rng`` (a fixed draw when None).
+    Returns None for estimators without a kernel, or whose kernel fails (the run then
+    reports the fault where it happens).
     """
     inputs = getattr(estimator, "inputs_", {})
-    if getattr(estimator, "kernel_transformer", None) is None or "coordinates" not in inputs:
+    groups = [
+        inputs[key] for key in ("coordinates", "coordinates1", "coordinates2") if key in inputs
+    ]
+    if getattr(estimator, "kernel_transformer", None) is None or not groups:
         return None
-    ids = np.unique(np.asarray(inputs["coordinates"]["id"]).astype(str))
+    coordinates = pd.concat(groups)
+    ids = np.unique(np.asarray(coordinates["id"]).astype(str))
     if ids.size > SAMPLE_ANALYSES:
         rng = rng or np.random.default_rng(0)
         ids = np.sort(rng.choice(ids, SAMPLE_ANALYSES, replace=False))
-    coordinates = inputs["coordinates"]
     sample = copy.copy(estimator)
     sample.inputs_ = {
         "id": ids,

@@ -127,15 +127,19 @@ class PairwiseEngine(Engine):
         rows1, rows2 = self._rows(kept)
         membership = np.zeros(self.maps.n_analyses, np.int8)
         membership[rows1], membership[rows2] = 1, 2
-        sums = kernels.group_log_sums(self.maps.starts, self.maps.rows, self.maps.logs, membership)
-        stats = [(1.0 - np.exp(log_sums)).astype(np.float32) for log_sums in sums]
-        observed = stats[0] - stats[1]
+        observed, sums = self.maps.difference(membership)
         local = np.concatenate([rows1, rows2])
         rows_of = private_pairwise.permutation_rows(
             estimator, seed, local.size, rows1.size, estimator.n_iters
         )
+        starts, rows, logs = kernels.kept_entries(  # left-out analyses cost nothing
+            self.maps.starts, self.maps.rows, self.maps.logs, membership
+        )
+        kept_maps = dataclasses.replace(
+            self.maps, starts=starts, rows=rows, logs=logs, totals=sums[0] + sums[1]
+        )
         permutations = Permutations(
-            dataclasses.replace(self.maps, totals=sums[0] + sums[1]),
+            kept_maps,
             observed,
             lambda i: local[rows_of(i)],
             estimator.n_iters,

@@ -59,6 +59,16 @@ class PooledMaps:
             starts, rows, logs, kernels.log_totals(starts, logs), group1.shape[0], pooled_rows
         )
 
+    def difference(self, membership):
+        """Group 1's ALE minus group 2's over the analyses ``membership`` marks 1 and 2.
+
+        As a fit of those analyses writes it (each group's log-sums in row order, its ALE
+        float32). Returns the difference and both groups' log-sums (float64).
+        """
+        sums = kernels.group_log_sums(self.starts, self.rows, self.logs, membership)
+        stat1, stat2 = ((1.0 - np.exp(log_sums)).astype(np.float32) for log_sums in sums)
+        return stat1 - stat2, sums
+
     @property
     def n_voxels(self):
         """Voxels of the maps."""

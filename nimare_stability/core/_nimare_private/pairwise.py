@@ -7,6 +7,7 @@ import copy
 
 import numpy as np
 import pandas as pd
+from nimare.diagnostics import POSTAIL_LBL
 from nimare.meta.cbma.ale import _collect_masked_ma_maps
 from nimare.meta.cbma.null_utils import _ChunkedCSRGroup
 from nimare.results import MetaResult
@@ -17,7 +18,9 @@ from scipy import sparse
 __all__ = [
     "PERMUTATION_STREAM",
     "SUBTRACTION_HOOKS",
+    "SUBTRACTION_JACKKNIFE_HOOK",
     "SubtractionHooks",
+    "SubtractionJackknifeHooks",
     "corrected_subtraction_maps",
     "ma_row_ids",
     "pairwise_ma_maps",
@@ -110,6 +113,30 @@ class SubtractionHooks:
         if union_mask is not None:  # NiMARE's fit then restricts the maps to it
             voxel_flat = voxel_flat[union_mask]
         return cluster_null(voxel_flat, mask.shape, voxel_thresh)
+
+
+#: NiMARE's Jackknife method that refits without one analysis (:class:`SubtractionJackknifeHooks`).
+SUBTRACTION_JACKKNIFE_HOOK = "_leave_one_out_values"
+
+
+class SubtractionJackknifeHooks:
+    """Mixin giving NiMARE's Jackknife of a subtraction its left-out statistics.
+
+    Put it before :class:`nimare.diagnostics.Jackknife` in the bases. For each left-out
+    analysis NiMARE refits the subtraction (permutations included) only to read its
+    ``stat_desc-group1MinusGroup2`` map; the subclass's ``_left_out_statistic(id, group)``
+    returns that map without analysis ``id`` of group 1 or 2 (None: NiMARE refits), and
+    NiMARE's voxel-wise ``1 - without / with`` follows, as its refit path computes it.
+    """
+
+    def _leave_one_out_values(self, expid, sign, result, target_value_map, image_cache=None):
+        statistic = self._left_out_statistic(expid, 1 if sign == POSTAIL_LBL else 2)
+        if statistic is None:
+            return super()._leave_one_out_values(expid, sign, result, target_value_map, image_cache)
+        stat_values = result.get_map(target_value_map, return_type="array")
+        with np.errstate(divide="ignore", invalid="ignore"):
+            prop_values = np.nan_to_num(np.true_divide(statistic, stat_values))
+        return 1 - prop_values, result.estimator.masker
 
 
 def _csr(group):
