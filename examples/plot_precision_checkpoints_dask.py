@@ -125,13 +125,9 @@ except ValueError as error:
 #         stability = ResampledStability(..., checkpoint_dir="/scratch/run").transform(result)
 #
 # The command line does the same with ``--dask-scheduler tcp://scheduler:8786``.
-with (
-    LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
-    ) as cluster,
-    Client(cluster),
-    parallel_config(backend="dask"),
-):
+with LocalCluster(
+    n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
+) as cluster, Client(cluster), parallel_config(backend="dask"):
     on_dask = resumable.set_params(checkpoint_dir=None).transform(result)
 same = np.array_equal(on_dask.maps[STEM], outputs.maps[STEM]) and on_dask.tables[
     f"{STEM}_tab-clusters"

@@ -479,7 +479,7 @@ def subtraction(pain, all_ids):
 
 
 def test_pairwise_estimator_result_is_refused(subtraction):
-    with pytest.raises(ValueError, match="Fragility needs a single-group"):
+    with pytest.raises(ValueError, match="Fragility does not judge a pairwise meta-analysis"):
         Fragility(target_image="z_desc-group1MinusGroup2", progress=False).transform(subtraction)
 
 

@@ -203,3 +203,16 @@ def test_monte_carlo_correction_recomputing_the_null_gives_nimares_maps(pain_hal
         theirs, ours = (corrector.transform(result) for result in results)
     _assert_same_result(theirs, ours)
     assert any("corr-FWE" in name for name in ours.maps)
+
+
+@pytest.mark.parametrize(
+    ("diagnostic", "why"),
+    [("FailSafeN", "which group should receive them"), ("Fragility", "not built for contrasts")],
+)
+def test_fragility_and_failsafen_say_why_they_refuse_a_subtraction(pain_halves, diagnostic, why):
+    import nimare_stability
+
+    result = ALESubtraction(n_iters=20, random_state=0).fit(*pain_halves)
+    cls = getattr(nimare_stability, diagnostic)
+    with pytest.raises(ValueError, match=f"{diagnostic} does not judge a pairwise.*{why}"):
+        cls(target_image="z_desc-group1MinusGroup2", progress=False).transform(result)

@@ -164,6 +164,9 @@ class ClusterDiagnostic(ResultDiagnostic):
     def _description(self, run):
         """Return the sentence the boilerplate gains (``generate_description``)."""
 
+    #: Why the diagnostic refuses pairwise estimators (see :meth:`_analyses`).
+    _not_pairwise = "it removes or adds analyses of one group."
+
     def _analyses(self, estimator):
         """Return the :class:`AnalysisSet` of a fitted estimator that this diagnostic judges.
 
@@ -171,7 +174,14 @@ class ClusterDiagnostic(ResultDiagnostic):
         what is removed or added.
         """
         analyses = AnalysisSet(estimator)
-        if analyses.pairwise or not analyses.is_cbma:
+        if analyses.pairwise:
+            raise ValueError(
+                f"{type(self).__name__} does not judge a pairwise meta-analysis "
+                f"({type(estimator).__name__}): {self._not_pairwise} Accepted: the result of a "
+                "CBMA estimator fit on one Studyset; ResampledStability and Jackknife judge "
+                "subtractions."
+            )
+        if not analyses.is_cbma:
             raise ValueError(
                 f"{type(self).__name__} needs a single-group coordinate-based estimator "
                 f"(ALE, MKDADensity, KDA, ...); got {type(estimator).__name__}. "

@@ -96,6 +96,11 @@ class FailSafeN(ClusterDiagnostic):
     """
 
     name = names.FAILSAFE
+    _not_pairwise = (
+        "its null analyses (Acar et al., 2018) are defined for one group's ALE; added to one "
+        "group of a contrast they would change both the difference and its permutation null, "
+        "and no published fail-safe N says which group should receive them."
+    )
 
     def __init__(
         self,

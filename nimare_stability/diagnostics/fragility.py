@@ -99,6 +99,10 @@ class Fragility(ClusterDiagnostic):
     """
 
     name = names.FRAGILITY
+    _not_pairwise = (
+        "its search refits a subtraction, permutations included, for every candidate set of "
+        "removed analyses, and is not built for contrasts yet."
+    )
 
     def __init__(
         self,
