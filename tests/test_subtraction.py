@@ -64,6 +64,20 @@ def test_same_permutations_give_nimares_maps_and_nulls_on_pain_halves(pain_halve
         assert sizes.max() > 0  # clusters were found, not an empty null matched
 
 
+@pytest.mark.parametrize("restrict", [False, True], ids=["masked-p", "restricted"])
+def test_directional_inference_maps_give_nimares_maps_and_nulls(pain_halves, restrict):
+    """Inference maps: one-sided p inside each group's map, optionally the only voxels."""
+    theirs = NiMAREALESubtraction(n_iters=30, random_state=8).fit(*pain_halves)
+    stat = theirs.maps["stat_desc-group1MinusGroup2"]
+    maps = {"inference_map1": (stat > 0.001).astype(float)}
+    maps["inference_map2"] = (stat < -0.001).astype(float)
+    options = {"n_iters": 30, "random_state": 8, "restrict_to_inference_mask": restrict}
+    options["vfwe_only"] = not restrict  # and the cluster null on the restricted voxels
+    theirs = NiMAREALESubtraction(**options).fit(*pain_halves, **maps)
+    ours = ALESubtraction(**options).fit(*pain_halves, **maps)
+    _assert_same_result(theirs, ours)
+
+
 @pytest.mark.parametrize("vfwe_only", [True, False])
 def test_same_permutations_give_nimares_maps_and_nulls_on_nback_vs_flanker(
     nback_flanker_subsets, vfwe_only

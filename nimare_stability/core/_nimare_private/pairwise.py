@@ -95,7 +95,8 @@ class SubtractionHooks:
             n_cores,
             voxel_thresh,
         )
-        setattr(self, _PENDING, cluster_null)
+        if cluster_null is not None:
+            setattr(self, _PENDING, cluster_null)
         if diff_ale_values is None:
             p_values = signs = None
         elif group1_mask is None and group2_mask is None:
@@ -108,6 +109,10 @@ class SubtractionHooks:
 
     def _compute_cluster_nulls(self, iter_diff_values, voxel_thresh, n_iters, union_mask=None):
         cluster_null = self.__dict__.pop(_PENDING, None)
+        if cluster_null is None:  # not after our permutations: NiMARE's, from the memmap
+            return super()._compute_cluster_nulls(
+                iter_diff_values, voxel_thresh, n_iters, union_mask=union_mask
+            )
         mask = _mask_img_to_bool(self.masker.mask_img)
         voxel_flat = np.flatnonzero(mask)  # the masker's voxel order
         if union_mask is not None:  # NiMARE's fit then restricts the maps to it
