@@ -170,7 +170,7 @@ def test_the_compiled_batch_equals_nimares_arithmetic_with_ties_and_empty_voxels
     pooled.sort_indices()
     logs = np.log1p(-pooled.data).astype(np.float64)
     starts, rows = pooled.indptr.astype(np.int64), pooled.indices.astype(np.int32)
-    totals = kernels.log_totals(starts, logs)
+    totals = kernels.group_log_sums(starts, rows, logs, np.ones(n1 + n2, np.int8))[0]
     at, margin = kernels.roots(totals, observed.astype(np.float64))
     upper, lower, abs_max, k_perm, k_voxel, k_value = kernels.permute_batch(
         starts, rows, logs, labels, totals, observed.astype(np.float64), at, margin, level

@@ -181,8 +181,8 @@ class Jackknife(_nimare_private.JackknifeHooks, SubtractionJackknifeHooks, diagn
 
     def _left_out_statistic(self, analysis_id, group):
         """Return a subtraction's statistic without one analysis (None: NiMARE refits)."""
-        subtraction = self._subtraction
-        return None if subtraction is None else subtraction.statistic(analysis_id, group)
+        subtraction = self._subtraction  # the analysis's ``group`` is that of its id
+        return None if subtraction is None else subtraction.statistic(analysis_id)
 
     def _only_tail(self, tail):
         """One tail (every kernel CBMA target NiMARE writes): :meth:`transform` writes it."""

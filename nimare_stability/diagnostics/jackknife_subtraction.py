@@ -10,8 +10,7 @@ refit's value for value.
 
 import numpy as np
 
-from nimare_stability.core._nimare_private import pairwise as private_pairwise
-from nimare_stability.engines.permutations import PooledMaps
+from nimare_stability.engines.pairwise import pooled_subtraction
 
 
 class SubtractionLeaveOneOut:
@@ -24,17 +23,15 @@ class SubtractionLeaveOneOut:
     """
 
     def __init__(self, estimator):
-        self.maps = PooledMaps.from_groups(*private_pairwise.pairwise_ma_maps(estimator))
-        ids = private_pairwise.ma_row_ids(estimator)
-        offsets = (0, len(ids[0]))
-        self.row_of = [
-            {analysis: offset + row for row, analysis in enumerate(group_ids)}
-            for offset, group_ids in zip(offsets, ids)
-        ]
-        self.membership = np.repeat(np.int8([1, 2]), [len(group_ids) for group_ids in ids])
+        self.maps, self.row_of = pooled_subtraction(estimator)
+        n1 = self.maps.n_group1
+        self.membership = np.repeat(np.int8([1, 2]), [n1, self.maps.n_analyses - n1])
 
-    def statistic(self, analysis_id, group):
-        """Return ``stat_desc-group1MinusGroup2`` refit without ``analysis_id`` of ``group``."""
+    def statistic(self, analysis_id):
+        """Return ``stat_desc-group1MinusGroup2`` refit without analysis ``analysis_id``.
+
+        The analysis leaves the group it belongs to (an id is in one group only).
+        """
         membership = self.membership.copy()
-        membership[self.row_of[group - 1][str(analysis_id)]] = 0
+        membership[self.row_of[str(analysis_id)]] = 0
         return self.maps.difference(membership)[0]

@@ -29,18 +29,6 @@ _ROUNDING = 1e-15
 
 
 @njit(cache=True, nogil=True)
-def log_totals(starts, logs):
-    """Per voxel, the sum of every entry's ``log1p(-MA)``, in entry order."""
-    totals = np.zeros(starts.shape[0] - 1)
-    for v in range(totals.shape[0]):
-        total = 0.0
-        for e in range(starts[v], starts[v + 1]):
-            total += logs[e]
-        totals[v] = total
-    return totals
-
-
-@njit(cache=True, nogil=True)
 def group_log_sums(starts, rows, logs, membership):
     """Per voxel, the sums over group 1's and group 2's entries, in entry (row) order.
 
@@ -148,7 +136,8 @@ def permute_batch(starts, rows, logs, labels, totals, observed, at, margin, leve
     labels : bool array, shape (n_analyses, n_permutations)
         True where the permutation puts the analysis in group 1.
     totals, observed, at, margin : float64 arrays, shape (n_voxels,)
-        :func:`log_totals`, the observed differences, and :func:`roots` of them.
+        Every analysis's log-sums (:func:`group_log_sums`), the observed differences,
+        and :func:`roots` of them.
     level : float
         Keep every ``|d| > level`` (``inf``: keep none).
 

@@ -93,11 +93,7 @@ class PairwiseEngine(Engine):
 
     def __init__(self, inputs):
         super().__init__(inputs)
-        estimator = inputs.estimator
-        self.maps = PooledMaps.from_groups(*private_pairwise.pairwise_ma_maps(estimator))
-        row_ids = private_pairwise.ma_row_ids(estimator)
-        self.row_of = {i: row for row, i in enumerate(np.concatenate(row_ids))}
-        self.group_rows = (np.arange(len(row_ids[0])), len(row_ids[0]) + np.arange(len(row_ids[1])))
+        self.maps, self.row_of = pooled_subtraction(inputs.estimator)
 
     def run(self, retained, seeds, n_cores=1, progress=True, store=None, skip=()):
         """Yield ``(index, support)`` for every replicate not in ``skip``, in order.
@@ -175,12 +171,21 @@ class PairwiseEngine(Engine):
     def _rows(self, kept):
         """Return the pooled MA rows a replicate keeps per group (all of one not resampled)."""
         analyses = self.inputs.analyses
-        rows = [self.row_of[i] for i in analyses.ids[np.asarray(kept, int)]]
-        if analyses.resample_group == "both":
-            kept_rows = np.sort(rows)
-            n1 = self.group_rows[1][0] if self.group_rows[1].size else self.maps.n_analyses
-            return kept_rows[kept_rows < n1], kept_rows[kept_rows >= n1]
-        resampled = ("group1", "group2").index(analyses.resample_group)
-        groups = list(self.group_rows)
-        groups[resampled] = np.sort(rows)
-        return groups[0], groups[1]
+        rows = np.sort([self.row_of[i] for i in analyses.ids[np.asarray(kept, int)]])
+        n1 = self.maps.n_group1
+        if analyses.resample_group == "group1":
+            return rows, np.arange(n1, self.maps.n_analyses)
+        if analyses.resample_group == "group2":
+            return np.arange(n1), rows
+        return rows[rows < n1], rows[rows >= n1]
+
+
+def pooled_subtraction(estimator):
+    """Return a fitted subtraction's :class:`PooledMaps` and each analysis id's pooled row.
+
+    Rows: group 1's analyses then group 2's, each in the order its fit orders their MA
+    maps (ids do not repeat across the groups: see :meth:`PairwiseEngine.unsupported`).
+    """
+    maps = PooledMaps.from_groups(*private_pairwise.pairwise_ma_maps(estimator))
+    ids = np.concatenate(private_pairwise.ma_row_ids(estimator))
+    return maps, {analysis: row for row, analysis in enumerate(ids)}

@@ -55,9 +55,9 @@ class PooledMaps:
         rows = pooled.indices.astype(np.int32)
         del pooled
         memory.release_freed()
-        return cls(
-            starts, rows, logs, kernels.log_totals(starts, logs), group1.shape[0], pooled_rows
-        )
+        everyone = np.ones(pooled_rows, np.int8)
+        totals = kernels.group_log_sums(starts, rows, logs, everyone)[0]
+        return cls(starts, rows, logs, totals, group1.shape[0], pooled_rows)
 
     def difference(self, membership):
         """Group 1's ALE minus group 2's over the analyses ``membership`` marks 1 and 2.
