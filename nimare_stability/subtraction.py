@@ -9,15 +9,9 @@ the group maps and the observed difference, and the engine of
 import logging
 
 from nimare.meta.cbma import ale
-from nimare.utils import DEFAULT_FLOAT_DTYPE
 
 from nimare_stability.core._nimare_private.pairwise import SubtractionHooks
-from nimare_stability.engines.permutations import (
-    Permutations,
-    PooledMaps,
-    largest_needed,
-    quantile_of_largest,
-)
+from nimare_stability.engines.permutations import Permutations, PooledMaps
 
 LGR = logging.getLogger(__name__)
 
@@ -110,16 +104,10 @@ restrict_to_inference_mask, memory, memory_level, n_cores, random_state, **kwarg
         if voxel_thresh is None:
             null = permutations.null()
             return null.abs_max, null.upper, null.lower, None
-        n_values = n_iters * maps.n_voxels
-        null = permutations.null(top=largest_needed(n_values, 1 - voxel_thresh))
+        null = permutations.null(top=permutations.top_for(voxel_thresh))
 
         def cluster_null(voxel_flat, shape, asked_thresh):
-            q = 1 - asked_thresh
-            largest = null.largest
-            if asked_thresh != voxel_thresh:  # another cluster-forming p: stream again
-                largest = permutations.null(top=largest_needed(n_values, q)).largest
-            threshold = quantile_of_largest(largest, n_values, q)
-            sizes, masses = permutations.cluster_maxima(threshold, voxel_flat, shape)
-            return threshold, sizes.astype(DEFAULT_FLOAT_DTYPE), masses.astype(DEFAULT_FLOAT_DTYPE)
+            largest = null.largest if asked_thresh == voxel_thresh else None  # else stream again
+            return permutations.cluster_null(asked_thresh, voxel_flat, shape, largest)
 
         return null.abs_max, null.upper, null.lower, cluster_null

@@ -88,9 +88,10 @@ def baseline_clusters(result, target_image, support, mask):
         labels = _nilearn_labels(np.where(in_tail, ranking, 0), mask)
         peak_values = np.nan_to_num(sign * (ranking if peaks is None else np.asarray(peaks)))
         by_label = np.argsort(labels, kind="stable")  # each cluster's voxels stay ascending
+        sorted_labels = labels[by_label]
         cluster_ids = np.unique(labels[labels > 0])
-        starts = np.searchsorted(labels[by_label], cluster_ids, side="left")
-        stops = np.searchsorted(labels[by_label], cluster_ids, side="right")
+        starts = np.searchsorted(sorted_labels, cluster_ids, side="left")
+        stops = np.searchsorted(sorted_labels, cluster_ids, side="right")
         for cluster_id, start, stop in zip(cluster_ids, starts, stops):
             voxels = by_label[start:stop]
             peak = voxels[np.argmax(peak_values[voxels])]

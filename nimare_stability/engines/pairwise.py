@@ -28,12 +28,7 @@ from nimare_stability.core._nimare_private import pairwise as private_pairwise
 from nimare_stability.core.progress import tqdm_disable
 from nimare_stability.engines import _numba_pairwise as kernels
 from nimare_stability.engines.base import Engine
-from nimare_stability.engines.permutations import (
-    Permutations,
-    PooledMaps,
-    largest_needed,
-    quantile_of_largest,
-)
+from nimare_stability.engines.permutations import Permutations, PooledMaps
 
 LGR = logging.getLogger(__name__)
 
@@ -143,9 +138,7 @@ class PairwiseEngine(Engine):
             progress=False,
         )
         cluster_p = self._cluster_forming_p()
-        n_values = estimator.n_iters * self.maps.n_voxels
-        top = largest_needed(n_values, 1 - cluster_p) if cluster_p is not None else 0
-        null = permutations.null(top=top)
+        null = permutations.null(top=0 if cluster_p is None else permutations.top_for(cluster_p))
         maps = private_pairwise.subtraction_maps(
             estimator, observed, null.upper, null.lower, estimator.n_iters
         )
@@ -153,12 +146,12 @@ class PairwiseEngine(Engine):
             return maps
         nulls = {names.MONTECARLO_NULLS[0]: null.abs_max.astype(np.float32)}
         if cluster_p is not None:
-            threshold = quantile_of_largest(null.largest, n_values, 1 - cluster_p)
             mask = private.mask_to_bool(estimator.masker.mask_img)
-            sizes, masses = permutations.cluster_maxima(threshold, np.flatnonzero(mask), mask.shape)
-            nulls[names.CLUSTER_FORMING_THRESHOLD] = threshold
-            nulls[names.MONTECARLO_NULLS[1]] = sizes.astype(np.float32)
-            nulls[names.MONTECARLO_NULLS[2]] = masses.astype(np.float32)
+            cluster = permutations.cluster_null(
+                cluster_p, np.flatnonzero(mask), mask.shape, null.largest
+            )
+            keys = (names.CLUSTER_FORMING_THRESHOLD, *names.MONTECARLO_NULLS[1:])
+            nulls.update(zip(keys, cluster))
         return private_pairwise.corrected_subtraction_maps(estimator, maps, nulls, corrector)
 
     def _cluster_forming_p(self):

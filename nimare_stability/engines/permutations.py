@@ -143,6 +143,25 @@ class Permutations:
             pool.add(kept)
         return PermutationNull(upper, lower, abs_max, pool.values() if top else None)
 
+    def top_for(self, cluster_p):
+        """How many of the largest ``|d|`` the quantile at cluster-forming p reads."""
+        return largest_needed(self.n_iters * self.maps.n_voxels, 1 - cluster_p)
+
+    def cluster_null(self, cluster_p, voxel_flat, shape, largest=None):
+        """NiMARE's cluster-level null at cluster-forming p ``cluster_p``, as float32.
+
+        Returns the threshold (the ``1 - cluster_p`` quantile of every ``|d|``) and each
+        permutation's largest cluster size and mass (:meth:`cluster_maxima`). ``largest``:
+        the :class:`PermutationNull`'s, collected with ``top=top_for(cluster_p)``; None
+        streams the permutations once more to collect them.
+        """
+        if largest is None:
+            largest = self.null(top=self.top_for(cluster_p)).largest
+        q = 1 - cluster_p
+        threshold = quantile_of_largest(largest, self.n_iters * self.maps.n_voxels, q)
+        sizes, masses = self.cluster_maxima(threshold, voxel_flat, shape)
+        return threshold, sizes.astype(np.float32), masses.astype(np.float32)
+
     def cluster_maxima(self, threshold, voxel_flat, shape):
         """Each permutation's largest cluster size and mass at ``threshold`` (float32).
 
