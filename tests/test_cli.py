@@ -21,6 +21,7 @@ from nimare_stability.core.clusters import LOCATION
 
 TARGET = runner.DEFAULT_TARGETS["montecarlo"]
 PAIN = os.path.join(get_resource_path(), "nidm_pain_studyset.json")
+CONTRAST = ["run", "--group1", PAIN, "--group2", PAIN, "--output-dir", "{tmp}"]
 SLEUTH = [
     os.path.join(get_resource_path(), f"semantic_{name}_children.txt")
     for name in ("knowledge", "relatedness")
@@ -154,6 +155,36 @@ def test_load_studyset_reads_json_and_sleuth():
         (["frobnicate"], "invalid choice"),
         (["demo", "--output-dir", "{tmp}", "--diagnostics", "jackknife"], "at least one of"),
         (["demo", "--output-dir", "{tmp}", "--quick", "--diagnostics", "fragility"], "not allowed"),
+        (["run", "--group1", PAIN, "--output-dir", "{tmp}"], "go together"),
+        (["run", PAIN, "--group1", PAIN, "--group2", PAIN, "--output-dir", "{tmp}"], "one or"),
+        (
+            [
+                "run",
+                "--group1",
+                PAIN,
+                "--group2",
+                PAIN,
+                "--estimator",
+                "KDA",
+                "--output-dir",
+                "{tmp}",
+            ],
+            "--estimator KDA is not accepted with --group1/--group2",
+        ),
+        (
+            [
+                "run",
+                "--group1",
+                PAIN,
+                "--group2",
+                PAIN,
+                "--corrector",
+                "fdr",
+                "--output-dir",
+                "{tmp}",
+            ],
+            "--corrector fdr is not accepted with --group1/--group2",
+        ),
     ],
 )
 def test_bad_arguments_exit_2_with_one_line(argv, expected, tmp_path, capsys):

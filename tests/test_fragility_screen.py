@@ -11,7 +11,7 @@ from nimare_stability import FWECorrector, ResampledStability
 from nimare_stability.core import grouping, names
 from nimare_stability.core.clusters import vanishes
 from nimare_stability.datasets import load_nback_flanker
-from nimare_stability.diagnostics.fragility import Fragility, _Units
+from nimare_stability.diagnostics.fragility import Fragility
 from nimare_stability.diagnostics.fragility_screen import (
     THRESHOLD_MARGIN,
     SurvivalBound,
@@ -19,6 +19,7 @@ from nimare_stability.diagnostics.fragility_screen import (
     significant_size,
     survival_bound,
 )
+from nimare_stability.diagnostics.fragility_search import Units
 from nimare_stability.engines import EngineInputs
 from nimare_stability.engines.fast import FastEngine
 from nimare_stability.engines.kernels import KernelReplicates, collect_ma_maps
@@ -34,7 +35,7 @@ def nback_case():
     result = FWECorrector(method="montecarlo", n_iters=200).transform(fitted)
     diagnostic = Fragility(target_image=TARGET, groups="study", progress=False)
     run = diagnostic._prepare(result)
-    units = _Units(grouping.analysis_labels("study", "groups", run.analyses))
+    units = Units(grouping.analysis_labels("study", "groups", run.analyses))
     _, ma_maps, _, rows = collect_ma_maps(run.analyses.estimator)
     null = baseline_null(result.estimator)
     bound = survival_bound(diagnostic, run, units, ma_maps, rows, null[1])

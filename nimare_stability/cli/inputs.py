@@ -130,6 +130,35 @@ def load(paths):
     return studyset, summary
 
 
+def combine(first, second, groups):
+    """Join the :class:`InputSummary` of a contrast's two groups.
+
+    The table gains a ``group`` column (``groups``: the two groups' names).
+
+    Raises
+    ------
+    ValueError
+        When the groups are in different template spaces.
+    """
+    if first.space != second.space:
+        raise ValueError(
+            f"--group2 is in space {second.space!r}, --group1 in {first.space!r}; accepted: "
+            "two groups in one template space."
+        )
+    tables = [summary.table.assign(group=name) for summary, name in zip((first, second), groups)]
+    return InputSummary(
+        files=first.files + second.files,
+        analyses=first.analyses + second.analyses,
+        foci=first.foci + second.foci,
+        participants=first.participants + second.participants,
+        known=first.known + second.known,
+        space=first.space,
+        dropped=first.dropped + second.dropped,
+        notes=first.notes + second.notes,
+        table=pd.concat(tables, ignore_index=True),
+    )
+
+
 def write_table(summary, output_dir):
     """Write ``summary.table`` as :data:`TABLE_NAME` in ``output_dir``; return its path."""
     path = Path(output_dir) / TABLE_NAME

@@ -73,7 +73,23 @@ def check(job):
             f"--nimare-corrector is not accepted with --corrector {job.corrector}; accepted: "
             "with --corrector montecarlo (the other correctors are NiMARE's anyway)."
         )
+    if job.group2 is not None:
+        _check_contrast(job)
     kernel(job)
+
+
+def _check_contrast(job):
+    """Refuse the options a contrast (an ALE subtraction) does not take."""
+    if job.estimator != "ALE":
+        raise ValueError(
+            f"--estimator {job.estimator} is not accepted with --group1/--group2; accepted: "
+            "ALE (the contrast is an ALESubtraction)."
+        )
+    if job.corrector not in ("montecarlo", "none"):
+        raise ValueError(
+            f"--corrector {job.corrector} is not accepted with --group1/--group2; accepted: "
+            "montecarlo or none (an ALESubtraction's p values come from its permutations)."
+        )
 
 
 def kernel(job):

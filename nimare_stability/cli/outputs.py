@@ -22,7 +22,7 @@ from nimare_stability.reporting.html_report import PACKAGES, report
 RUN_FILE = "run.json"
 
 
-def write_outputs(result, target, output_dir, command=None, read=None):
+def write_outputs(result, target, output_dir, command=None, read=None, groups=None):
     """Write maps (NIfTI), tables (TSV), PNG figures and ``report.html`` to ``output_dir``.
 
     Figures are ``figure_<name>.png`` (see :func:`~nimare_stability.plotting.figures`).
@@ -38,6 +38,8 @@ def write_outputs(result, target, output_dir, command=None, read=None):
         The command line, recorded in ``run.json``.
     read : :class:`~nimare_stability.cli.inputs.InputSummary`, optional
         What the run read: its per-analysis table is written as ``analyses.tsv``.
+    groups : tuple of str, optional
+        A contrast's group names, said in its figures and report.
 
     Returns
     -------
@@ -48,7 +50,7 @@ def write_outputs(result, target, output_dir, command=None, read=None):
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
     try:
-        written = _write_files(result, target, staging)
+        written = _write_files(result, target, staging, groups)
         if read is not None:
             inputs.write_table(read, staging)
         _write_run_file(staging, command)
@@ -61,7 +63,7 @@ def write_outputs(result, target, output_dir, command=None, read=None):
     return out / written.name
 
 
-def _write_files(result, target, out):
+def _write_files(result, target, out, groups=None):
     """Write every output but ``run.json`` into the folder ``out``; return the report's path."""
     import matplotlib.pyplot as plt
 
@@ -78,11 +80,11 @@ def _write_files(result, target, out):
     ]
     result.save_maps(output_dir=str(out), names=maps)
     result.save_tables(output_dir=str(out), names=tables)
-    for name, _, figure in plotting.figures(result, target):
+    for name, _, figure in plotting.figures(result, target, groups):
         if figure is not None:
             figure.savefig(out / f"figure_{name}.png", dpi=100, bbox_inches="tight")
             plt.close(figure)
-    return report(result, out, target)
+    return report(result, out, target, groups=groups)
 
 
 def _write_run_file(out, command):

@@ -29,6 +29,8 @@ EXAMPLES = """examples:
   nimare-stability run nback_studyset/ --groups study --policy subsample_groups \
       --target-n 0.8 --n-resamples auto --tol 0.02 --checkpoint-dir ckpt \
       --dask-scheduler tcp://scheduler:8786 --output-dir out
+  nimare-stability run --group1 nback.json --group2 flanker.json --groups study \
+      --diagnostics jackknife resampledstability fragility --output-dir out
   nimare-stability demo --output-dir demo --n-iters 1000 --n-cores 2
   nimare-stability demo --output-dir demo --n-iters 1000 --quick
 """
@@ -169,10 +171,19 @@ def _parser():
     )
     run.add_argument(
         "studyset",
-        nargs="+",
+        nargs="*",
         metavar="STUDYSET",
         help="NiMARE JSON studyset, parquet studyset directory, or Sleuth text file(s).",
     )
+    contrast = run.add_argument_group(
+        "contrast",
+        "Instead of STUDYSET: an ALE subtraction, group 1 minus group 2 (nimare_stability's "
+        "ALESubtraction; FailSafeN is not run on a contrast).",
+    )
+    for group in ("group1", "group2"):
+        contrast.add_argument(
+            f"--{group}", nargs="+", metavar="PATH", help=f"The studyset of {group}, as STUDYSET."
+        )
     _add_analysis_options(run)
     demo = commands.add_parser(
         "demo",
@@ -184,14 +195,24 @@ def _parser():
     return parser
 
 
-def _job(args):
+def _studysets(args, parser):
+    """Return the files of group 1 (or the one group) and of group 2 (None: no contrast)."""
     from nimare.utils import get_resource_path
 
-    studysets = (
-        args.studyset
-        if args.command == "run"
-        else [os.path.join(get_resource_path(), "nidm_pain_studyset.json")]
-    )
+    if args.command != "run":
+        return [os.path.join(get_resource_path(), "nidm_pain_studyset.json")], None
+    groups = (args.group1, args.group2)
+    if args.studyset and any(groups):
+        parser.error("STUDYSET is not accepted with --group1/--group2; accepted: one or the other")
+    if any(groups) and not all(groups):
+        parser.error("--group1 and --group2 go together; accepted: both, or STUDYSET alone")
+    if not (args.studyset or any(groups)):
+        parser.error("STUDYSET is required (or --group1 and --group2 for a contrast)")
+    return (args.group1, args.group2) if args.group1 else (args.studyset, None)
+
+
+def _job(args, parser=None):
+    studysets, group2 = _studysets(args, parser or _parser())
     stability = {
         "resampling_policy": args.policy,
         "k": args.k,
@@ -207,6 +228,7 @@ def _job(args):
     }
     return runner.Job(
         studysets=studysets,
+        group2=group2,
         output_dir=args.output_dir,
         estimator=args.estimator,
         kernel=args.kernel,
@@ -238,7 +260,7 @@ def main(argv=None):
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("nimare").setLevel(logging.WARNING)
     logging.getLogger(runner.__name__).setLevel(logging.INFO)
-    job = dataclasses.replace(_job(args), command=[parser.prog, *argv])
+    job = dataclasses.replace(_job(args, parser), command=[parser.prog, *argv])
     try:
         with sigterm_raises():
             result = runner.run(job)
@@ -248,7 +270,7 @@ def main(argv=None):
     except (ValueError, TypeError, KeyError, OSError, ImportError) as error:
         message = str(error).splitlines()[0] if str(error) else type(error).__name__
         parser.exit(2, f"{parser.prog} {args.command}: error: {message}\n")
-    target = job.target or runner.DEFAULT_TARGETS[job.corrector]
+    target = runner.default_target(job)
     table = result.tables[names.robustness_key(target)]
     print(textwrap.fill(summary(table, target), width=100))
     if not table.empty:

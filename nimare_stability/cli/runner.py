@@ -15,6 +15,7 @@ from joblib import parallel_config
 from nimare_stability.cli import estimate, inputs, options
 from nimare_stability.cli.outputs import write_outputs
 from nimare_stability.core import names
+from nimare_stability.diagnostics.failsafe import FailSafeN
 from nimare_stability.diagnostics.verdict import RobustnessVerdict
 
 LGR = logging.getLogger(__name__)
@@ -49,6 +50,9 @@ class Job:
     target: str = None
     diagnostics: tuple = DIAGNOSTICS
     stability_args: dict = field(default_factory=dict)
+    #: A contrast: group 2's files (``studysets`` are then group 1's), fit by
+    #: :class:`nimare_stability.ALESubtraction`.
+    group2: list = None
     fsn_max_multiple: int = FSN_MAX_MULTIPLE
     random_state: int = 0
     n_cores: int = 1
@@ -67,10 +71,29 @@ def load_studyset(paths):
     return inputs.load(paths)[0]
 
 
+def default_target(job):
+    """Return the map ``job`` judges: ``--target``, else its corrector's main z map."""
+    if job.target is not None:
+        return job.target
+    if job.group2 is None:
+        return DEFAULT_TARGETS[job.corrector]
+    voxel = job.corrector == "montecarlo" and job.corrector_args.get("vfwe_only", False)
+    return names.CONTRAST_TARGETS["montecarlo_voxel" if voxel else job.corrector]
+
+
+def group_names(job):
+    """Return a contrast's group names (its files' stems), or None for one group."""
+    if job.group2 is None:
+        return None
+    return tuple(
+        "+".join(Path(path).stem for path in paths) for paths in (job.studysets, job.group2)
+    )
+
+
 def run(job):
     """Run ``job``; return the diagnosed :class:`~nimare.results.MetaResult`."""
     options.check(job)
-    target = job.target or DEFAULT_TARGETS[job.corrector]
+    target = default_target(job)
     # Jackknife first: its label maps then number the clusters of every later table.
     if set(job.diagnostics) <= {"jackknife"}:
         raise ValueError(
@@ -78,15 +101,23 @@ def run(job):
             "resampledstability, fragility, failsafen (jackknife joins them)."
         )
     order = sorted(job.diagnostics, key=lambda name: name != "jackknife")
+    if job.group2 is not None and "failsafen" in order:
+        order.remove("failsafen")
+        LGR.warning(f"failsafen: not run on a contrast: {FailSafeN._not_pairwise}")
     diagnostics = [_diagnostic(name, job, target) for name in order]
     for diagnostic in diagnostics:  # bad parameters fail before the costly fit
         diagnostic._check_params()
     studyset, read = inputs.load(job.studysets)
+    studysets = [studyset]
+    if job.group2 is not None:
+        second, read2 = inputs.load(job.group2)
+        studysets.append(second)
+        read = inputs.combine(read, read2, group_names(job))
     _report_inputs(read)
     with _backend(job.dask_scheduler):
-        result = _estimator(job).fit(studyset)
+        result = _estimator(job).fit(*studysets)
         corrector = _corrector(job)
-        if job.corrector == "montecarlo":
+        if job.corrector == "montecarlo" and job.group2 is None:
             seconds = estimate.correction_seconds(corrector, result, job.n_iters)
             LGR.info(estimate.describe(seconds, order, job.nimare_corrector))
         estimate.log_memory(dict(zip(order, diagnostics)), result, corrector, job.random_state)
@@ -95,7 +126,7 @@ def run(job):
         for name, diagnostic in zip(order, diagnostics):
             result = _timed(name, diagnostic.transform, result)
     result = RobustnessVerdict(target_image=target).transform(result)
-    path = write_outputs(result, target, job.output_dir, job.command, read)
+    path = write_outputs(result, target, job.output_dir, job.command, read, group_names(job))
     LGR.info(f"Each analysis, with the file it came from: {path.parent / inputs.TABLE_NAME}")
     return result
 
@@ -135,11 +166,23 @@ def _backend(scheduler):
 def _estimator(job):
     from nimare.meta import cbma
 
+    from nimare_stability.subtraction import ALESubtraction
+
     params = {"random_state": job.random_state}
     kernel = options.kernel(job)
     if kernel is not None:
         params["kernel_transformer"] = kernel
-    return getattr(cbma, job.estimator)(**params)
+    if job.group2 is None:
+        return getattr(cbma, job.estimator)(**params)
+    # The permutations a Monte Carlo correction reads are the fit's: the same options.
+    vfwe_only = job.corrector != "montecarlo" or job.corrector_args.get("vfwe_only", False)
+    return ALESubtraction(
+        n_iters=job.n_iters,
+        vfwe_only=vfwe_only,
+        voxel_thresh=job.voxel_thresh,
+        n_cores=job.n_cores,
+        **params,
+    )
 
 
 def _corrector(job):

@@ -66,6 +66,14 @@ CORRECTOR_TARGETS = {
     "none": "z",
 }
 
+#: The command line's default target of a contrast (an ALE subtraction), by corrector;
+#: ``"montecarlo"`` with ``vfwe_only`` true is voxel-level.
+CONTRAST_TARGETS = {
+    "montecarlo": "z_desc-group1MinusGroup2Size_level-cluster_corr-FWE_method-montecarlo",
+    "montecarlo_voxel": "z_desc-group1MinusGroup2_level-voxel_corr-FWE_method-montecarlo",
+    "none": "z_desc-group1MinusGroup2",
+}
+
 _CORRECTION = re.compile(r"_corr-(?P<type>[A-Za-z]+)_method-(?P<method>[A-Za-z]+)")
 _NULL_VALUES = re.compile(r"^values_.*_method-montecarlo$")
 

@@ -1,14 +1,14 @@
 """``Fragility``: the fewest analyses whose removal makes a cluster vanish."""
 
-import itertools
-
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
+from nimare.meta.cbma.ale import ALESubtraction
+from scipy import sparse
 
 from nimare_stability.core import _nimare_private, grouping, names
+from nimare_stability.core._nimare_private import pairwise as private_pairwise
+from nimare_stability.core.analyses import AnalysisSet
 from nimare_stability.core.clusters import LOCATION
-from nimare_stability.core.progress import tqdm_disable
 from nimare_stability.core.validation import check_number
 from nimare_stability.diagnostics.base import ClusterDiagnostic, Outputs
 from nimare_stability.diagnostics.docs import fill_doc
@@ -19,6 +19,7 @@ from nimare_stability.diagnostics.fragility_screen import (
     baseline_null,
     survival_bound,
 )
+from nimare_stability.diagnostics.fragility_search import CONFIRM_BATCH, Search, Units
 from nimare_stability.engines import (
     DRAWS_NULLS,
     TAKES_NULLS,
@@ -31,8 +32,6 @@ from nimare_stability.engines.keyed import Judge
 
 #: Monte Carlo iterations of the screening null (at most the run's own).
 SCREEN_ITERATIONS = 1000
-#: Candidate sets, per cluster and size, confirmed with the exact null in one batch.
-CONFIRM_BATCH = 2
 COLUMNS = [
     "cluster_id",
     "tail",
@@ -100,8 +99,8 @@ class Fragility(ClusterDiagnostic):
 
     name = names.FRAGILITY
     _not_pairwise = (
-        "its search refits a subtraction, permutations included, for every candidate set of "
-        "removed analyses, and is not built for contrasts yet."
+        "its contrast search reads the MA maps of an ALESubtraction; other pairwise "
+        "estimators have none to read."
     )
 
     def __init__(
@@ -141,12 +140,12 @@ class Fragility(ClusterDiagnostic):
         self._log_memory(run, plan)
         analyses = run.analyses
         labels = grouping.analysis_labels(self.groups, "groups", analyses)
-        units = _Units(analyses.ids if labels is None else labels)
-        _, ma_maps, _, rows = collect_ma_maps(analyses.estimator)
+        units = Units(analyses.ids if labels is None else labels, analyses.membership)
+        ma_maps, rows = _ma_maps(analyses)
         per_analysis = cluster_contributions(ma_maps, rows, run.clusters)
         contributions = units.sum(per_analysis)
         floor = _nimare_private.estimator_min_analyses(analyses.estimator) or 1
-        search = _Search(units, run.clusters, contributions, analyses.ids.size - floor)
+        search = Search(units, run.clusters, contributions, units.group_sizes.sum(0) - floor)
         engine = resolve_engine(self.engine, analyses.estimator, run.corrector, {})
         with self._checkpoint(result, run.corrector, engine) as checkpoint:
             null = None
@@ -154,7 +153,10 @@ class Fragility(ClusterDiagnostic):
                 null = baseline_null(result.estimator)
             screen, exact, near = self._judges(run, plan, engine, checkpoint, null)
             screen = Screen(screen, units, run.clusters)
-            exact = screen if screen.judge is exact else Screen(exact, units, run.clusters)
+            if screen.judge is not exact or near is not None:  # near sets are confirmed
+                exact = Screen(exact, units, run.clusters)
+            else:
+                exact = screen
             if near is not None:
                 screen.near = near
                 screen.near_limit = int(NEAR_SHARE * analyses.ids.size)
@@ -162,6 +164,7 @@ class Fragility(ClusterDiagnostic):
             search.run(screen, exact, self.max_exact, self.max_removed, self.progress)
 
         study_of = analyses.study_of()
+        columns = COLUMNS + (["removed_groups"] if analyses.pairwise else [])
         table = pd.DataFrame(
             [
                 [
@@ -171,11 +174,11 @@ class Fragility(ClusterDiagnostic):
                     len(contributing),
                     len({study_of[i] for i in contributing}),
                     *search.outcome(index, self.max_removed, self.max_exact),
-                ]
+                ][: len(columns)]
                 for index, cluster in enumerate(run.clusters)
                 for contributing in [analyses.ids[per_analysis[:, index] > 0]]
             ],
-            columns=COLUMNS,
+            columns=columns,
         )
         key = names.table_key(self.target_image, self.name, names.CLUSTERS)
         return Outputs({key: table}, counts=search.removed_matrix())
@@ -184,9 +187,17 @@ class Fragility(ClusterDiagnostic):
         return (
             "The fragility of each cluster, the fewest analyses whose removal makes it vanish, "
             "was searched with Fragility (nimare-stability): every set of up to "
-            f"{self.max_exact} contributing analyses, then the largest contributors up to "
-            f"{self.max_removed}, each refit and corrected as the original result was."
+            f"{self.max_exact} contributing analyses"
+            f"{' of either group' if run.analyses.pairwise else ''}, then the largest "
+            f"contributors up to {self.max_removed}, each refit and corrected as the original "
+            "result was."
         )
+
+    def _analyses(self, estimator):
+        """Accept a single-group CBMA estimator or an ``ALESubtraction``."""
+        if isinstance(estimator, ALESubtraction):
+            return AnalysisSet(estimator)
+        return super()._analyses(estimator)
 
     def _check_params(self):
         self._check_common()
@@ -236,142 +247,36 @@ class Fragility(ClusterDiagnostic):
             null_seed=plan.null_root,
         )
         exact = Judge(engine(inputs), plan.keyed_seed, n_cores, store=store("exact"))
-        if run.n_iters is None or not engine.can(DRAWS_NULLS):
-            return exact, exact, None
-        n_screen = min(run.n_iters, SCREEN_ITERATIONS)
-        shared = exact.engine.with_inputs(null="shared", n_iters=n_screen)
-        screen = Judge(shared, plan.keyed_seed, n_cores, store=store("screen"))
-        if null is None or not engine.can(TAKES_NULLS):
+        screen = exact
+        if run.n_iters is not None and engine.can(DRAWS_NULLS):
+            n_screen = min(run.n_iters, SCREEN_ITERATIONS)
+            shared = exact.engine.with_inputs(null="shared", n_iters=n_screen)
+            screen = Judge(shared, plan.keyed_seed, n_cores, store=store("screen"))
+        if run.n_iters is None or null is None or not engine.can(TAKES_NULLS):
             return screen, exact, None
 
         def maxima(retained):
-            return tuple(np.tile(values, (len(retained), 1)) for values in null)
+            return tuple(
+                None if values is None else np.tile(values, (len(retained), 1)) for values in null
+            )
 
         near = exact.engine.with_null_maxima(maxima)
         return screen, exact, Judge(near, plan.keyed_seed, n_cores, store=store("near"))
 
 
-class _Units:
-    """Removal units: analyses, or groups of them."""
+def _ma_maps(analyses):
+    """Return the MA maps of ``analyses`` (sparse, one row each) and each id's row.
 
-    def __init__(self, labels):
-        self.labels = np.asarray(labels, dtype=object)
-        self.names, self.of_analysis = np.unique(self.labels.astype(str), return_inverse=True)
-        self.sizes = np.bincount(self.of_analysis, minlength=len(self.names))
-
-    def sum(self, per_analysis):
-        """Sum (n_analyses, n_clusters) values per unit: (n_units, n_clusters)."""
-        out = np.zeros((len(self.names), per_analysis.shape[1]))
-        np.add.at(out, self.of_analysis, per_analysis)
-        return out
-
-    def retained(self, removed):
-        """Sorted positions of the analyses kept when the units ``removed`` are left out."""
-        keep = ~np.isin(self.of_analysis, removed)
-        return np.flatnonzero(keep).astype(np.intp)
-
-
-class _Search:
-    """Search, cluster by cluster, the smallest set of units whose removal sinks it."""
-
-    def __init__(self, units, clusters, contributions, max_analyses_removed):
-        self.units = units
-        self.clusters = clusters
-        self.max_analyses_removed = max_analyses_removed
-        self.contributors = []
-        for column in contributions.T:
-            order = np.lexsort((units.names, -column))
-            self.contributors.append([int(u) for u in order if column[u] > 0])
-        self.contribution = contributions
-        self.found = {}
-
-    def candidates(self, index, size, max_exact):
-        """Return the sets of ``size`` contributors to try for cluster ``index``, best first."""
-        contributors = self.contributors[index]
-        if size > len(contributors):
-            return []
-        if size <= max_exact:
-            sets = itertools.combinations(contributors, size)
-            column = self.contribution[:, index]
-            sets = sorted(sets, key=lambda s: -column[list(s)].sum())
-        else:
-            sets = [tuple(contributors[:size])]
-        return [
-            tuple(sorted(s))
-            for s in sets
-            if self.units.sizes[list(s)].sum() <= self.max_analyses_removed
-        ]
-
-    def run(self, screen, exact, max_exact, max_removed, progress):
-        """Find each cluster's smallest sinking set, up to ``max_removed`` units.
-
-        Sets are screened size by size; each cluster's first sinking sets are then
-        confirmed with the exact judge, all clusters in one batch. A cluster none of
-        whose screened sets is confirmed is screened again from the next size.
-        """
-        start = dict.fromkeys(range(len(self.clusters)), 1)
-        with tqdm(total=len(start), desc="Fragility", disable=tqdm_disable(progress)) as bar:
-            while start:
-                screened = self._screen(screen, start, max_exact, max_removed)
-                confirmed = screened if screen is exact else self._confirm(exact, screened)
-                start = {}
-                for index, (size, sets) in screened.items():
-                    if confirmed[index][1]:
-                        self.found[index] = (size, confirmed[index][1][0])
-                    elif sets and size < max_removed:
-                        start[index] = size + 1
-                bar.update(len(screened) - len(start))
-
-    def _screen(self, judge, start, max_exact, max_removed):
-        """Return ``{cluster: (size, sinking sets)}``, sizes from ``start`` upward.
-
-        ``size`` is the first at which some set sinks the cluster (no set: ``max_removed``
-        and an empty list).
-        """
-        screened, size = {}, min(start.values())
-        while size <= max_removed and len(screened) < len(start):
-            tried = {
-                index: self.candidates(index, size, max_exact)
-                for index, first in start.items()
-                if first <= size and index not in screened
-            }
-            for index, sets in judge.sinking(tried).items():
-                if sets or size == max_removed:
-                    screened[index] = (size, sets)
-            size += 1
-        return screened
-
-    def _confirm(self, judge, screened):
-        """Return ``{cluster: (size, confirmed sets)}``, the first confirmed set first.
-
-        Confirms :data:`CONFIRM_BATCH` sets per cluster per pass, all clusters together.
-        """
-        confirmed = {index: (size, []) for index, (size, _) in screened.items()}
-        pending = {index: list(sets) for index, (_, sets) in screened.items() if sets}
-        while pending:
-            batch = {index: sets[:CONFIRM_BATCH] for index, sets in pending.items()}
-            for index, sets in judge.sinking(batch).items():
-                rest = pending.pop(index)[CONFIRM_BATCH:]
-                if sets:
-                    confirmed[index] = (confirmed[index][0], sets)
-                elif rest:
-                    pending[index] = rest
-        return confirmed
-
-    def removed_matrix(self):
-        """(n_analyses, n_clusters) array: 1 for the analyses of each cluster's sinking set."""
-        removed = np.zeros((self.units.of_analysis.size, len(self.clusters)))
-        for index, (_, units) in self.found.items():
-            removed[np.isin(self.units.of_analysis, units), index] = 1
-        return removed
-
-    def outcome(self, index, max_removed, max_exact):
-        """``(fragility, exact, removed)`` of cluster ``index``."""
-        if index not in self.found:
-            return f"> {max_removed}", False, ""
-        size, removed = self.found[index]
-        names = ";".join(self.units.names[list(removed)])
-        return size, size <= max_exact, names
+    A contrast's pools both groups' maps, group 1's rows first.
+    """
+    if not analyses.pairwise:
+        _, ma_maps, _, rows = collect_ma_maps(analyses.estimator)
+        return ma_maps, rows
+    groups = private_pairwise.pairwise_ma_maps(analyses.estimator)
+    ma_maps = sparse.vstack([sparse.csr_matrix(group) for group in groups], "csr")
+    ids = np.concatenate(private_pairwise.ma_row_ids(analyses.estimator))
+    row_of = {analysis: row for row, analysis in enumerate(ids)}
+    return ma_maps, np.array([row_of[i] for i in analyses.ids], dtype=np.intp)
 
 
 def cluster_contributions(ma_maps, rows, clusters):

@@ -128,11 +128,17 @@ def significant_size(null_max_size, alpha, cluster_threshold=None):
 
 
 def baseline_null(estimator):
-    """Return the baseline's Monte Carlo null maxima (statistic, size, mass), or None."""
+    """Return the baseline's Monte Carlo null maxima (statistic, size, mass), or None.
+
+    Size and mass are None when only the statistic's was kept (voxel-level inference).
+    """
     nulls = getattr(estimator, "null_distributions_", {})
-    if not all(key in nulls for key in names.MONTECARLO_NULLS):
+    if names.MONTECARLO_NULLS[0] not in nulls:
         return None
-    return tuple(np.asarray(nulls[key], dtype=np.float64) for key in names.MONTECARLO_NULLS)
+    return tuple(
+        np.asarray(nulls[key], dtype=np.float64) if key in nulls else None
+        for key in names.MONTECARLO_NULLS
+    )
 
 
 def survival_bound(diagnostic, run, units, ma_maps, rows, null_max_size):

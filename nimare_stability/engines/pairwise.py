@@ -27,7 +27,7 @@ from nimare_stability.core import names
 from nimare_stability.core._nimare_private import pairwise as private_pairwise
 from nimare_stability.core.progress import tqdm_disable
 from nimare_stability.engines import _numba_pairwise as kernels
-from nimare_stability.engines.base import Engine
+from nimare_stability.engines.base import TAKES_NULLS, Engine
 from nimare_stability.engines.permutations import Permutations, PooledMaps
 
 LGR = logging.getLogger(__name__)
@@ -51,6 +51,7 @@ class PairwiseEngine(Engine):
     """
 
     name = "pairwise"
+    capabilities = frozenset({TAKES_NULLS})
 
     @classmethod
     def unsupported(cls, estimator, corrector):
@@ -97,11 +98,56 @@ class PairwiseEngine(Engine):
         unused.
         """
         todo = [index for index in range(len(retained)) if index not in skip]
+        given = None if self.inputs.null_maxima is None else self.inputs.null_maxima(retained)
         for index in tqdm(
             todo, desc="ResampledStability (pairwise)", disable=tqdm_disable(progress)
         ):
-            maps = self.replicate_maps(retained[index], seeds[index], n_cores)
+            if given is None:
+                maps = self.replicate_maps(retained[index], seeds[index], n_cores)
+            else:
+                maps = self.corrected_with(retained[index], [null[index] for null in given])
             yield index, self.inputs.rule(maps)
+
+    def corrected_with(self, kept, maxima):
+        """Return a replicate's corrected maps from given null maxima, without permutations.
+
+        Parameters
+        ----------
+        kept : array of int
+            Positions into ``inputs.analyses.ids``.
+        maxima : sequence of arrays or None
+            The maximum absolute difference, cluster size and cluster mass of each
+            permutation (size and mass None for voxel-level correction). The
+            cluster-forming threshold is the baseline fit's.
+
+        Returns
+        -------
+        dict
+            The target correction's maps (uncorrected ones are not computed: only the
+            difference and its sign are written).
+        """
+        estimator = self.inputs.estimator
+        observed = self._observed(kept)[0]
+        maps = {
+            names.SUBTRACTION_STAT: observed,
+            names.sibling(names.SUBTRACTION_STAT, names.Z): np.sign(observed),
+        }
+        nulls = {names.MONTECARLO_NULLS[0]: maxima[0]}
+        if self._cluster_forming_p() is not None:
+            nulls.update(zip(names.MONTECARLO_NULLS[1:], maxima[1:]))
+            key = names.CLUSTER_FORMING_THRESHOLD
+            nulls[key] = estimator.null_distributions_[key]
+        return private_pairwise.corrected_subtraction_maps(
+            estimator, maps, nulls, self.inputs.corrector
+        )
+
+    def _observed(self, kept):
+        """Return a replicate's difference, its groups' log-sums, rows and membership."""
+        rows1, rows2 = self._rows(kept)
+        membership = np.zeros(self.maps.n_analyses, np.int8)
+        membership[rows1], membership[rows2] = 1, 2
+        observed, sums = self.maps.difference(membership)
+        return observed, sums, (rows1, rows2), membership
 
     def replicate_maps(self, kept, seed, n_cores=1):
         """Return the maps NiMARE's fit (and correction) of a replicate would write.
@@ -115,10 +161,7 @@ class PairwiseEngine(Engine):
         n_cores : :obj:`int`, default=1
         """
         estimator, corrector = self.inputs.estimator, self.inputs.corrector
-        rows1, rows2 = self._rows(kept)
-        membership = np.zeros(self.maps.n_analyses, np.int8)
-        membership[rows1], membership[rows2] = 1, 2
-        observed, sums = self.maps.difference(membership)
+        observed, sums, (rows1, rows2), membership = self._observed(kept)
         local = np.concatenate([rows1, rows2])
         rows_of = private_pairwise.permutation_rows(
             estimator, seed, local.size, rows1.size, estimator.n_iters

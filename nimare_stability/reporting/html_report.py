@@ -36,7 +36,7 @@ figcaption{font-size:.9em;color:#555}pre{white-space:pre-wrap;background:#f7f7f7
 """
 
 
-def report(result, out_dir, target_image=None, filename="report.html"):
+def report(result, out_dir, target_image=None, filename="report.html", groups=None):
     """Write one self-contained HTML report of ``result``'s diagnostics.
 
     .. versionadded:: 0.1.0
@@ -52,6 +52,9 @@ def report(result, out_dir, target_image=None, filename="report.html"):
         The diagnosed target to report; defaults to the target of the last of this
         package's diagnostics run on ``result``.
     filename : str, default "report.html"
+    groups : tuple of str, optional
+        A contrast's group names (group 1, group 2), said in its title and captions
+        (default "group 1" and "group 2").
 
     Returns
     -------
@@ -76,19 +79,21 @@ def report(result, out_dir, target_image=None, filename="report.html"):
     verdicts = result.tables.get(names.robustness_key(target))
     if verdicts is None:
         verdicts = robustness_table(result, target)
+    contrast = plotting.contrast_title(result, groups)
     sections = [
         _section("Summary", f"<p id='summary'>{html.escape(summary(verdicts, target))}</p>"),
         _section("Clusters", _clusters(verdicts) + _meanings(result, target)),
-        _section("Figures", "".join(_figures(result, target))),
+        _section("Figures", "".join(_figures(result, target, groups))),
         _section("Replicates", _replicates(result, target)),
         _section("Methods", _methods(result)),
         _section("Provenance", _provenance(result, ran)),
     ]
     page = (
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
-        f"<title>nimare-stability report: {html.escape(target)}</title>"
+        f"<title>nimare-stability report: {html.escape(contrast or target)}</title>"
         f"<style>{_STYLE}</style></head><body>"
         f"<h1>How much to trust the clusters of <code>{html.escape(target)}</code></h1>"
+        f"{'' if contrast is None else f'<p><b>Contrast:</b> {html.escape(contrast)}</p>'}"
         f"{''.join(sections)}</body></html>"
     )
     out = Path(out_dir)
@@ -130,11 +135,11 @@ def _described(obj, extra=()):
     return f"{head}{extra}<br><small>{html.escape(text)}</small>"
 
 
-def _figures(result, target):
+def _figures(result, target, groups=None):
     """Yield an embedded ``<figure>`` per figure of :func:`plotting.figures`."""
     import matplotlib.pyplot as plt
 
-    for _, caption, figure in plotting.figures(result, target):
+    for _, caption, figure in plotting.figures(result, target, groups):
         if figure is None:
             yield f"<p>{html.escape(caption)}: not available for this run.</p>"
             continue

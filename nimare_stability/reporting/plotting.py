@@ -246,15 +246,46 @@ def policy_table(results, labels=None, target_image=None):
     return pd.DataFrame.from_dict(rows, orient="index")
 
 
-def figures(result, target_image):
+def contrast_title(result, groups=None):
+    """Return the direction of a contrast's clusters in words, or None for one group.
+
+    Parameters
+    ----------
+    result : :class:`~nimare.results.MetaResult`
+        A pairwise estimator's result (e.g. ``ALESubtraction``) has a contrast.
+    groups : tuple of str, optional
+        Names of group 1 and group 2 (default ``("group 1", "group 2")``).
+    """
+    from nimare.meta.cbma.base import PairwiseCBMAEstimator
+
+    if not isinstance(getattr(result, "estimator", None), PairwiseCBMAEstimator):
+        return None
+    first, second = groups or ("group 1", "group 2")
+    return (
+        f"{first} minus {second}: positive clusters {first} > {second}, negative {second} > {first}"
+    )
+
+
+def figures(result, target_image, groups=None):
     """Yield ``(name, caption, figure)`` for every figure the outputs on a target allow.
 
     The figures a report shows: the numbered clusters (with any of this package's
     diagnostics); with ResampledStability, the overview, the stability map
     (mosaic and glass brain), the per-cluster stability, the histogram and the per-analysis
     heatmap; the Fragility and Jackknife heatmaps when present. ``figure`` is None where a
-    run has no such output (e.g. no per-analysis table).
+    run has no such output (e.g. no per-analysis table). A contrast's figures and captions
+    say its direction (:func:`contrast_title`, ``groups`` naming its groups).
     """
+    title = contrast_title(result, groups)
+    for name, caption, figure in _figures(result, target_image):
+        if title is not None:
+            caption = f"{caption} ({title})"
+            if figure is not None:
+                figure.suptitle(title, y=1.02)
+        yield name, caption, figure
+
+
+def _figures(result, target_image):
     if any(
         names.has_tables(result.tables, target_image, name)
         for name in (STABILITY, names.FRAGILITY, names.FAILSAFE)

@@ -1,0 +1,148 @@
+"""Fragility's search: removal units, and the smallest sinking set of each cluster."""
+
+import itertools
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from nimare_stability.core.progress import tqdm_disable
+
+#: Candidate sets, per cluster and size, confirmed with the exact judge in one batch.
+CONFIRM_BATCH = 2
+
+
+class Units:
+    """Removal units: analyses, or groups of them.
+
+    ``membership`` (``"group1"``/``"group2"`` per analysis of a contrast, or None) gives
+    ``group_sizes``, each unit's analyses per group (one column without it).
+    """
+
+    def __init__(self, labels, membership=None):
+        self.labels = np.asarray(labels, dtype=object)
+        self.names, self.of_analysis = np.unique(self.labels.astype(str), return_inverse=True)
+        self.sizes = np.bincount(self.of_analysis, minlength=len(self.names))
+        groups = np.zeros(self.labels.size, int) if membership is None else membership
+        self.groups, of_group = np.unique(groups, return_inverse=True)
+        self.group_sizes = np.zeros((len(self.names), len(self.groups)), int)
+        np.add.at(self.group_sizes, (self.of_analysis, of_group), 1)
+
+    def groups_of(self, units):
+        """Each unit's groups (``"group1"``, ``"group1+group2"``), ``;``-joined."""
+        return ";".join(
+            "+".join(self.groups[self.group_sizes[unit] > 0].astype(str)) for unit in units
+        )
+
+    def sum(self, per_analysis):
+        """Sum (n_analyses, n_clusters) values per unit: (n_units, n_clusters)."""
+        out = np.zeros((len(self.names), per_analysis.shape[1]))
+        np.add.at(out, self.of_analysis, per_analysis)
+        return out
+
+    def retained(self, removed):
+        """Sorted positions of the analyses kept when the units ``removed`` are left out."""
+        keep = ~np.isin(self.of_analysis, removed)
+        return np.flatnonzero(keep).astype(np.intp)
+
+
+class Search:
+    """Search, cluster by cluster, the smallest set of units whose removal sinks it."""
+
+    def __init__(self, units, clusters, contributions, max_analyses_removed):
+        self.units = units
+        self.clusters = clusters
+        self.max_analyses_removed = max_analyses_removed  # per group
+        self.contributors = []
+        for column in contributions.T:
+            order = np.lexsort((units.names, -column))
+            self.contributors.append([int(u) for u in order if column[u] > 0])
+        self.contribution = contributions
+        self.found = {}
+
+    def candidates(self, index, size, max_exact):
+        """Return the sets of ``size`` contributors to try for cluster ``index``, best first."""
+        contributors = self.contributors[index]
+        if size > len(contributors):
+            return []
+        if size <= max_exact:
+            sets = itertools.combinations(contributors, size)
+            column = self.contribution[:, index]
+            sets = sorted(sets, key=lambda s: -column[list(s)].sum())
+        else:
+            sets = [tuple(contributors[:size])]
+        return [
+            tuple(sorted(s))
+            for s in sets
+            if np.all(self.units.group_sizes[list(s)].sum(0) <= self.max_analyses_removed)
+        ]
+
+    def run(self, screen, exact, max_exact, max_removed, progress):
+        """Find each cluster's smallest sinking set, up to ``max_removed`` units.
+
+        Sets are screened size by size; each cluster's first sinking sets are then
+        confirmed with the exact judge, all clusters in one batch. A cluster none of
+        whose screened sets is confirmed is screened again from the next size.
+        """
+        start = dict.fromkeys(range(len(self.clusters)), 1)
+        with tqdm(total=len(start), desc="Fragility", disable=tqdm_disable(progress)) as bar:
+            while start:
+                screened = self._screen(screen, start, max_exact, max_removed)
+                confirmed = screened if screen is exact else self._confirm(exact, screened)
+                start = {}
+                for index, (size, sets) in screened.items():
+                    if confirmed[index][1]:
+                        self.found[index] = (size, confirmed[index][1][0])
+                    elif sets and size < max_removed:
+                        start[index] = size + 1
+                bar.update(len(screened) - len(start))
+
+    def _screen(self, judge, start, max_exact, max_removed):
+        """Return ``{cluster: (size, sinking sets)}``, sizes from ``start`` upward.
+
+        ``size`` is the first at which some set sinks the cluster (no set: ``max_removed``
+        and an empty list).
+        """
+        screened, size = {}, min(start.values())
+        while size <= max_removed and len(screened) < len(start):
+            tried = {
+                index: self.candidates(index, size, max_exact)
+                for index, first in start.items()
+                if first <= size and index not in screened
+            }
+            for index, sets in judge.sinking(tried).items():
+                if sets or size == max_removed:
+                    screened[index] = (size, sets)
+            size += 1
+        return screened
+
+    def _confirm(self, judge, screened):
+        """Return ``{cluster: (size, confirmed sets)}``, the first confirmed set first.
+
+        Confirms :data:`CONFIRM_BATCH` sets per cluster per pass, all clusters together.
+        """
+        confirmed = {index: (size, []) for index, (size, _) in screened.items()}
+        pending = {index: list(sets) for index, (_, sets) in screened.items() if sets}
+        while pending:
+            batch = {index: sets[:CONFIRM_BATCH] for index, sets in pending.items()}
+            for index, sets in judge.sinking(batch).items():
+                rest = pending.pop(index)[CONFIRM_BATCH:]
+                if sets:
+                    confirmed[index] = (confirmed[index][0], sets)
+                elif rest:
+                    pending[index] = rest
+        return confirmed
+
+    def removed_matrix(self):
+        """(n_analyses, n_clusters) array: 1 for the analyses of each cluster's sinking set."""
+        removed = np.zeros((self.units.of_analysis.size, len(self.clusters)))
+        for index, (_, units) in self.found.items():
+            removed[np.isin(self.units.of_analysis, units), index] = 1
+        return removed
+
+    def outcome(self, index, max_removed, max_exact):
+        """``(fragility, exact, removed, removed_groups)`` of cluster ``index``."""
+        if index not in self.found:
+            return f"> {max_removed}", False, "", ""
+        size, removed = self.found[index]
+        names = ";".join(self.units.names[list(removed)])
+        return size, size <= max_exact, names, self.units.groups_of(removed)
