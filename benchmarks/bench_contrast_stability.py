@@ -1,7 +1,8 @@
-"""Stability of an ALE subtraction, n-back vs flanker, by study: ours against NiMARE refits.
+"""Stability and Fragility of an ALE subtraction, n-back vs flanker, by study.
 
 Usage: ``python benchmarks/bench_contrast_stability.py [--n-iters 5000] [--n-cores 2]
-[--n-resamples 100] [--target voxel-fwe] [--nimare-iters 100] [--repeats 3]``
+[--n-resamples 100] [--target voxel-fwe] [--nimare-iters 100] [--no-fragility]
+[--repeats 3]``
 
 NiMARE's bundled NeuroStore set (needs pyarrow): 494 n-back against 404 flanker
 analyses. Timed, step by step, as a user runs them:
@@ -10,7 +11,8 @@ analyses. Timed, step by step, as a user runs them:
 2. for ``--target voxel-fwe``, NiMARE's ``FWECorrector(method="montecarlo",
    vfwe_only=True)`` (it reads the fit's voxel null);
 3. ``ResampledStability(resampling_policy="subsample_groups", groups="study",
-   target_n=0.8, n_resamples=...)``, both groups resampled, on the pairwise engine.
+   target_n=0.8, n_resamples=...)``, both groups resampled, on the pairwise engine;
+4. ``Fragility(groups="study")`` on the same target (unless ``--no-fragility``).
 
 NiMARE 0.22.1's ``ResampledStability`` does not take a subtraction, so NiMARE's side is
 the refit a replicate costs with NiMARE's own ``ALESubtraction`` (and corrector): one
@@ -50,6 +52,18 @@ def _stability(args):
     )
 
 
+def _fragility(args):
+    from nimare_stability import Fragility
+
+    return Fragility(
+        target_image=TARGETS[args.target],
+        groups="study",
+        random_state=0,
+        n_cores=args.n_cores,
+        progress=False,
+    )
+
+
 def _corrector(args):
     from nimare.correct import FWECorrector
 
@@ -69,12 +83,17 @@ def _ours(groups, args, figures):
         if corrector is not None:
             t_correct, result = timed(lambda: corrector.transform(result))
         t_stability, diagnosed = timed(lambda: _stability(args).transform(result))
+        t_fragility = 0.0
+        if args.fragility:
+            t_fragility, _ = timed(lambda: _fragility(args).transform(result))
     key = f"{TARGETS[args.target]}_diag-ResampledStability"
     engine = diagnosed.tables[f"{key}_tab-summary"]["engine"].iloc[0]
     figures.add("baseline ALESubtraction fit (ours)", t_fit, "s", 1)
     figures.add("correction", t_correct, "s", 1)
     figures.add(f"ResampledStability ({engine} engine)", t_stability, "s", 1)
-    figures.add("total", t_fit + t_correct + t_stability, "s", 1)
+    if args.fragility:
+        figures.add("Fragility by study", t_fragility, "s", 1)
+    figures.add("total", t_fit + t_correct + t_stability + t_fragility, "s", 1)
     figures.add("peak memory, all processes (PSS)", pss.peak_mb, "MB", 0)
     return result, t_stability
 
@@ -113,6 +132,7 @@ def main():
     parser.add_argument("--n-resamples", type=int, default=100)
     parser.add_argument("--target", choices=tuple(TARGETS), default="voxel-fwe")
     parser.add_argument("--nimare-iters", type=int, default=100)
+    parser.add_argument("--no-fragility", dest="fragility", action="store_false")
     args = parser.parse_args()
     warnings.simplefilter("ignore")
     for logger in ("nimare", "nimare_stability"):
@@ -120,8 +140,9 @@ def main():
     from nimare_stability import ALESubtraction
     from nimare_stability.datasets import load_nback_flanker
 
+    steps = "stability and Fragility" if args.fragility else "stability"
     header(
-        f"ALE subtraction n-back vs flanker, stability by study ({args.n_resamples} grouped "
+        f"ALE subtraction n-back vs flanker, {steps} by study ({args.n_resamples} grouped "
         f"subsamples of 80%), {args.target} target, n_iters={args.n_iters}, "
         f"n_cores={args.n_cores}",
         args.repeats,

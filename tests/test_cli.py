@@ -230,7 +230,7 @@ def test_a_failed_write_adds_no_file_and_leaves_no_hidden_folder(
     (out / "mine.txt").write_text("kept")
     staged = []
 
-    def fail(result, target):
+    def fail(result, target, groups=None):
         staged.append(_listing(next(tmp_path.rglob(".out.partial-*"))))
         raise RuntimeError("disk full")
 

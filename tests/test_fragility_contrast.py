@@ -10,10 +10,17 @@ analyses of group 1 vanishes only without both (with one left, the permutation p
 import numpy as np
 import pytest
 from helpers.planted_contrast import planted_contrast
+from nimare.correct import FWECorrector
 from nimare.meta.cbma.ale import ALESubtraction as NiMAREALESubtraction
 
 from nimare_stability import ALESubtraction, Fragility
-from nimare_stability.core import names
+from nimare_stability.core import grouping, names
+from nimare_stability.core.clusters import vanishes
+from nimare_stability.datasets import load_nback_flanker
+from nimare_stability.diagnostics.fragility_screen import baseline_null, contrast_bound
+from nimare_stability.diagnostics.fragility_search import Units
+from nimare_stability.engines.base import EngineInputs
+from nimare_stability.engines.pairwise import PairwiseEngine
 
 TARGET = "z_desc-group1MinusGroup2"
 P_MAP = "p_desc-group1MinusGroup2"
@@ -101,3 +108,50 @@ def test_nimare_refits_confirm_the_fragility_of_two(planted):
     for analysis in region["ids"]:
         assert _significant(group1, group2, region["xyz"], drop=[analysis])
     assert not _significant(group1, group2, region["xyz"], drop=region["ids"])
+
+
+@pytest.fixture(scope="module")
+def contrast_screen():
+    """120 n-back vs 100 flanker analyses, voxel FWE, by study: run, units, engine, bound."""
+    nback, flanker = load_nback_flanker("nback"), load_nback_flanker("flanker")
+    fitted = ALESubtraction(n_iters=200, random_state=0).fit(
+        nback.slice(sorted(nback.ids)[:120]), flanker.slice(sorted(flanker.ids)[:100])
+    )
+    result = FWECorrector(method="montecarlo", vfwe_only=True).transform(fitted)
+    target = "z_desc-group1MinusGroup2_level-voxel_corr-FWE_method-montecarlo"
+    diagnostic = Fragility(target_image=target, groups="study", alpha=0.5, progress=False)
+    run = diagnostic._prepare(result)
+    labels = grouping.analysis_labels("study", "groups", run.analyses)
+    units = Units(labels, run.analyses.membership)
+    engine = PairwiseEngine(
+        EngineInputs(result.estimator, run.corrector, run.analyses, rule=run.rule)
+    )
+    null = baseline_null(result.estimator)
+    bound = contrast_bound(diagnostic, run, units, engine, null[0])
+    return run, units, engine, null, bound
+
+
+def test_contrast_bound_never_clears_a_set_that_sinks_a_cluster_under_the_screen(
+    contrast_screen,
+):
+    run, units, engine, null, bound = contrast_screen
+    assert run.clusters and bound is not None
+    rng = np.random.default_rng(0)
+    n_units = len(units.names)
+    pairs = [tuple(sorted(rng.choice(n_units, 2, replace=False))) for _ in range(30)]
+    sets = [(u,) for u in range(n_units)] + pairs
+    near = engine.with_null_maxima(
+        lambda kept: tuple(None if v is None else np.tile(v, (len(kept), 1)) for v in null)
+    )
+    retained = [units.retained(list(s)) for s in sets]
+    supports = dict(near.run(retained, seeds=[0] * len(sets), progress=False))
+    cleared = sunk = 0
+    for index, cluster in enumerate(run.clusters):
+        for position, removed in enumerate(sets):
+            gone = vanishes(supports[position], cluster)
+            sunk += gone
+            if bound.survives(index, removed):
+                cleared += 1
+                assert not gone, (index, removed)
+    assert cleared > 0.5 * len(sets) * len(run.clusters)
+    assert sunk > 0  # the screen does sink some: the bound is tested where it matters

@@ -10,6 +10,7 @@ from nimare.meta.cbma import MKDAChi2
 from nimare.meta.cbma.ale import ALESubtraction as NiMAREALESubtraction
 
 from nimare_stability import ALESubtraction, ResampledStability
+from nimare_stability.core import names
 from nimare_stability.core.analyses import AnalysisSet
 from nimare_stability.datasets import load_nback_flanker
 from nimare_stability.engines import resolve_engine
@@ -121,3 +122,31 @@ def test_the_pairwise_engine_says_what_it_cannot_reproduce(pain_subtraction):
     assert "both groups" in PairwiseEngine.unsupported(both, None)
     with pytest.raises(ValueError, match="engine='pairwise' does not support"):
         resolve_engine("pairwise", estimator, fdr, {})
+
+
+@pytest.mark.parametrize("correction", ["voxel-FWE", "cluster-FWE"])
+def test_given_the_baselines_nulls_every_analysis_gives_the_baselines_corrected_maps(
+    pain_subtraction, correction
+):
+    """Fragility's near screen: a replicate corrected from given nulls, without permutations.
+
+    Kept whole and given the baseline's own nulls, it is NiMARE's correction of the
+    baseline: the same corrected p values, and the same z wherever p <= 0.5 (z's sign is
+    the observed difference's, where NiMARE's is the tail its permutations put it in: they
+    differ only where the difference is unremarkable).
+    """
+    corrector = CORRECTORS[correction]
+    result = _corrected(pain_subtraction, corrector)
+    nulls = result.estimator.null_distributions_
+    analyses = AnalysisSet(result.estimator)
+    engine = PairwiseEngine(EngineInputs(result.estimator, corrector, analyses, rule=None))
+    maxima = [nulls.get(key) for key in names.MONTECARLO_NULLS]
+    ours = engine.corrected_with(np.arange(len(analyses.ids)), maxima)
+    corrected = [name for name in result.maps if name.startswith("p_") and "corr-FWE" in name]
+    assert corrected
+    for name in corrected:
+        np.testing.assert_array_equal(ours[name], result.maps[name], err_msg=name)
+        z = "z" + name[1:]
+        low = result.maps[name] <= 0.5
+        assert low.sum() > 10
+        np.testing.assert_array_equal(ours[z][low], result.maps[z][low], err_msg=z)

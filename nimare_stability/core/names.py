@@ -49,6 +49,8 @@ MONTECARLO_NULLS = tuple(
 )
 #: A subtraction's statistic map: group 1's ALE minus group 2's.
 SUBTRACTION_STAT = "stat_desc-group1MinusGroup2"
+#: Its z map (two-tailed permutation p values, signed by the difference's tail).
+SUBTRACTION_Z = "z_desc-group1MinusGroup2"
 #: The cluster-forming threshold of a subtraction's cluster-level null (its
 #: ``null_distributions_`` key).
 CLUSTER_FORMING_THRESHOLD = "summary_stat_thresh_level-voxel_corr-fwe_method-montecarlo"
@@ -71,7 +73,7 @@ CORRECTOR_TARGETS = {
 CONTRAST_TARGETS = {
     "montecarlo": "z_desc-group1MinusGroup2Size_level-cluster_corr-FWE_method-montecarlo",
     "montecarlo_voxel": "z_desc-group1MinusGroup2_level-voxel_corr-FWE_method-montecarlo",
-    "none": "z_desc-group1MinusGroup2",
+    "none": SUBTRACTION_Z,
 }
 
 _CORRECTION = re.compile(r"_corr-(?P<type>[A-Za-z]+)_method-(?P<method>[A-Za-z]+)")

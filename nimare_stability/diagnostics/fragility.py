@@ -17,6 +17,7 @@ from nimare_stability.diagnostics.fragility_screen import (
     NEAR_SHARE,
     Screen,
     baseline_null,
+    contrast_bound,
     survival_bound,
 )
 from nimare_stability.diagnostics.fragility_search import CONFIRM_BATCH, Search, Units
@@ -87,12 +88,20 @@ class Fragility(ClusterDiagnostic):
     ``"> max_removed"``), ``exact`` (True when every smaller set was tried) and ``removed``
     (the ids or group labels, ``;``-joined).
 
-    With the fast engine and a Monte Carlo target, candidate sets are screened with a
-    cheaper null: in runs of at least :data:`NEAR_MIN_ANALYSES` analyses, a set that
+    An ``ALESubtraction`` (group 1 minus group 2) is searched over the analyses (or groups)
+    of both: a set may remove from either group, never all of one, and each candidate is
+    refit with its own permutations (the pairwise engine, or NiMARE's refits). Its table
+    adds ``removed_groups``: the group(s) of each removed unit (``"group1"``,
+    ``"group2"``, or ``"group1+group2"`` for a study in both), aligned with ``removed``.
+
+    With the fast or pairwise engine and a Monte Carlo target, candidate sets are screened
+    with a cheaper null: in runs of at least :data:`NEAR_MIN_ANALYSES` analyses, a set that
     removes at most :data:`NEAR_SHARE` of them, against the baseline's own null maxima
-    (for ALE cluster-size targets, skipping the clusters a bound shows it leaves standing,
-    :mod:`~nimare_stability.diagnostics.fragility_screen`); any other set, against
-    ``null="shared"`` at most :data:`SCREEN_ITERATIONS` iterations. The reported set is
+    (for ALE cluster-size and subtraction voxel-level targets, skipping the clusters a
+    bound shows it leaves standing, :mod:`~nimare_stability.diagnostics.fragility_screen`);
+    any other set, against
+    ``null="shared"`` at most :data:`SCREEN_ITERATIONS` iterations (fast engine) or its own
+    permutations (pairwise engine: no cheaper null). The reported set is
     confirmed with each replicate's own null at the full ``n_iters``. A set
     the screen misses is not tried again.
     """
@@ -160,7 +169,10 @@ class Fragility(ClusterDiagnostic):
             if near is not None:
                 screen.near = near
                 screen.near_limit = int(NEAR_SHARE * analyses.ids.size)
-                screen.bound = survival_bound(self, run, units, ma_maps, rows, null[1])
+                if analyses.pairwise:
+                    screen.bound = contrast_bound(self, run, units, near.engine, null[0])
+                else:
+                    screen.bound = survival_bound(self, run, units, ma_maps, rows, null[1])
             search.run(screen, exact, self.max_exact, self.max_removed, self.progress)
 
         study_of = analyses.study_of()

@@ -204,3 +204,98 @@ class Screen:
 
     def _is_near(self, removed):
         return self.near is not None and self.units.sizes[list(removed)].sum() <= self.near_limit
+
+
+class ContrastBound:
+    """Which removals certainly leave each cluster of a subtraction significant.
+
+    Under the near screen, a replicate's voxel-level FWE p at a voxel depends only on its
+    difference there and the baseline's null of maximum ``|difference|``. Without the
+    analyses of a set ``S``, each group's log-sum at a cluster's voxel loses the entries of
+    ``S`` in that group, so the difference there is known from the cluster's entries alone.
+    A cluster certainly stays when one of its voxels keeps a difference of its sign above
+    the smallest value NiMARE's ``null_to_p`` calls significant (plus a margin for the
+    float32 maps).
+
+    Build with :meth:`build`.
+    """
+
+    def __init__(self, units, per_unit, totals, signs, critical):
+        self.units = units
+        self.per_unit = per_unit
+        self.totals = totals
+        self.signs = signs
+        self.critical = critical
+
+    @classmethod
+    def build(cls, clusters, maps, rows, of_analysis, null_max, alpha):
+        """Prepare the bound of a subtraction's clusters, or return None.
+
+        Parameters
+        ----------
+        clusters : list of :class:`~nimare_stability.core.clusters.Cluster`
+        maps : :class:`~nimare_stability.engines.permutations.PooledMaps`
+        rows : ndarray of int (n_analyses,)
+            Pooled row of each analysis.
+        of_analysis : ndarray of int (n_analyses,)
+            Removal unit of each analysis.
+        null_max : ndarray (n_iters,)
+            The baseline's maximum ``|difference|`` per permutation.
+        alpha : float
+        """
+        values = np.unique(null_max)
+        p = null_to_p(values * (1 + STAT_MARGIN), null_max, "upper")
+        passing = p < alpha * (1 - _P_MARGIN)
+        if not passing.any():
+            return None
+        critical = values[np.argmax(passing)] * (1 + 10 * STAT_MARGIN) + STAT_MARGIN
+        unit_of_row = np.full(maps.n_analyses, -1)
+        unit_of_row[rows] = of_analysis
+        in_group2 = np.arange(maps.n_analyses) >= maps.n_group1
+        units, per_unit, totals = [], [], []
+        for cluster in clusters:
+            voxels = np.asarray(cluster.voxels)
+            counts = maps.starts[voxels + 1] - maps.starts[voxels]
+            entries = np.repeat(maps.starts[voxels] - np.cumsum(counts) + counts, counts)
+            entries += np.arange(counts.sum())
+            column = np.repeat(np.arange(voxels.size), counts)
+            row = maps.rows[entries]
+            contributing, unit = np.unique(unit_of_row[row], return_inverse=True)
+            group = in_group2[row].astype(np.intp)
+            shape = (2, contributing.size, voxels.size)
+            flat = np.ravel_multi_index((group, unit, column), shape)
+            sums = np.bincount(flat, maps.logs[entries], minlength=np.prod(shape))
+            units.append(contributing)
+            per_unit.append(sums.reshape(shape))
+            totals.append(per_unit[-1].sum(axis=1))
+        signs = [cluster.sign for cluster in clusters]
+        return cls(units, per_unit, totals, signs, critical)
+
+    def survives(self, index, removed):
+        """Whether cluster ``index`` certainly stays without the units ``removed``."""
+        units, removed = self.units[index], np.asarray(removed)
+        at = np.searchsorted(units, removed)
+        found = at < units.size
+        at = at[found][units[at[found]] == removed[found]]
+        logs = self.totals[index] - self.per_unit[index][:, at].sum(axis=1)
+        difference = np.exp(logs[1]) - np.exp(logs[0])
+        return bool(np.any(self.signs[index] * difference > self.critical))
+
+
+def contrast_bound(diagnostic, run, units, engine, null_max):
+    """Return the :class:`ContrastBound` of ``diagnostic``'s run on a subtraction, else None.
+
+    Only voxel-level FWE targets without ``target_threshold`` or ``cluster_threshold``
+    have one; ``engine`` is the pairwise engine (its pooled maps are read).
+    """
+    level = names.split_kind(diagnostic.target_image)[1].removesuffix(names.MONTECARLO)
+    if (
+        not level.endswith(names.MONTECARLO_LEVELS[0])
+        or diagnostic.target_threshold is not None
+        or diagnostic.cluster_threshold
+    ):
+        return None
+    rows = np.array([engine.row_of[i] for i in run.analyses.ids])
+    return ContrastBound.build(
+        run.clusters, engine.maps, rows, units.of_analysis, null_max, diagnostic.alpha
+    )

@@ -105,7 +105,8 @@ class PairwiseEngine(Engine):
             if given is None:
                 maps = self.replicate_maps(retained[index], seeds[index], n_cores)
             else:
-                maps = self.corrected_with(retained[index], [null[index] for null in given])
+                maxima = [None if null is None else null[index] for null in given]
+                maps = self.corrected_with(retained[index], maxima)
             yield index, self.inputs.rule(maps)
 
     def corrected_with(self, kept, maxima):
@@ -130,7 +131,7 @@ class PairwiseEngine(Engine):
         observed = self._observed(kept)[0]
         maps = {
             names.SUBTRACTION_STAT: observed,
-            names.sibling(names.SUBTRACTION_STAT, names.Z): np.sign(observed),
+            names.SUBTRACTION_Z: np.sign(observed),
         }
         nulls = {names.MONTECARLO_NULLS[0]: maxima[0]}
         if self._cluster_forming_p() is not None:
