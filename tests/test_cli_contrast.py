@@ -46,6 +46,10 @@ def test_contrast_run_writes_the_profile_of_group1_minus_group2(tmp_path, caplog
     of = dict(zip(analyses["id"], analyses["group"].map(groups)))
     for removed, removed_groups in fragility.loc[found, ["removed", "removed_groups"]].values:
         assert removed_groups.split(";") == [of[i] for i in removed.split(";")]
+    stem = f"{TARGET}_diag-ResampledStability"
+    influence = pd.read_csv(out / f"{stem}_tab-influence.tsv", sep="\t")
+    assert dict(zip(influence["id"], influence["contrast_group"])) == of
+    assert (out / "figure_influence.png").exists()
     report = (out / "report.html").read_text()
     direction = "painA minus painB: positive clusters painA &gt; painB, negative painB &gt; painA"
     assert f"<b>Contrast:</b> {direction}" in report

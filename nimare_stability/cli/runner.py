@@ -82,12 +82,16 @@ def default_target(job):
 
 
 def group_names(job):
-    """Return a contrast's group names (its files' stems), or None for one group."""
+    """Return a contrast's group names (its files' stems), or None for one group.
+
+    ``("group1", "group2")`` when both groups' files have the same names.
+    """
     if job.group2 is None:
         return None
-    return tuple(
+    stems = tuple(
         "+".join(Path(path).stem for path in paths) for paths in (job.studysets, job.group2)
     )
+    return stems if stems[0] != stems[1] else ("group1", "group2")
 
 
 def run(job):

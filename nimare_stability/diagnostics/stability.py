@@ -223,7 +223,9 @@ class ResampledStability(ClusterDiagnostic):
             "tol": self._tol,
             "precision": precision,
         }
-        maps, out_tables = self._outputs(accumulator, schedule, replicate_seeds, settings)
+        maps, out_tables = self._outputs(
+            accumulator, schedule, replicate_seeds, settings, analyses.membership
+        )
         return Outputs(out_tables, maps, tables.vanish_shares(schedule, accumulator))
 
     def _memory(self, analyses, corrector, n_clusters, plan):
@@ -284,8 +286,12 @@ class ResampledStability(ClusterDiagnostic):
             )
         return schedule
 
-    def _outputs(self, accumulator, schedule, replicate_seeds, settings):
-        """Return the maps and tables of this run."""
+    def _outputs(self, accumulator, schedule, replicate_seeds, settings, membership=None):
+        """Return the maps and tables of this run.
+
+        ``membership`` (a contrast's ``"group1"``/``"group2"`` per analysis) adds the
+        influence table's ``contrast_group`` column: the group(s) each row left out.
+        """
         stability = accumulator.stability()
         error = tables.sampling_error(
             stability, len(schedule), schedule.n_possible_subsets(), schedule.is_exhaustive()
@@ -309,9 +315,11 @@ class ResampledStability(ClusterDiagnostic):
         }
         influence_rows = schedule.influence_rows()
         if influence_rows is not None:
-            out_tables[names.table_key(target, self.name, names.INFLUENCE)] = (
-                tables.influence_table(*influence_rows, accumulator)
-            )
+            influence = tables.influence_table(*influence_rows, accumulator)
+            if membership is not None:
+                groups = [np.unique(membership[schedule.left_out(i)]) for i in range(len(schedule))]
+                influence.insert(1, "contrast_group", ["+".join(g) for g in groups])
+            out_tables[names.table_key(target, self.name, names.INFLUENCE)] = influence
         return maps, out_tables
 
     @property

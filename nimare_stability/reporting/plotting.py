@@ -175,7 +175,7 @@ def plot_influence(result, target_image=None, diagnostic=STABILITY, axes=None):
     influence = result.tables.get(names.table_key(target, diagnostic, names.INFLUENCE))
     keys = (names.counts_key(target, diagnostic, tail) for tail in (None, *names.TAILS.values()))
     parts = (
-        [influence.set_index(influence.columns[0])]
+        [influence.set_index(influence.columns[0]).drop(columns="contrast_group", errors="ignore")]
         if influence is not None
         else [
             result.tables[key].set_index("id") for key in keys if result.tables.get(key) is not None
