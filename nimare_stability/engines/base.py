@@ -41,7 +41,8 @@ class EngineInputs:
         Engines that :data:`TAKES_NULLS`: given a list of retained sets, returns their
         Monte Carlo null maxima (maximum statistic, cluster size and mass; arrays of shape
         (R, n_iters), size and mass None for voxel-level correction), used instead of
-        drawing them.
+        drawing them. The pairwise engine keeps the baseline fit's cluster-forming
+        threshold and computes no uncorrected maps with them.
     """
 
     estimator: object
