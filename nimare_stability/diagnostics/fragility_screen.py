@@ -10,7 +10,9 @@ is known on a cluster's voxels from the MA values there alone:
 the cluster stay above a bound on ``u``, the cluster cannot vanish, and the set needs no
 refit for it. The bound: removing analyses only lowers ALE's approximate-null
 distribution, so a replicate's threshold is at most the baseline's (plus
-:data:`THRESHOLD_MARGIN` for the histogram's rounding).
+:data:`THRESHOLD_MARGIN` for the histogram's rounding). An ALE subtraction's
+voxel-level FWE clusters have the same kind of bound (:class:`ContrastBound`), from the
+difference at their voxels.
 """
 
 import numpy as np
