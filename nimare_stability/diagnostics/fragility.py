@@ -176,7 +176,6 @@ class Fragility(ClusterDiagnostic):
             search.run(screen, exact, self.max_exact, self.max_removed, self.progress)
 
         study_of = analyses.study_of()
-        columns = COLUMNS + (["removed_groups"] if analyses.pairwise else [])
         table = pd.DataFrame(
             [
                 [
@@ -186,12 +185,14 @@ class Fragility(ClusterDiagnostic):
                     len(contributing),
                     len({study_of[i] for i in contributing}),
                     *search.outcome(index, self.max_removed, self.max_exact),
-                ][: len(columns)]
+                ]
                 for index, cluster in enumerate(run.clusters)
                 for contributing in [analyses.ids[per_analysis[:, index] > 0]]
             ],
-            columns=columns,
+            columns=[*COLUMNS, "removed_groups"],
         )
+        if not analyses.pairwise:  # one group: nothing to say
+            table = table.drop(columns="removed_groups")
         key = names.table_key(self.target_image, self.name, names.CLUSTERS)
         return Outputs({key: table}, counts=search.removed_matrix())
 
