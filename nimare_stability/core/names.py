@@ -31,6 +31,8 @@ SUMMARY = "summary"
 CLUSTERS = "clusters"
 REPLICATES = "replicates"
 INFLUENCE = "influence"
+#: The influence table's column of a contrast: the group(s) each row left out.
+CONTRAST_GROUP = "contrast_group"
 DRAWERS = "drawers"
 COUNTS = "counts"
 #: The ``<what>`` of ``<stem>_stat-<what>``: the stability map's sampling error.

@@ -318,7 +318,7 @@ class ResampledStability(ClusterDiagnostic):
             influence = tables.influence_table(*influence_rows, accumulator)
             if membership is not None:
                 groups = [np.unique(membership[schedule.left_out(i)]) for i in range(len(schedule))]
-                influence.insert(1, "contrast_group", ["+".join(g) for g in groups])
+                influence.insert(1, names.CONTRAST_GROUP, ["+".join(g) for g in groups])
             out_tables[names.table_key(target, self.name, names.INFLUENCE)] = influence
         return maps, out_tables
 

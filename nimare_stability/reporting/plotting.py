@@ -175,7 +175,7 @@ def plot_influence(result, target_image=None, diagnostic=STABILITY, axes=None):
     influence = result.tables.get(names.table_key(target, diagnostic, names.INFLUENCE))
     keys = (names.counts_key(target, diagnostic, tail) for tail in (None, *names.TAILS.values()))
     parts = (
-        [influence.set_index(influence.columns[0]).drop(columns="contrast_group", errors="ignore")]
+        [influence.set_index(influence.columns[0])]
         if influence is not None
         else [
             result.tables[key].set_index("id") for key in keys if result.tables.get(key) is not None
@@ -183,7 +183,7 @@ def plot_influence(result, target_image=None, diagnostic=STABILITY, axes=None):
     )
     if not parts:
         raise ValueError(f"target_image={target!r} has no {diagnostic} per-analysis table.")
-    table = pd.concat(parts, axis=1).fillna(0)
+    table = pd.concat(parts, axis=1).fillna(0).drop(columns=names.CONTRAST_GROUP, errors="ignore")
     axes, figure = _axes(axes, (2.5 + 0.6 * table.shape[1], 1.5 + 0.22 * table.shape[0]))
     image = axes.imshow(table.to_numpy(float), aspect="auto", cmap="magma_r", vmin=0)
     axes.set_xticks(range(table.shape[1]), table.columns, rotation=45, ha="right")
