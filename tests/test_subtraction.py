@@ -9,7 +9,12 @@ from scipy import sparse, stats
 from nimare_stability import ALESubtraction, FailSafeN
 from nimare_stability.datasets import load_nback_flanker
 from nimare_stability.engines import _numba_pairwise as kernels
-from nimare_stability.engines.permutations import largest_needed, quantile_of_largest
+from nimare_stability.engines.permutations import (
+    PooledMaps,
+    largest_needed,
+    quantile_of_largest,
+    stream_batch,
+)
 
 MAX_NULL = "values_level-voxel_corr-fwe_method-montecarlo"
 P_MAP = "p_desc-group1MinusGroup2"
@@ -172,8 +177,9 @@ def test_the_compiled_batch_equals_nimares_arithmetic_with_ties_and_empty_voxels
     starts, rows = pooled.indptr.astype(np.int64), pooled.indices.astype(np.int32)
     totals = kernels.group_log_sums(starts, rows, logs, np.ones(n1 + n2, np.int8))[0]
     at, margin = kernels.roots(totals, observed.astype(np.float64))
-    upper, lower, abs_max, k_perm, k_voxel, k_value = kernels.permute_batch(
-        starts, rows, logs, labels, totals, observed.astype(np.float64), at, margin, level
+    maps = PooledMaps(starts, rows, logs, totals, n1, n1 + n2)
+    upper, lower, abs_max, k_perm, k_voxel, k_value = stream_batch(
+        maps, labels, observed.astype(np.float64), at, margin, level
     )
     ref_upper, ref_lower, ref_max, ref_kept = _reference(
         group1, group2, labels, observed.astype(np.float64), level

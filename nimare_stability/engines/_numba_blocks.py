@@ -121,7 +121,7 @@ def _judge(
         stat,
         label,
         stack,
-        members,
+        cluster_of,
         ana_start,
         pending,
     ) = work
@@ -198,7 +198,7 @@ def _judge(
                     kern.shape,
                     label,
                     stack,
-                    members,
+                    cluster_of,
                 )
                 out[1, r, it] = size
                 out[2, r, it] = mass

@@ -130,25 +130,17 @@ def _approximate(weights, ref_weights, mode, n_cand, ref_sum, ana_start, ent_c, 
 
 
 @njit(cache=True, nogil=True)
-def _ordered_mass(stat, members, size, thr):
-    """Sum of ``stat - thr`` over a cluster, in ascending voxel order (order-free result)."""
-    ordered = np.sort(members[:size])
-    mass = 0.0
-    for u in ordered:
-        mass += stat[u] - thr
-    return mass
-
-
-@njit(cache=True, nogil=True)
-def _max_clusters(stat, n_cand, thr, cand_flat, slot, shape, label, stack, members):
+def _max_clusters(stat, n_cand, thr, cand_flat, slot, shape, label, stack, cluster_of):
     """Largest size and mass of 6-connected clusters of candidates with ``stat > thr``.
 
-    A cluster's mass is the sum of ``stat - thr`` over its voxels.
+    A cluster's mass is the sum of ``stat - thr`` over its voxels, in candidate order (the
+    callers list candidates in ascending voxel order, the order NiMARE's sums follow).
+    ``label``, ``stack`` and ``cluster_of`` are scratch arrays of at least ``n_cand``.
     """
     nx, ny, nz = shape[0], shape[1], shape[2]
     label[:n_cand] = 0
     max_size = 0
-    max_mass = 0.0
+    n_clusters = 0
     for seed in range(n_cand):
         if label[seed] or not stat[seed] > thr:
             continue
@@ -159,7 +151,7 @@ def _max_clusters(stat, n_cand, thr, cand_flat, slot, shape, label, stack, membe
         while top:
             top -= 1
             u = stack[top]
-            members[size] = u
+            cluster_of[u] = n_clusters
             size += 1
             f = cand_flat[u]
             k = f % nz
@@ -185,6 +177,13 @@ def _max_clusters(stat, n_cand, thr, cand_flat, slot, shape, label, stack, membe
                     label[v] = 1
                     stack[top] = v
                     top += 1
+        n_clusters += 1
         max_size = max(max_size, size)
-        max_mass = max(max_mass, _ordered_mass(stat, members, size, thr))
+    masses = np.zeros(n_clusters)
+    for c in range(n_cand):
+        if label[c]:
+            masses[cluster_of[c]] += stat[c] - thr
+    max_mass = 0.0
+    for mass in masses:
+        max_mass = max(max_mass, mass)
     return max_size, max_mass

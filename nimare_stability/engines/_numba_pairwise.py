@@ -4,8 +4,9 @@ A permutation assigns each analysis of the pooled groups to group 1 or group 2. 
 voxel, group 1's ALE is ``1 - exp(l1)``, ``l1`` the sum of ``log1p(-MA)`` over its
 analyses' entries there, and group 2's is ``1 - exp(lt - l1)``, ``lt`` the sum over every
 analysis. :func:`permute_batch` sums ``l1`` for a batch of permutations at once (voxel by
-voxel, the batch in the innermost loop, where the compiler vectorises it) and streams what
-NiMARE's ``ALESubtraction`` keeps of each permutation's difference map ``d``:
+voxel, the batch in the innermost loop, where the compiler vectorises it) and streams,
+with :func:`~nimare_stability.engines.permutations.stream_batch`, what NiMARE's
+``ALESubtraction`` keeps of each permutation's difference map ``d``:
 
 - ``upper[v] += d >= observed[v]`` and ``lower[v] += d <= observed[v]``;
 - the largest ``|d|`` per permutation;
@@ -15,8 +16,9 @@ NiMARE's ``ALESubtraction`` keeps of each permutation's difference map ``d``:
 ``d`` falls as ``l1`` grows, so each voxel's comparisons are decided by ``l1`` against the
 root ``a`` of ``d(a) = observed`` (:func:`roots`), outside a margin that bounds rounding;
 inside it, and wherever ``|d|`` may reach the running maximum or the level (``|d| <=
-|lt - 2 l1|``, as ``exp`` is 1-Lipschitz below 0), ``d`` is computed as NiMARE computes it:
-``(1 - exp(l1)) - (1 - exp(l2))`` in float64. Every function is ``nogil``.
+|lt - 2 l1|``, as ``exp`` is 1-Lipschitz below 0), the voxel-permutation is returned to
+the caller, which computes ``d`` as NiMARE does: ``(1 - exp(l1)) - (1 - exp(l2))`` in
+float64, with numpy's ``exp``. Every function is ``nogil``.
 """
 
 import numpy as np
@@ -123,7 +125,7 @@ def _sum_group1(starts, rows, logs, labels, v, acc):
 
 @njit(cache=True, nogil=True)
 def permute_batch(starts, rows, logs, labels, totals, observed, at, margin, level):
-    """Stream a batch of permutations' difference maps.
+    """Stream a batch of permutations' difference maps, leaving close calls to the caller.
 
     Parameters
     ----------
@@ -136,66 +138,90 @@ def permute_batch(starts, rows, logs, labels, totals, observed, at, margin, leve
     labels : bool array, shape (n_analyses, n_permutations)
         True where the permutation puts the analysis in group 1.
     totals, observed, at, margin : float64 arrays, shape (n_voxels,)
-        Every analysis's log-sums (:func:`group_log_sums`), the observed differences,
-        and :func:`roots` of them.
+        Every analysis's log-sums (:func:`group_log_sums`), the observed differences and
+        :func:`roots` of them.
     level : float
         Keep every ``|d| > level`` (``inf``: keep none).
 
     Returns
     -------
     upper, lower : uint32 arrays, shape (n_voxels,)
-        Per voxel, how many permutations reach at least / at most the observed difference.
-    abs_max : float64 array, shape (n_permutations,)
-        Each permutation's largest ``|d|``.
-    kept_perm, kept_voxel : int32 arrays; kept_value : float64 array
-        The ``|d| > level`` entries: permutation, voxel and signed ``d``.
+        Per voxel, how many permutations certainly reach at least / at most the observed
+        difference (decided by ``l1`` outside the margin).
+    close_perm, close_voxel : int32 arrays; close_l1 : float64 array; close_open : bool array
+        Every voxel-permutation whose ``d`` the caller must compute
+        (:func:`~nimare_stability.engines.permutations.stream_batch`): its group-1
+        log-sum, and whether its comparisons with the observed difference are still open
+        (inside the margin). The others may hold the permutation's largest ``|d|`` or a
+        ``|d| > level``. The running maximum computed here, whose ``exp`` may differ from
+        numpy's in the last bit, only prunes, lowered by the bound's slack.
     """
     n_voxels = totals.shape[0]
     n_perm = labels.shape[1]
     upper = np.zeros(n_voxels, np.uint32)
     lower = np.zeros(n_voxels, np.uint32)
-    abs_max = np.zeros(n_perm)
+    running = np.zeros(n_perm)
     acc = np.empty(n_perm)
-    kept_perm, kept_voxel, kept_value = [], [], []
+    # Empty lists typed by their elements (numba cannot type four untyped ones here).
+    close_perm = [np.int32(0) for _ in range(0)]
+    close_voxel = [np.int32(0) for _ in range(0)]
+    close_l1 = [0.0 for _ in range(0)]
+    close_open = [np.uint8(0) for _ in range(0)]
     for v in range(n_voxels):
+        if starts[v] == starts[v + 1]:  # no analysis here: every d is exactly 0
+            upper[v] += n_perm if 0.0 >= observed[v] else 0
+            lower[v] += n_perm if 0.0 <= observed[v] else 0
+            continue
         _sum_group1(starts, rows, logs, labels, v, acc)
-        lt, o = totals[v], observed[v]
+        lt = totals[v]
         low, high = at[v] - margin[v], at[v] + margin[v]
         slack = _ROUNDING * (2.0 + abs(lt))
-        n_upper, n_lower, n_special = 0, 0, 0
+        n_upper, n_lower, n_close = 0, 0, 0
         for b in range(n_perm):  # branch-free: vectorised
             l1 = acc[b]
             bound = abs(lt - 2.0 * l1) + slack
             n_upper += l1 < low
             n_lower += l1 > high
-            n_special += (l1 >= low) & (l1 <= high) | (bound >= abs_max[b]) | (bound > level)
-        if n_special:
+            n_close += (l1 >= low) & (l1 <= high) | (bound >= running[b]) | (bound > level)
+        if n_close:
             for b in range(n_perm):
                 l1 = acc[b]
                 bound = abs(lt - 2.0 * l1) + slack
                 in_margin = low <= l1 <= high
-                if not (in_margin or bound >= abs_max[b] or bound > level):
+                if not (in_margin or bound >= running[b] or bound > level):
                     continue
-                d = _difference(l1, lt)
-                if in_margin:
-                    n_upper += d >= o
-                    n_lower += d <= o
-                size = abs(d)
-                abs_max[b] = max(abs_max[b], size)
-                if size > level:
-                    kept_perm.append(np.int32(b))
-                    kept_voxel.append(np.int32(v))
-                    kept_value.append(d)
+                running[b] = max(running[b], abs(_difference(l1, lt)) - slack)
+                close_perm.append(np.int32(b))
+                close_voxel.append(np.int32(v))
+                close_l1.append(l1)
+                close_open.append(np.uint8(in_margin))
         upper[v] += n_upper
         lower[v] += n_lower
     return (
         upper,
         lower,
-        abs_max,
-        np.array(kept_perm, np.int32),
-        np.array(kept_voxel, np.int32),
-        np.array(kept_value),
+        np.array(close_perm, np.int32),
+        np.array(close_voxel, np.int32),
+        np.array(close_l1),
+        np.array(close_open, np.uint8) == 1,
     )
+
+
+@njit(cache=True, nogil=True)
+def settle(upper, lower, perm, voxel, d, open_, observed, n_perm):
+    """Count the close calls' comparisons; return each permutation's largest ``|d|``.
+
+    ``perm``, ``voxel``, ``open_`` as :func:`permute_batch` returns them, ``d`` their
+    differences (computed by the caller); ``upper`` and ``lower`` gain the open calls.
+    """
+    abs_max = np.zeros(n_perm)
+    for i in range(d.shape[0]):
+        v = voxel[i]
+        if open_[i]:
+            upper[v] += d[i] >= observed[v]
+            lower[v] += d[i] <= observed[v]
+        abs_max[perm[i]] = max(abs_max[perm[i]], abs(d[i]))
+    return abs_max
 
 
 @njit(cache=True, nogil=True)
@@ -229,7 +255,7 @@ def cluster_maxima(kept_perm, kept_voxel, kept_value, n_perm, threshold, voxel_f
     flat = np.empty(n, np.int64)
     label = np.empty(n, np.int32)
     stack = np.empty(n, np.int32)
-    members = np.empty(n, np.int32)
+    cluster_of = np.empty(n, np.int32)
     start = 0
     while start < n:
         perm = kept_perm[order[start]]
@@ -246,7 +272,9 @@ def cluster_maxima(kept_perm, kept_voxel, kept_value, n_perm, threshold, voxel_f
                     flat[n_cand] = voxel_flat[kept_voxel[order[i]]]
                     slot[flat[n_cand]] = n_cand
                     n_cand += 1
-            size, top = _max_clusters(mass, n_cand, 0.0, flat, slot, shape, label, stack, members)
+            size, top = _max_clusters(
+                mass, n_cand, 0.0, flat, slot, shape, label, stack, cluster_of
+            )
             sizes[perm] = max(sizes[perm], size)
             masses[perm] = max(masses[perm], top)
             for c in range(n_cand):

@@ -272,12 +272,34 @@ def largest_needed(n_values, q):
     return n_values - int(np.floor(virtual))
 
 
+def stream_batch(maps, labels, observed, at, margin, level):
+    """Return what a subtraction keeps of a batch of permutations (``labels``: rows x batch).
+
+    The compiled loop decides what it can from each voxel's group-1 log-sum ``l1``; the
+    close calls it returns are decided here by ``d`` computed with numpy's ``exp``, as
+    NiMARE computes it (a compiled ``exp`` may differ in the last bit, for instance from
+    numpy's AVX-512 one, and a tie at a voxel far from every focus turns on that bit).
+
+    Returns
+    -------
+    upper, lower : uint32 arrays, shape (n_voxels,)
+    abs_max : float64 array, shape (n_permutations,)
+    kept_perm, kept_voxel : int32 arrays; kept_value : float64 array
+        Every ``|d| > level``: permutation, voxel and signed ``d``.
+    """
+    upper, lower, perm, voxel, l1, open_ = kernels.permute_batch(
+        maps.starts, maps.rows, maps.logs, labels, maps.totals, observed, at, margin, level
+    )
+    d = (1.0 - np.exp(l1)) - (1.0 - np.exp(maps.totals[voxel] - l1))
+    abs_max = kernels.settle(upper, lower, perm, voxel, d, open_, observed, labels.shape[1])
+    kept = np.abs(d) > level
+    return upper, lower, abs_max, perm[kept], voxel[kept], d[kept]
+
+
 def _batch(shared, labels, level, grid):
     """Run one batch; with ``grid``, its permutations' cluster maxima instead."""
     maps, observed, at, margin = shared
-    result = kernels.permute_batch(
-        maps.starts, maps.rows, maps.logs, labels, maps.totals, observed, at, margin, level()
-    )
+    result = stream_batch(maps, labels, observed, at, margin, level())
     if grid is None:
         return result
     voxel_flat, shape, threshold = grid
