@@ -2,7 +2,8 @@
 
 :class:`FWECorrector` subclasses :class:`nimare.correct.FWECorrector`. On a fitted ALE,
 MKDADensity or KDA with an approximate null it runs ``method="montecarlo"`` on the engine
-of :mod:`nimare_stability.engines.montecarlo` and writes what NiMARE's corrector writes;
+of :mod:`nimare_stability.engines.montecarlo`, on an MKDAChi2 its label permutations on
+:mod:`nimare_stability.engines.chi2`, and writes what NiMARE's corrector writes;
 everything else is NiMARE's own code.
 """
 
@@ -11,11 +12,13 @@ import logging
 
 import numpy as np
 from nimare import correct
+from nimare.meta.cbma.mkda import MKDAChi2
 from nimare.utils import DEFAULT_FLOAT_DTYPE
 
 from nimare_stability.core import _nimare_private as private
 from nimare_stability.core import names
 from nimare_stability.core.validation import check_bool, check_number
+from nimare_stability.engines import chi2
 from nimare_stability.engines.corrected import montecarlo_maps
 from nimare_stability.engines.families import unsupported_estimator
 from nimare_stability.engines.montecarlo import build_layout, null_maxima
@@ -42,8 +45,13 @@ class FWECorrector(correct.FWECorrector):
     (each with its own kernel and ``null_method="approximate"``) the same maps (names,
     float32 values), the same ``null_distributions_`` on the result's estimator, the same
     description and references, the same ``result.corrector``: only the speed differs.
-    Every other case (``method="bonferroni"``, other estimators, a Monte Carlo
-    ``null_method``, pairwise estimators) runs NiMARE's own code, unchanged.
+    On a fitted :class:`~nimare.meta.cbma.mkda.MKDAChi2` (MKDA kernel, its default
+    ``fwe_null_method="label-permutation"``, no analysis in both groups) it runs NiMARE's
+    own label permutations (the estimator's ``random_state``) on a compiled loop
+    (:mod:`nimare_stability.engines.chi2`): the same maps and null distributions as
+    NiMARE's correction, value for value. Every other case (``method="bonferroni"``,
+    other estimators, a Monte Carlo ``null_method``, other pairwise estimators) runs
+    NiMARE's own code, unchanged.
 
     In Python it is opt-in: NiMARE's workflows and correctors are untouched; pass an
     instance where a corrector is accepted (``CBMAWorkflow(corrector=FWECorrector(...))``).
@@ -104,6 +112,10 @@ class FWECorrector(correct.FWECorrector):
             A copy with the corrected maps, the correction's description and, on the
             copy's estimator, its null distributions; ``corrector`` is this corrector.
         """
+        if self._permutes_labels(result):
+            _montecarlo_options(self, result.estimator, result)
+            n_cores = private.corrector_parameter(self, "n_cores", 1)
+            return chi2.corrected_result(result, self, n_cores=n_cores)
         if not self._runs_on_engine(result):
             return super().transform(result)
         result = result.copy()
@@ -120,6 +132,16 @@ class FWECorrector(correct.FWECorrector):
         result.description_ += " " + _description(**options)
         result.corrector = self
         return result
+
+    def _permutes_labels(self, result):
+        """Whether ``result`` is an ``MKDAChi2`` fit whose label permutations run compiled."""
+        estimator = getattr(result, "estimator", None)
+        return (
+            self.method == METHOD
+            and isinstance(estimator, MKDAChi2)
+            and hasattr(estimator, "inputs_")
+            and chi2.Chi2Engine.unsupported(estimator, self) is None
+        )
 
     def _runs_on_engine(self, result):
         """Whether the engine corrects ``result``: Monte Carlo on a supported fitted estimator."""
@@ -144,7 +166,8 @@ def _montecarlo_options(corrector, estimator, result):
     check_number("voxel_thresh", options["voxel_thresh"], 0, 1, bounds="()", optional=False)
     check_number("n_iters", options["n_iters"], 1, integer=True, optional=False)
     check_number("n_cores", options["n_cores"], integer=True, optional=False)
-    check_bool("vfwe_only", options["vfwe_only"])
+    if "vfwe_only" in options:  # MKDAChi2's correction has none
+        check_bool("vfwe_only", options["vfwe_only"])
     return options
 
 

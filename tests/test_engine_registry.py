@@ -48,8 +48,10 @@ def test_engines_declare_their_capabilities():
     assert not refit.can(DRAWS_NULLS) and not refit.can(TAKES_NULLS)
     pairwise = ENGINES["pairwise"]
     assert not pairwise.can(DRAWS_NULLS) and pairwise.can(TAKES_NULLS)
+    chi2 = ENGINES["chi2"]
+    assert not chi2.can(DRAWS_NULLS) and not chi2.can(TAKES_NULLS)
     # "auto" prefers the compiled engines, refit last
-    assert list(ENGINES) == ["fast", "pairwise", "refit"]
+    assert list(ENGINES) == ["fast", "pairwise", "chi2", "refit"]
 
 
 def test_an_engine_takes_null_maxima_only_when_it_says_so(pain_fdr):

@@ -405,3 +405,44 @@ def test_subtraction_jackknife_hook_is_asked_each_groups_left_out_statistic(pain
     assert sorted(asked) == sorted(expected)
     counts = out.tables["z_desc-group1MinusGroup2_diag-Spy_tab-counts_tail-positive"]
     assert (counts.drop(columns="id").to_numpy(dtype=float) == 0).all()
+
+
+def test_mkdachi2_fits_from_given_maps_and_corrects_from_given_maxima_as_nimare(pain):
+    """A fit from the cached binary maps and a correction fed each permutation's maxima."""
+    from nimare.meta.cbma import MKDAChi2
+    from scipy import ndimage
+    from scipy.stats import chi2
+
+    from nimare_stability.core._nimare_private import chi2 as private_chi2
+    from nimare_stability.core._nimare_private import pairwise
+
+    ids = sorted(pain.ids)
+    result = MKDAChi2(random_state=2).fit(pain.slice(ids[:10]), pain.slice(ids[10:]))
+    estimator = result.estimator
+    maps = private_chi2.chi2_ma_maps(estimator)
+    row_ids = pairwise.ma_row_ids(estimator)
+    assert [m.shape[0] for m in maps] == [10, 11] and maps[0].dtype == np.int32
+    shell, fitted = private_chi2.chi2_fit(estimator, row_ids, maps)
+    assert sorted(fitted) == sorted(result.maps)
+    for name, values in result.maps.items():
+        np.testing.assert_array_equal(fitted[name], values, err_msg=name)
+    # NiMARE's permutations, from its stream, give the maxima its correction reads.
+    pooled = sparse.vstack(maps, format="csr").astype(np.float32)
+    seeds = estimator._iteration_seeds(4, stream=private_chi2.CHI2_PERMUTATION_STREAM)
+    conn = ndimage.generate_binary_structure(3, 1)
+    maxima = np.array(
+        [
+            estimator._run_label_perm_fwe_permutation(
+                i, pooled, 10, 11, conn, chi2.isf(0.001, 1), seed=seeds[i]
+            )
+            for i in range(4)
+        ]
+    )
+    corrector = FWECorrector(method="montecarlo", n_iters=4)
+    expected = corrector.transform(result)
+    corrected = private_chi2.corrected_chi2(
+        private_chi2.chi2_result(shell, fitted), corrector, maxima
+    )
+    for name, values in expected.maps.items():
+        np.testing.assert_array_equal(corrected.maps[name], values, err_msg=name)
+    assert type(corrected.estimator.kernel_transformer) is type(estimator.kernel_transformer)

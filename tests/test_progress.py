@@ -64,7 +64,7 @@ def test_every_bar_of_the_package_follows_the_rule():
         for node in ast.walk(ast.parse(path.read_text()))
         if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "tqdm"
     ]
-    assert len(calls) == 8
+    assert len(calls) == 10
     for name, call in calls:
         (disable,) = [k.value for k in call.keywords if k.arg == "disable"]
         assert isinstance(disable, ast.Call) and disable.func.id == "tqdm_disable", name

@@ -27,13 +27,15 @@ cluster_threshold : :obj:`int`, optional
 n_iters : :obj:`int`, optional
     Monte Carlo iterations per replicate; None uses the target's corrector's.""",
     "engine": """\
-engine : {"auto", "refit", "fast", "pairwise"}, default="auto"
+engine : {"auto", "refit", "fast", "pairwise", "chi2"}, default="auto"
     ``"refit"`` fits and corrects every replicate with NiMARE (any estimator).
     ``"fast"``: ALE, MKDADensity or KDA with an approximate null, from MA maps cached once
     and a compiled Monte Carlo null. ``"pairwise"``: ALESubtraction (uncorrected or Monte
     Carlo FWE targets of its difference), from both groups' MA maps cached once, each
-    replicate's own permutations on a compiled loop. ``"auto"``: fast or pairwise where
-    supported, else refit.""",
+    replicate's own permutations on a compiled loop. ``"chi2"``: MKDAChi2 with its MKDA
+    kernel (any target; Monte Carlo FWE with its label-permutation null), from both
+    groups' binary MA maps cached once, each replicate's own permutations on a compiled
+    loop. ``"auto"``: fast, pairwise or chi2 where supported, else refit.""",
     "random_state": """\
 random_state : :obj:`int` or None, default=None
     Fixes every random choice of the run. None draws one; the seed used is recorded in

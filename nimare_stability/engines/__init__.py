@@ -13,6 +13,9 @@ parameters only it reads (``options``) and its ``capabilities`` (:data:`DRAWS_NU
 - ``"pairwise"`` (:class:`~nimare_stability.engines.pairwise.PairwiseEngine`):
   ``ALESubtraction`` from both groups' MA maps cached once, each replicate's permutations
   (NiMARE's own) on the compiled loop of :mod:`~nimare_stability.engines.permutations`.
+- ``"chi2"`` (:class:`~nimare_stability.engines.chi2.Chi2Engine`): ``MKDAChi2`` from both
+  groups' binary MA maps cached once, its label permutations (NiMARE's own) on the
+  compiled loop of :mod:`~nimare_stability.engines._numba_chi2`.
 - ``"refit"`` (:class:`~nimare_stability.engines.refit.RefitEngine`): NiMARE's own fit and
   corrector per replicate; any estimator.
 
@@ -32,6 +35,7 @@ engine on the estimators it supports.
 """
 
 from nimare_stability.engines.base import DRAWS_NULLS, TAKES_NULLS, Engine, EngineInputs
+from nimare_stability.engines.chi2 import Chi2Engine
 from nimare_stability.engines.fast import FastEngine
 from nimare_stability.engines.pairwise import PairwiseEngine
 from nimare_stability.engines.refit import RefitEngine, ReplicateError
@@ -40,6 +44,7 @@ from nimare_stability.engines.refit import RefitEngine, ReplicateError
 ENGINES = {
     FastEngine.name: FastEngine,
     PairwiseEngine.name: PairwiseEngine,
+    Chi2Engine.name: Chi2Engine,
     RefitEngine.name: RefitEngine,
 }
 

@@ -206,15 +206,29 @@ class PairwiseEngine(Engine):
         return private.corrector_parameter(corrector, "voxel_thresh", 0.001)
 
     def _rows(self, kept):
-        """Return the pooled MA rows a replicate keeps per group (all of one not resampled)."""
-        analyses = self.inputs.analyses
-        rows = np.sort([self.row_of[i] for i in analyses.ids[np.asarray(kept, int)]])
-        n1 = self.maps.n_group1
-        if analyses.resample_group == "group1":
-            return rows, np.arange(n1, self.maps.n_analyses)
-        if analyses.resample_group == "group2":
-            return np.arange(n1), rows
-        return rows[rows < n1], rows[rows >= n1]
+        """Return the pooled MA rows a replicate keeps per group."""
+        return group_rows(
+            self.inputs.analyses, self.row_of, self.maps.n_group1, self.maps.n_analyses, kept
+        )
+
+
+def group_rows(analyses, row_of, n_group1, n_rows, kept):
+    """Return the pooled rows a replicate keeps per group (all of a group not resampled).
+
+    Parameters
+    ----------
+    analyses : :class:`~nimare_stability.core.analyses.AnalysisSet`
+    row_of : dict
+        Each analysis id's pooled row (group 1's ``n_group1`` rows first, ``n_rows`` in all).
+    kept : array of int
+        Positions into ``analyses.ids``.
+    """
+    rows = np.sort([row_of[i] for i in analyses.ids[np.asarray(kept, int)]]).astype(int)
+    if analyses.resample_group == "group1":
+        return rows, np.arange(n_group1, n_rows)
+    if analyses.resample_group == "group2":
+        return np.arange(n_group1), rows
+    return rows[rows < n_group1], rows[rows >= n_group1]
 
 
 def pooled_subtraction(estimator):

@@ -170,14 +170,15 @@ def ma_row_ids(estimator):
     return tuple(pd.unique(estimator.inputs_[f"coordinates{g}"]["id"]).astype(str) for g in (1, 2))
 
 
-def permutation_rows(estimator, seed, n_total, n_group1, n_iters):
-    """``rows(i)``: the rows NiMARE's fit with ``random_state=seed`` puts in group 1.
+def permutation_rows(estimator, seed, n_total, n_group1, n_iters, stream=PERMUTATION_STREAM):
+    """``rows(i)``: the rows NiMARE's permutations with ``random_state=seed`` put in group 1.
 
-    Rows index the fit's pooled analyses, group 1's first (``n_total`` in all).
+    Rows index the fit's pooled analyses, group 1's first (``n_total`` in all); ``stream``
+    names the permutations (the subtraction's by default).
     """
     shell = copy.copy(estimator)
     shell.random_state = seed
-    seeds = shell._iteration_seeds(n_iters, stream=PERMUTATION_STREAM)
+    seeds = shell._iteration_seeds(n_iters, stream=stream)
     return lambda i: shell._permute_pairwise_group_indices(n_total, n_group1, seeds[i])[0]
 
 
