@@ -31,7 +31,7 @@ from nimare_stability.core.progress import tqdm_disable
 from nimare_stability.engines import _numba_chi2 as kernels
 from nimare_stability.engines import parallel
 from nimare_stability.engines.base import Engine
-from nimare_stability.engines.pairwise import group_rows
+from nimare_stability.engines.pairwise import group_rows, unsupported_pairwise
 
 LGR = logging.getLogger(__name__)
 
@@ -60,20 +60,13 @@ class Chi2Engine(Engine):
     @classmethod
     def unsupported(cls, estimator, corrector):
         """Return why this engine cannot reproduce ``estimator`` + ``corrector``, or None."""
-        name = type(estimator).__name__
-        if not isinstance(estimator, MKDAChi2):
-            return f"{name} (accepted: MKDAChi2)"
-        if type(getattr(estimator, "kernel_transformer", None)) is not MKDAKernel:
-            return f"{name} with a kernel other than MKDAKernel"
-        inputs = getattr(estimator, "inputs_", {})
-        if any(inputs.get(f"inference_map{g}") is not None for g in (1, 2)):
-            return f"{name} with directional inference maps"
-        if set(map(str, inputs.get("id1", ()))) & set(map(str, inputs.get("id2", ()))):
-            return f"{name} with analyses in both groups"
+        reason = unsupported_pairwise(estimator, MKDAChi2, MKDAKernel)
+        if reason is not None:
+            return reason
         if permutes(corrector) and estimator.fwe_null_method != "label-permutation":
             return (
-                f"{name}(fwe_null_method={estimator.fwe_null_method!r}) corrected by Monte "
-                "Carlo FWE (accepted: fwe_null_method='label-permutation')"
+                f"{type(estimator).__name__}(fwe_null_method={estimator.fwe_null_method!r}) "
+                "corrected by Monte Carlo FWE (accepted: fwe_null_method='label-permutation')"
             )
         return None
 

@@ -56,18 +56,10 @@ class PairwiseEngine(Engine):
     @classmethod
     def unsupported(cls, estimator, corrector):
         """Return why this engine cannot reproduce ``estimator`` + ``corrector``, or None."""
+        reason = unsupported_pairwise(estimator, ALESubtraction, ALEKernel)
+        if reason is not None or corrector is None:
+            return reason
         name = type(estimator).__name__
-        if not isinstance(estimator, ALESubtraction):
-            return f"{name} (accepted: ALESubtraction)"
-        if type(getattr(estimator, "kernel_transformer", None)) is not ALEKernel:
-            return f"{name} with a kernel other than ALEKernel"
-        inputs = getattr(estimator, "inputs_", {})
-        if any(inputs.get(f"inference_map{g}") is not None for g in (1, 2)):
-            return f"{name} with directional inference maps"
-        if set(map(str, inputs.get("id1", ()))) & set(map(str, inputs.get("id2", ()))):
-            return f"{name} with analyses in both groups"
-        if corrector is None:
-            return None
         if not (isinstance(corrector, FWECorrector) and corrector.method == "montecarlo"):
             method = getattr(corrector, "method", None)
             return (
@@ -210,6 +202,25 @@ class PairwiseEngine(Engine):
         return group_rows(
             self.inputs.analyses, self.row_of, self.maps.n_group1, self.maps.n_analyses, kept
         )
+
+
+def unsupported_pairwise(estimator, estimator_class, kernel_class):
+    """Return why a pairwise estimator is not one an engine of its MA maps reproduces.
+
+    Such an engine needs an ``estimator_class`` with a ``kernel_class`` kernel, two groups
+    that share no analysis and no directional inference maps; None when it has them.
+    """
+    name = type(estimator).__name__
+    if not isinstance(estimator, estimator_class):
+        return f"{name} (accepted: {estimator_class.__name__})"
+    if type(getattr(estimator, "kernel_transformer", None)) is not kernel_class:
+        return f"{name} with a kernel other than {kernel_class.__name__}"
+    inputs = getattr(estimator, "inputs_", {})
+    if any(inputs.get(f"inference_map{g}") is not None for g in (1, 2)):
+        return f"{name} with directional inference maps"
+    if set(map(str, inputs.get("id1", ()))) & set(map(str, inputs.get("id2", ()))):
+        return f"{name} with analyses in both groups"
+    return None
 
 
 def group_rows(analyses, row_of, n_group1, n_rows, kept):
