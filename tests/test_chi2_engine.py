@@ -81,7 +81,7 @@ def test_compiled_maxima_handle_empty_and_full_voxels():
     # voxel 1 in all; the one-way tests' denominators vanish when every count is equal.
     indptr = np.array([0, 0, 4, 6], np.int64)
     rows = np.array([0, 1, 2, 3, 0, 2], np.int32)
-    labels = np.array([[1], [1], [0], [0]], np.uint8)
+    labels = np.array([[True], [True], [False], [False]])
     voxel_flat, shape = np.array([0, 1, 2], np.int64), np.array([3, 1, 1], np.int64)
     out = chi2_maxima(indptr, rows, labels, 2, 2, 0.5, voxel_flat, shape)[0]
     counts1, counts2 = np.array([0.0, 2.0, 1.0]), np.array([0.0, 2.0, 1.0])

@@ -57,8 +57,8 @@ def chi2_maxima(indptr, rows, labels, n1, n2, threshold, voxel_flat, shape):
     indptr, rows : int arrays
         Voxel-major binary MA maps: voxel ``v`` is active in rows
         ``rows[indptr[v]:indptr[v + 1]]`` of the pooled analyses.
-    labels : uint8 array, shape (n_rows, n_perm)
-        1 where a permutation puts a row in group 1.
+    labels : bool array, shape (n_rows, n_perm)
+        True where a permutation puts a row in group 1.
     n1, n2 : int
         Group sizes.
     threshold : float

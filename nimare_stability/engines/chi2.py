@@ -13,8 +13,6 @@ maxima into corrected maps. Other correctors (FDR, Bonferroni) read only the map
 as they are.
 """
 
-import logging
-
 import numpy as np
 from joblib import Parallel, delayed
 from nimare.correct import FWECorrector
@@ -32,8 +30,7 @@ from nimare_stability.engines import _numba_chi2 as kernels
 from nimare_stability.engines import parallel
 from nimare_stability.engines.base import Engine
 from nimare_stability.engines.pairwise import group_rows, unsupported_pairwise
-
-LGR = logging.getLogger(__name__)
+from nimare_stability.engines.permutations import batch_labels
 
 #: Permutations counted together (the batch the compiled loop vectorises).
 BATCH_SIZE = 16
@@ -186,8 +183,9 @@ def label_permutation_maxima(estimator, maps, n1, seed, corrector, grid, n_cores
     batches = [
         range(start, min(start + BATCH_SIZE, n_iters)) for start in range(0, n_iters, BATCH_SIZE)
     ]
+    n_rows = maps.shape[0]
     results = Parallel(n_jobs=parallel.n_workers(n_cores), prefer="threads", return_as="generator")(
-        delayed(_batch)(shared, _labels(group1_rows, batch, maps.shape[0])) for batch in batches
+        delayed(_batch)(shared, batch_labels(group1_rows, batch, n_rows)) for batch in batches
     )
     with tqdm(
         total=n_iters, desc="MKDAChi2 permutations", unit="perm", disable=tqdm_disable(progress)
@@ -228,14 +226,6 @@ def _grid(estimator):
     """Return the mask's voxels' indices in the C-ordered grid, and the grid's shape."""
     mask = private.mask_to_bool(estimator.masker.mask_img)
     return np.flatnonzero(mask).astype(np.int64), np.asarray(mask.shape, np.int64)
-
-
-def _labels(group1_rows, batch, n_rows):
-    """uint8 (rows x permutations) group-1 membership of a batch."""
-    labels = np.zeros((n_rows, len(batch)), np.uint8)
-    for column, i in enumerate(batch):
-        labels[np.asarray(group1_rows(i)), column] = 1
-    return labels
 
 
 def _batch(shared, labels):

@@ -207,11 +207,18 @@ class Permutations:
                 bar.update(len(batch))
 
     def _labels(self, batch):
-        """Boolean (analyses x permutations) group-1 membership of a batch."""
-        labels = np.zeros((self.maps.n_analyses, len(batch)), dtype=np.bool_)
-        for column, i in enumerate(batch):
-            labels[np.asarray(self.group1_rows(i)), column] = True
-        return labels
+        return batch_labels(self.group1_rows, batch, self.maps.n_analyses)
+
+
+def batch_labels(group1_rows, batch, n_rows):
+    """Boolean (rows x permutations) group-1 membership of a batch of permutations.
+
+    ``group1_rows(i)``: the pooled rows permutation ``i`` puts in group 1.
+    """
+    labels = np.zeros((n_rows, len(batch)), dtype=np.bool_)
+    for column, i in enumerate(batch):
+        labels[np.asarray(group1_rows(i)), column] = True
+    return labels
 
 
 class _Largest:
