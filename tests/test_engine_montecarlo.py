@@ -229,30 +229,40 @@ def test_joint_replicates_equal_each_replicate_run_alone(fitted):
             np.testing.assert_array_equal(got[r], expected[0])
 
 
-def _nested(layout, n_replicates, seed):
-    """Nested replicates: random analyses added one group at a time (FailSafeN's sizes)."""
-    order = np.random.default_rng(seed).permutation(layout.n_analyses)
+def _nested(layout, n_replicates, seed, in_order):
+    """Nested replicates, analyses added one group at a time (FailSafeN's sizes).
+
+    ``in_order``: each group's analyses come after the one before's (FailSafeN's null
+    analyses follow the real ones), else random ones.
+    """
+    order = np.arange(layout.n_analyses)
+    if not in_order:
+        order = np.random.default_rng(seed).permutation(layout.n_analyses)
     retained = np.zeros((n_replicates, layout.n_analyses), dtype=bool)
     for r, stop in enumerate(np.linspace(layout.n_analyses // 3, layout.n_analyses, n_replicates)):
         retained[r, order[: int(stop)]] = True
     return retained
 
 
-def test_nested_replicates_judged_on_their_own_bounds_equal_the_joint_pass(fitted):
+@pytest.mark.parametrize("in_order", [True, False], ids=["in-order", "random-order"])
+def test_nested_replicates_judged_on_their_own_bounds_equal_the_joint_pass(fitted, in_order):
     """Thresholds rising several-fold with the size, as FailSafeN's grid has them."""
     _, layout, thresh = fitted
-    retained = _nested(layout, 4, seed=5)
+    retained = _nested(layout, 4, seed=5, in_order=in_order)
     thresholds = thresh * np.linspace(0.9, 2.5, len(retained))
     joint = null_maxima(layout, retained, thresholds, 60, np.random.SeedSequence(2))
     nested = null_maxima(layout, retained, thresholds, 60, np.random.SeedSequence(2), nested=True)
     assert joint[1].max() > 0, "no cluster formed: equal sizes would prove little"
+    below = joint[0] < thresholds[:, None]
+    assert below.any(), "every maximum passed its threshold: no replicate was judged alone"
     for got, expected in zip(nested, joint):
         np.testing.assert_array_equal(got, expected)
 
 
-def test_nested_replicates_on_nback_equal_each_drawn_alone(nback_slice):
+@pytest.mark.parametrize("in_order", [True, False], ids=["in-order", "random-order"])
+def test_nested_replicates_on_nback_equal_each_drawn_alone(nback_slice, in_order):
     _, layout, thresh = _fit(ALE, nback_slice)
-    retained = _nested(layout, 3, seed=6)
+    retained = _nested(layout, 3, seed=6, in_order=in_order)
     thresholds = thresh * np.array([1.0, 1.6, 2.2])
     nested = null_maxima(layout, retained, thresholds, 4, np.random.SeedSequence(3), nested=True)
     for r in range(len(retained)):

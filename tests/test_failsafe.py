@@ -394,6 +394,15 @@ def test_grid_null_is_exact_at_grid_sizes_and_linear_between_quantiles(grid_case
         np.testing.assert_allclose(five[kind][0], 0.75 * null[1] + 0.25 * null[2], rtol=1e-12)
 
 
+def test_null_analyses_follow_the_real_ones_in_the_order_they_are_added(grid_case):
+    """NiMARE orders analyses by id: pain's ("pain_01.nidm-1", ...) sort after "failsafen",
+    but before the null prefix, so each grid size adds analyses in analysis order."""
+    drawer, _, _ = grid_case
+    n_real = drawer.real.size
+    np.testing.assert_array_equal(drawer.real, np.arange(n_real))
+    np.testing.assert_array_equal(drawer.nulls, n_real + np.arange(drawer.nulls.size))
+
+
 def test_grid_rows_are_the_fast_engines_own_null_of_that_replicate(grid_case):
     drawer, inputs, grid = grid_case
     plain = FastEngine(inputs)

@@ -20,8 +20,11 @@ from nimare_stability.diagnostics.null_grid import GRID_POINTS, SizeGrid
 from nimare_stability.engines import DRAWS_NULLS, TAKES_NULLS, EngineInputs, memory, resolve_engine
 from nimare_stability.engines.keyed import Judge
 
-#: Study-id prefix of the null analyses of drawer ``d``: ``f"{NULL_PREFIX}{d}-"``.
-NULL_PREFIX = "failsafen-null-"
+#: Study-id prefix of the null analyses of drawer ``d``: ``f"{NULL_PREFIX}{d}-"``. NiMARE
+#: orders analyses by id, and ``~`` sorts after ASCII letters and digits: the null analyses
+#: then follow the real ones, in the order they are added, so each size of the grid adds
+#: analyses in analysis order (the engine's faster nested pass).
+NULL_PREFIX = "~failsafen-null-"
 COLUMNS = [
     "cluster_id",
     "tail",

@@ -88,7 +88,8 @@ def draw_nulls(profiles, masker, rng, prefix, space="mni152_2mm"):
         Foci are drawn uniformly among its in-mask voxels (their centres, in mm).
     rng : :class:`numpy.random.Generator`
     prefix : str
-        Study ids are ``f"{prefix}{j:04d}"``; analysis ids add ``"-1"``.
+        Study ids are ``prefix`` and ``j`` zero-padded to one width (at least 4 digits), so
+        they sort in profile order; analysis ids add ``"-1"``.
     space : str, default="mni152_2mm"
         The Studyset's target space (that of the studyset it joins).
 
@@ -102,12 +103,13 @@ def draw_nulls(profiles, masker, rng, prefix, space="mni152_2mm"):
     voxels = np.argwhere(mask)
     affine = masker.mask_img.affine
     studies = []
+    width = max(4, len(str(len(profiles.n_foci) - 1)))
     for j, (n_foci, metadata) in enumerate(zip(profiles.n_foci, profiles.metadata)):
         xyz = nib.affines.apply_affine(affine, voxels[rng.integers(len(voxels), size=n_foci)])
         studies.append(
             {
-                "id": f"{prefix}{j:04d}",
-                "name": f"{prefix}{j:04d}",
+                "id": f"{prefix}{j:0{width}d}",
+                "name": f"{prefix}{j:0{width}d}",
                 "metadata": {},
                 "analyses": [
                     {

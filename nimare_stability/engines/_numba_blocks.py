@@ -3,12 +3,9 @@
 Per iteration, :func:`run_block` stamps one bound for every replicate (the union of their
 analyses, see :mod:`~nimare_stability.engines._numba_candidates`), finds the candidates at
 the lowest threshold and judges every replicate on them
-(:mod:`~nimare_stability.engines._numba_kernels`). :func:`run_nested_block` serves
-replicates that are nested, each keeping every analysis of the one before (FailSafeN's
-sizes): it stamps each analysis's kernels once, adding the next replicate's analyses to
-the bound, and judges each replicate on its own bound and threshold. Both give every
-replicate exactly the maxima it gets alone. Every function is ``nogil``, so blocks run
-side by side on joblib's threading backend.
+(:mod:`~nimare_stability.engines._numba_kernels`), exactly the maxima each gets alone;
+:mod:`~nimare_stability.engines._numba_nested` serves nested replicates. Every function is
+``nogil``, so blocks run side by side on joblib's threading backend.
 """
 
 import numpy as np
@@ -271,55 +268,4 @@ def run_block(foci, kern, mode, slot, mask_flat, ref_weights, weights, complemen
             out,
             it,
         )
-    return out
-
-
-@njit(cache=True, nogil=True)
-def run_nested_block(foci, kern, mode, slot, mask_flat, ref_weights, weights, thresholds):
-    """Null maxima for a block of iterations of nested replicates.
-
-    As :func:`run_block`, for replicates each of which keeps every analysis of the one
-    before (``weights[r]`` nonzero wherever ``weights[r - 1]`` is). Each analysis's kernels
-    are stamped once per iteration, as the first replicate keeping it is judged; each
-    replicate is judged alone, on the bound of its own analyses (weighted by
-    ``ref_weights``) and its own threshold.
-    """
-    n_iters, n_rep = foci.shape[0], weights.shape[0]
-    bound = np.zeros(slot.shape[0])
-    lowered = np.empty(mask_flat.shape[0])
-    per_voxel, near, mask_block, lines = _slack_plan(kern, ref_weights, thresholds, mask_flat)
-    own = np.where(weights != 0.0, ref_weights, 0.0)
-    added = own.copy()
-    added[1:] -= own[:-1]
-    complement = np.empty((n_rep, 1), np.bool_)
-    slack = np.empty(n_rep)
-    for r in range(n_rep):
-        complement[r, 0] = np.all((weights[r] == 0.0) | (weights[r] == own[r]))
-        slack[r] = kern.tail if per_voxel else kern.tail * _n_foci(kern, own[r])
-    work = _scratch(kern, mask_flat.shape[0], ref_weights.shape[0], 1)
-    ent_c, ent_v = np.empty(_INITIAL_ENTRIES, np.int64), np.empty(_INITIAL_ENTRIES)
-    out = np.zeros((3, n_rep, n_iters))
-    for it in range(n_iters):
-        for r in range(n_rep):
-            stamp_bound(foci[it], kern, added[r], mode, bound)
-            if per_voxel:
-                foci_in_reach(foci[it], kern, own[r], near, lines)
-            take_bound(bound, near, slack[r], mask_flat, mask_block, lowered, r == n_rep - 1)
-            ent_c, ent_v = _judge(
-                foci[it],
-                kern,
-                mode,
-                slot,
-                mask_flat,
-                own[r],
-                weights[r : r + 1],
-                complement[r],
-                thresholds[r : r + 1],
-                lowered,
-                work,
-                ent_c,
-                ent_v,
-                out[:, r : r + 1],
-                it,
-            )
     return out

@@ -211,6 +211,49 @@ def select(lowered, mask_flat, mode, level, slot, cand_flat, cand_upper):
 
 
 @njit(cache=True, nogil=True)
+def select_rows(lowered, mask_flat, mode, levels, slot, cand_flat, cand_upper, left_out):
+    """:func:`select` for several bounds at once: the voxels where any row's bound passes.
+
+    ``lowered`` (R, n_mask) holds one bound per row (see :func:`take_bound`) and ``levels``
+    (R,) each row's level. Each candidate gets every row's upper bound, ``cand_upper[r,
+    c]``; ``left_out[r]`` becomes the largest upper bound of row ``r`` at the other voxels.
+    Returns the number of candidates.
+    """
+    n_rows = lowered.shape[0]
+    skip = np.empty(n_rows)
+    lowest_skipped = np.full(n_rows, np.inf)
+    for r in range(n_rows):
+        skip[r] = _ale_skip(levels[r]) if mode == ALE else np.inf
+        left_out[r] = 0.0
+    upper = np.empty(n_rows)
+    evaluated = np.empty(n_rows, np.bool_)
+    n = 0
+    for m in range(mask_flat.shape[0]):
+        passes = False
+        for r in range(n_rows):
+            evaluated[r] = lowered[r, m] < skip[r]
+            if evaluated[r]:
+                upper[r] = _upper(lowered[r, m], mode)
+                passes = passes or upper[r] > levels[r]
+        if passes:
+            for r in range(n_rows):
+                cand_upper[r, n] = upper[r] if evaluated[r] else _upper(lowered[r, m], mode)
+            slot[mask_flat[m]] = n
+            cand_flat[n] = mask_flat[m]
+            n += 1
+            continue
+        for r in range(n_rows):
+            if evaluated[r]:
+                left_out[r] = max(left_out[r], upper[r])
+            else:
+                lowest_skipped[r] = min(lowest_skipped[r], lowered[r, m])
+    for r in range(n_rows):
+        if lowest_skipped[r] < np.inf:
+            left_out[r] = max(left_out[r], _upper(lowest_skipped[r], mode))
+    return n
+
+
+@njit(cache=True, nogil=True)
 def column_ranges(cand_flat, n_cand, shape, col_first, columns):
     """Where the candidates of each column (a run along the last axis) are numbered.
 

@@ -29,7 +29,7 @@ from tqdm.auto import tqdm
 from nimare_stability.core.progress import tqdm_disable
 from nimare_stability.engines import _numba_blocks as nb
 from nimare_stability.engines import _numba_candidates as nc
-from nimare_stability.engines import parallel
+from nimare_stability.engines import _numba_nested, parallel
 from nimare_stability.engines.layout import FociLayout, build_layout
 from nimare_stability.resampling.seeds import child_sequences
 
@@ -156,7 +156,7 @@ def _run(layout, tables, grouped_foci, weights, thresholds, nested=False):
     foci = np.ascontiguousarray(grouped_foci, dtype=np.int32)
     inputs = (foci, tables, layout.mode, layout.slot.copy(), layout.mask_flat, reference, weights)
     if nested:
-        return tuple(nb.run_nested_block(*inputs, thresholds))
+        return tuple(_numba_nested.run_nested_block(*inputs, thresholds))
     complement = np.all((weights == 0) | (weights == reference), axis=1)
     return tuple(nb.run_block(*inputs, complement, thresholds))
 
