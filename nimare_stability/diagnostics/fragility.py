@@ -20,7 +20,12 @@ from nimare_stability.diagnostics.fragility_screen import (
     contrast_bound,
     survival_bound,
 )
-from nimare_stability.diagnostics.fragility_search import CONFIRM_BATCH, Search, Units
+from nimare_stability.diagnostics.fragility_search import (
+    CONFIRM_BATCH,
+    CONFIRM_BATCH_COMMON_NULLS,
+    Search,
+    Units,
+)
 from nimare_stability.engines import (
     DRAWS_NULLS,
     TAKES_NULLS,
@@ -154,8 +159,14 @@ class Fragility(ClusterDiagnostic):
         per_analysis = cluster_contributions(ma_maps, rows, run.clusters)
         contributions = units.sum(per_analysis)
         floor = _nimare_private.estimator_min_analyses(analyses.estimator) or 1
-        search = Search(units, run.clusters, contributions, units.group_sizes.sum(0) - floor)
         engine = resolve_engine(self.engine, analyses.estimator, run.corrector, {})
+        search = Search(
+            units,
+            run.clusters,
+            contributions,
+            units.group_sizes.sum(0) - floor,
+            _confirm_batch(engine),
+        )
         with self._checkpoint(result, run.corrector, engine) as checkpoint:
             null = None
             if analyses.ids.size >= NEAR_MIN_ANALYSES:
@@ -226,9 +237,9 @@ class Fragility(ClusterDiagnostic):
         self._check_checkpoint()
 
     def _memory(self, analyses, corrector, n_clusters, plan):
-        """Estimate the engine's peak while it confirms :data:`CONFIRM_BATCH` sets per cluster."""
+        """Estimate the engine's peak while it confirms a batch of sets per cluster."""
         engine = resolve_engine(self.engine, analyses.estimator, corrector, {})
-        n_replicates = CONFIRM_BATCH * (n_clusters or 1)
+        n_replicates = _confirm_batch(engine) * (n_clusters or 1)
         values = memory.ma_values_per_analysis(analyses.estimator) or 0
         parts = engine.memory_parts(
             analyses.estimator, values, analyses.ids.size, n_replicates, self.n_cores
@@ -275,6 +286,11 @@ class Fragility(ClusterDiagnostic):
 
         near = exact.engine.with_null_maxima(maxima)
         return screen, exact, Judge(near, plan.keyed_seed, n_cores, store=store("near"))
+
+
+def _confirm_batch(engine):
+    """Return how many sets per cluster ``engine`` (a class) confirms per pass."""
+    return CONFIRM_BATCH_COMMON_NULLS if engine.can(DRAWS_NULLS) else CONFIRM_BATCH
 
 
 def _ma_maps(analyses):

@@ -9,6 +9,9 @@ from nimare_stability.core.progress import tqdm_disable
 
 #: Candidate sets, per cluster and size, confirmed with the exact judge in one batch.
 CONFIRM_BATCH = 2
+#: The same, when the exact judge draws every replicate's null from common random numbers:
+#: a set more in a batch then costs little next to another batch's pass of random foci.
+CONFIRM_BATCH_COMMON_NULLS = 4
 
 
 class Units:
@@ -46,10 +49,16 @@ class Units:
 
 
 class Search:
-    """Search, cluster by cluster, the smallest set of units whose removal sinks it."""
+    """Search, cluster by cluster, the smallest set of units whose removal sinks it.
 
-    def __init__(self, units, clusters, contributions, max_analyses_removed):
+    ``confirm_batch`` sets per cluster are confirmed per pass of the exact judge.
+    """
+
+    def __init__(
+        self, units, clusters, contributions, max_analyses_removed, confirm_batch=CONFIRM_BATCH
+    ):
         self.units = units
+        self.confirm_batch = confirm_batch
         self.clusters = clusters
         self.max_analyses_removed = max_analyses_removed  # per group
         self.contributors = []
@@ -118,14 +127,15 @@ class Search:
     def _confirm(self, judge, screened):
         """Return ``{cluster: (size, confirmed sets)}``, the first confirmed set first.
 
-        Confirms :data:`CONFIRM_BATCH` sets per cluster per pass, all clusters together.
+        Confirms ``confirm_batch`` sets per cluster per pass, all clusters together; the
+        first confirmed set is the same whatever the batch (each set's judgement is).
         """
         confirmed = {index: (size, []) for index, (size, _) in screened.items()}
         pending = {index: list(sets) for index, (_, sets) in screened.items() if sets}
         while pending:
-            batch = {index: sets[:CONFIRM_BATCH] for index, sets in pending.items()}
+            batch = {index: sets[: self.confirm_batch] for index, sets in pending.items()}
             for index, sets in judge.sinking(batch).items():
-                rest = pending.pop(index)[CONFIRM_BATCH:]
+                rest = pending.pop(index)[self.confirm_batch :]
                 if sets:
                     confirmed[index] = (confirmed[index][0], sets)
                 elif rest:
