@@ -84,6 +84,36 @@ def _scratch(kern, n_mask, n_analyses, n_rep):
 
 
 @njit(cache=True, nogil=True)
+def exact_entries(foci, kern, weights, mode, cand_flat, n_cand, work, ent_c, ent_v):
+    """:func:`candidate_entries` of ``weights``' analyses at the ``n_cand`` candidates.
+
+    ``work``: the arrays of :func:`_scratch`. The entry arrays are doubled until they hold
+    every entry. Returns ``(n_ent, ent_c, ent_v)``.
+    """
+    col_first, columns, entry_of, ana_start = work[0], work[1], work[4], work[12]
+    column_ranges(cand_flat, n_cand, kern.shape, col_first, columns)
+    while True:
+        entry_of[:n_cand] = -1
+        n_ent = candidate_entries(
+            foci,
+            kern,
+            weights,
+            mode,
+            cand_flat,
+            col_first,
+            columns,
+            entry_of,
+            ana_start,
+            ent_c,
+            ent_v,
+        )
+        if n_ent >= 0:
+            return n_ent, ent_c, ent_v
+        ent_c = np.empty(2 * ent_c.shape[0], np.int64)
+        ent_v = np.empty(2 * ent_v.shape[0])
+
+
+@njit(cache=True, nogil=True)
 def _judge(
     foci,
     kern,
@@ -128,26 +158,9 @@ def _judge(
     level_of = thresholds
     while True:
         n_cand, left_out = select(lowered, mask_flat, mode, level, slot, cand_flat, cand_upper)
-        column_ranges(cand_flat, n_cand, kern.shape, col_first, columns)
-        n_ent = -1
-        while n_ent < 0:
-            entry_of[:n_cand] = -1
-            n_ent = candidate_entries(
-                foci,
-                kern,
-                ref_weights,
-                mode,
-                cand_flat,
-                col_first,
-                columns,
-                entry_of,
-                ana_start,
-                ent_c,
-                ent_v,
-            )
-            if n_ent < 0:
-                ent_c = np.empty(2 * ent_c.shape[0], np.int64)
-                ent_v = np.empty(2 * ent_v.shape[0])
+        n_ent, ent_c, ent_v = exact_entries(
+            foci, kern, ref_weights, mode, cand_flat, n_cand, work, ent_c, ent_v
+        )
         vana = np.empty(n_ent, np.int64)
         vval = np.empty(n_ent)
         if complement.any():

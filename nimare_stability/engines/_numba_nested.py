@@ -20,12 +20,11 @@ from nimare_stability.engines._numba_blocks import (
     _n_foci,
     _scratch,
     _slack_plan,
+    exact_entries,
 )
 from nimare_stability.engines._numba_candidates import (
     ALE,
     INSIDE,
-    candidate_entries,
-    column_ranges,
     foci_in_reach,
     select_rows,
     stamp_bound,
@@ -50,7 +49,7 @@ def _judge_prefix(foci, kern, mode, slot, mask_flat, added, thresholds, rows, sc
     grown if needed.
     """
     work, ent_c, ent_v, upper, left_out, pending, sub_flat = scratch
-    col_first, columns, cand_flat, _, entry_of, sub_of, total = work[:7]
+    cand_flat, sub_of, total = work[2], work[5], work[6]
     stat, label, stack, cluster_of, ana_start = work[8:13]
     n_rep = added.shape[0]
     n_cand = select_rows(rows, mask_flat, mode, thresholds, slot, cand_flat, upper, left_out)
@@ -64,26 +63,9 @@ def _judge_prefix(foci, kern, mode, slot, mask_flat, added, thresholds, rows, sc
                     sub_of[n_sub] = c
                     n_sub += 1
                     break
-        column_ranges(sub_flat, n_sub, kern.shape, col_first, columns)
-        n_ent = -1
-        while n_ent < 0:
-            entry_of[:n_sub] = -1
-            n_ent = candidate_entries(
-                foci,
-                kern,
-                added[r],
-                mode,
-                sub_flat,
-                col_first,
-                columns,
-                entry_of,
-                ana_start,
-                ent_c,
-                ent_v,
-            )
-            if n_ent < 0:
-                ent_c = np.empty(2 * ent_c.shape[0], np.int64)
-                ent_v = np.empty(2 * ent_v.shape[0])
+        n_ent, ent_c, ent_v = exact_entries(
+            foci, kern, added[r], mode, sub_flat, n_sub, work, ent_c, ent_v
+        )
         for a in range(added.shape[1]):  # in analysis order, as a fit sums them
             w = added[r, a]
             for e in range(ana_start[a], ana_start[a + 1]):
