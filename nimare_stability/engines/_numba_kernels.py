@@ -25,6 +25,12 @@ from nimare_stability.engines._numba_candidates import _ATOL, ALE
 
 
 @njit(cache=True, nogil=True)
+def statistic(total, mode):
+    """Return the statistic from a voxel's summed entries (ALE: of ``log1p(-MA)``), float64."""
+    return 1.0 - np.exp(total) if mode == ALE else total
+
+
+@njit(cache=True, nogil=True)
 def _screens(
     weights, ref_weights, complement, pending, mode, level_of, n_cand, cand_upper, entries, left
 ):
@@ -86,8 +92,7 @@ def _replicate_stat(weights, mode, level, n_cand, screen, vstart, vana, vval, st
             w = weights[vana[e]]
             if w != 0.0:
                 total += vval[e] if mode == ALE else w * vval[e]
-        value = 1.0 - np.exp(total) if mode == ALE else total
-        stat[c] = np.float64(np.float32(value))
+        stat[c] = np.float64(np.float32(statistic(total, mode)))
         best = max(best, stat[c])
     return best, left_out
 
@@ -121,7 +126,7 @@ def _approximate(weights, ref_weights, mode, n_cand, ref_sum, ana_start, ent_c, 
     reached = 0.0
     for c in range(n_cand):
         total = ref_sum[c] - left[c]
-        value = 1.0 - np.exp(total) if mode == ALE else total
+        value = statistic(total, mode)
         # float32 rounding of the exact value; float64 rounding of the two sums
         margin = 1e-7 * abs(value) + _ATOL * (1.0 + abs(ref_sum[c]))
         hi[c] = value + margin

@@ -30,7 +30,7 @@ from nimare_stability.engines._numba_candidates import (
     stamp_bound,
     take_bound,
 )
-from nimare_stability.engines._numba_kernels import _max_clusters
+from nimare_stability.engines._numba_kernels import _max_clusters, statistic
 
 
 @njit(cache=True, nogil=True)
@@ -73,8 +73,7 @@ def _judge_prefix(foci, kern, mode, slot, mask_flat, added, thresholds, rows, sc
         best, skipped = 0.0, 0.0
         for c in range(n_cand):
             if upper[r, c] > thresholds[r]:
-                value = 1.0 - np.exp(total[c]) if mode == ALE else total[c]
-                stat[c] = np.float64(np.float32(value))
+                stat[c] = np.float64(np.float32(statistic(total[c], mode)))
                 best = max(best, stat[c])
             else:
                 stat[c] = -np.inf
