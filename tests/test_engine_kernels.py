@@ -9,6 +9,8 @@ from nimare.meta.cbma import ALE, KDA, MKDAChi2, MKDADensity
 from nimare.meta.cbma.weights import StudyWeights
 from scipy import sparse
 
+from nimare_stability.core import _nimare_private as private
+from nimare_stability.engines import kernels
 from nimare_stability.engines.corrected import montecarlo_maps
 from nimare_stability.engines.families import unsupported_estimator
 from nimare_stability.engines.kernels import KernelReplicates
@@ -49,6 +51,19 @@ def test_ma_maps_are_cached_sparse(fitted, cls):
     _, replicates = fitted[cls]
     assert sparse.issparse(replicates.ma_maps) and replicates.ma_maps.format == "csr"
     assert replicates.ma_maps.shape == (21, replicates.mask.sum())
+
+
+@pytest.mark.parametrize("chunk", (1, 4, 21))
+@pytest.mark.parametrize("cls", ESTIMATORS, ids=lambda cls: cls.__name__)
+def test_ma_maps_built_in_chunks_are_nimares_in_one_call(fitted, cls, chunk, monkeypatch):
+    estimator, _ = fitted[cls]
+    monkeypatch.setattr(kernels, "MA_CHUNK", chunk)
+    _, ma_maps, kernel_ids, rows = kernels.collect_ma_maps(estimator)
+    whole = sparse.csr_matrix(private.collect_ma_maps(copy.deepcopy(estimator)))
+    for name in ("data", "indices", "indptr"):
+        np.testing.assert_array_equal(getattr(ma_maps, name), getattr(whole, name))
+    assert ma_maps.shape == whole.shape and ma_maps.dtype == whole.dtype
+    np.testing.assert_array_equal(kernel_ids[rows], np.asarray(estimator.inputs_["id"]))
 
 
 @pytest.mark.parametrize("retained", SUBSETS, ids=lambda kept: f"keep{kept.size}")

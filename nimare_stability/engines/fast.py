@@ -108,7 +108,9 @@ class FastEngine(Engine):
             tqdm(retained, desc="ResampledStability (fast)", disable=tqdm_disable(progress))
         ):
             if index not in skip:
-                yield index, self.inputs.rule(self._maps(index, kept, nulls, thresholds))
+                support = self.inputs.rule(self._maps(index, kept, nulls, thresholds))
+                memory.release_freed()  # a replicate's maps come and go in mid-sized arrays
+                yield index, support
 
     def null_maxima(self, retained, n_cores=1, progress=False, store=None, nested=False):
         """Return the Monte Carlo null maxima this engine draws for replicates ``retained``.
@@ -188,6 +190,7 @@ class FastEngine(Engine):
             schedule, self._voxel_thresh, self.inputs.null_histogram, n_cores
         )
         rows = [self.replicates.weights(kept) for kept in schedule]
+        memory.release_freed()
         LGR.info(
             f"Cluster-forming thresholds of {len(schedule)} replicates: "
             f"{time.perf_counter() - start:.1f} s."

@@ -31,10 +31,15 @@ from nimare_stability.engines.families import NULL_METHOD as _NULL_METHOD
 from nimare_stability.engines.families import kernel_family, unsupported_estimator
 
 _HISTOGRAMS = ("replicate", "full")
+#: Analyses whose MA maps NiMARE's kernel computes per call (see :func:`collect_ma_maps`).
+MA_CHUNK = 256
 
 
 def collect_ma_maps(estimator):
     """Compute the MA maps of a fitted CBMA estimator's analyses, one sparse row each.
+
+    NiMARE's kernel builds them :data:`MA_CHUNK` analyses at a time (built at once, its
+    assembly holds about twice what it returns), stacked into one matrix.
 
     Parameters
     ----------
@@ -52,9 +57,11 @@ def collect_ma_maps(estimator):
         Row of each ``estimator.inputs_["id"]``.
     """
     estimator = copy.deepcopy(estimator)
-    ma_maps = sparse.csr_matrix(private.collect_ma_maps(estimator))
+    coordinates = estimator.inputs_["coordinates"]
+    focus_ids = coordinates["id"].to_numpy().astype(str)
+    kernel_ids = np.unique(focus_ids)
+    ma_maps = _chunked_ma_maps(estimator, coordinates, np.searchsorted(kernel_ids, focus_ids))
     memory.release_freed()
-    kernel_ids = np.unique(estimator.inputs_["coordinates"]["id"].to_numpy().astype(str))
     ids = np.asarray(estimator.inputs_["id"]).astype(str)
     rows = np.searchsorted(kernel_ids, ids).clip(max=kernel_ids.size - 1)
     if ma_maps.shape[0] != kernel_ids.size or not np.array_equal(kernel_ids[rows], ids):
@@ -63,6 +70,41 @@ def collect_ma_maps(estimator):
             "accepted: every fitted analysis has at least one coordinate."
         )
     return estimator, ma_maps, kernel_ids, rows
+
+
+def _chunked_ma_maps(estimator, coordinates, row_of_focus):
+    """MA maps of the foci's analyses (``row_of_focus``: each focus's row), in row order."""
+    chunks = []
+    for first in range(0, int(row_of_focus.max()) + 1, MA_CHUNK):
+        part = copy.copy(estimator)
+        part.inputs_ = {
+            "coordinates": coordinates[(row_of_focus >= first) & (row_of_focus < first + MA_CHUNK)]
+        }
+        chunks.append(sparse.csr_matrix(private.collect_ma_maps(part)))
+        memory.release_freed()
+    return _stacked(chunks)
+
+
+def _stacked(chunks):
+    """Stack csr matrices ``chunks`` by rows, emptying the list: each is freed once copied.
+
+    The stacked arrays' pages are written chunk by chunk, so the peak is the result plus
+    one chunk (``scipy.sparse.vstack`` holds every chunk and the result at once).
+    """
+    n_rows, nnz = sum(chunk.shape[0] for chunk in chunks), sum(chunk.nnz for chunk in chunks)
+    n_voxels = chunks[0].shape[1]
+    data = np.empty(nnz, np.result_type(*(chunk.data for chunk in chunks)))
+    indices = np.empty(nnz, np.int32)
+    indptr = np.zeros(n_rows + 1, np.int64)
+    row = used = 0
+    while chunks:
+        chunk = chunks.pop(0)
+        data[used : used + chunk.nnz] = chunk.data
+        indices[used : used + chunk.nnz] = chunk.indices
+        indptr[row + 1 : row + 1 + chunk.shape[0]] = used + chunk.indptr[1:]
+        row, used = row + chunk.shape[0], used + chunk.nnz
+        del chunk
+    return sparse.csr_matrix((data, indices, indptr), (n_rows, n_voxels))
 
 
 class _Replicate:
