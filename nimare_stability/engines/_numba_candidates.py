@@ -32,6 +32,8 @@ OUTSIDE, INSIDE = -2, -1
 _RTOL, _ATOL = 1e-6, 1e-12
 #: Side, in voxels, of the blocks :func:`foci_in_reach` counts nearby foci in.
 NEAR_BLOCK = 4
+#: Side, in voxels, of the blocks :func:`stamp_bound` stamps foci by.
+STAMP_BLOCK = 8
 
 
 @njit(cache=True)
@@ -49,30 +51,48 @@ def stamp_bound(foci, kern, ref_weights, mode, bound):
 
     Analyses with ``ref_weights`` 0 are skipped. Kernels are ``kern.bound_rows``: runs
     along the last axis, ``(di, dj, dk0, length, first value)``; ALE's leave out MA values
-    below a cutoff, each worth at most ``kern.tail`` (see :func:`foci_in_reach`).
+    below a cutoff, each worth at most ``kern.tail`` (see :func:`foci_in_reach`). Foci are
+    stamped block by block of :data:`STAMP_BLOCK` voxels a side, where nearby kernels
+    overlap in the cache (the sums' order is not a fit's: the bound has slack for it).
     """
     nx, ny, nz = kern.shape[0], kern.shape[1], kern.shape[2]
     rows, values, starts = kern.bound_rows, kern.bound_values, kern.bound_starts
+    order, weight, kernel = _stamp_order(foci, kern, ref_weights, mode)
+    for p in order:
+        w = weight[p]
+        fi, fj, fk = foci[p, 0], foci[p, 1], foci[p, 2]
+        inside = min(fi, fj, fk) >= kern.reach and max(fi - nx, fj - ny, fk - nz) < -kern.reach
+        for q in range(starts[kernel[p]], starts[kernel[p] + 1]):
+            i, j, k0 = fi + rows[q, 0], fj + rows[q, 1], fk + rows[q, 2]
+            base = (i * ny + j) * nz + k0
+            vbase = rows[q, 4]
+            if inside:  # the kernel's whole cube is in the volume: no clipping
+                for t in range(rows[q, 3]):
+                    bound[base + t] += w * values[vbase + t]
+            elif 0 <= i < nx and 0 <= j < ny:
+                for t in range(max(0, -k0), min(rows[q, 3], nz - k0)):
+                    bound[base + t] += w * values[vbase + t]
+
+
+@njit(cache=True, nogil=True)
+def _stamp_order(foci, kern, ref_weights, mode):
+    """Return the foci to stamp, ordered by block, and each focus's weight and kernel."""
+    n_foci = foci.shape[0]
+    keys, taken = np.empty(n_foci, np.int64), np.empty(n_foci, np.int64)
+    weight, kernel = np.empty(n_foci), np.empty(n_foci, np.int64)
+    n_taken = 0
     for a in range(ref_weights.shape[0]):
-        w = ref_weights[a]
-        if w == 0.0:
+        if ref_weights[a] == 0.0:
             continue
-        if mode == ALE:
-            w = 1.0
-        q_lo, q_hi = starts[kern.analysis_kernel[a]], starts[kern.analysis_kernel[a] + 1]
         for p in range(kern.focus_starts[a], kern.focus_starts[a + 1]):
-            fi, fj, fk = foci[p, 0], foci[p, 1], foci[p, 2]
-            inside = min(fi, fj, fk) >= kern.reach and max(fi - nx, fj - ny, fk - nz) < -kern.reach
-            for q in range(q_lo, q_hi):
-                i, j, k0 = fi + rows[q, 0], fj + rows[q, 1], fk + rows[q, 2]
-                base = (i * ny + j) * nz + k0
-                vbase = rows[q, 4]
-                if inside:  # the kernel's whole cube is in the volume: no clipping
-                    for t in range(rows[q, 3]):
-                        bound[base + t] += w * values[vbase + t]
-                elif 0 <= i < nx and 0 <= j < ny:
-                    for t in range(max(0, -k0), min(rows[q, 3], nz - k0)):
-                        bound[base + t] += w * values[vbase + t]
+            weight[p] = 1.0 if mode == ALE else ref_weights[a]
+            kernel[p] = kern.analysis_kernel[a]
+            bi, bj = np.int64(foci[p, 0] // STAMP_BLOCK), np.int64(foci[p, 1] // STAMP_BLOCK)
+            keys[n_taken] = (bi << 42) + (bj << 21) + foci[p, 2] // STAMP_BLOCK
+            taken[n_taken] = p
+            n_taken += 1
+    order = taken[:n_taken][np.argsort(keys[:n_taken])]
+    return order, weight, kernel
 
 
 @njit(cache=True, nogil=True)
