@@ -182,7 +182,7 @@ def test_replicates_drawn_apart_equal_each_drawn_alone(ale_fitted):
     for r, maxima in enumerate(apart):
         alone = null_maxima(layout, retained[r : r + 1], thresholds[r], n_iters[r], seeds[r])
         for got, expected in zip(maxima, alone):
-            np.testing.assert_array_equal(got, expected[0])
+            np.testing.assert_array_equal(got, expected)
 
 
 @pytest.fixture(scope="module", params=[ALE, MKDADensity], ids=lambda c: c.__name__)
@@ -277,6 +277,9 @@ def test_nested_is_refused_for_replicates_that_are_not(ale_fitted):
     _, layout, thresh = ale_fitted
     with pytest.raises(ValueError, match="nested=True needs replicates that each keep"):
         null_maxima(layout, _leave_one_out(layout)[:2], thresh, 10, 0, nested=True)
+    retained = _leave_one_out(layout)[:3]
+    with pytest.raises(ValueError, match=r"groups\[1\] needs replicates that each keep"):
+        null_maxima_each(layout, retained, [thresh] * 3, [10, 10], [0, 1], groups=[[0], [1, 2]])
 
 
 def test_results_do_not_depend_on_n_cores(ale_fitted):

@@ -1,6 +1,8 @@
 """``null="shared"``: one null per replicate size from random subsets of that size, checked
 against NiMARE's own Monte Carlo nulls of ALE fits on the same subsets."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from helpers.null_checks import KEYS, P_MIN, ks_pvalues, shrunk
@@ -81,20 +83,58 @@ def test_shared_null_draws_a_new_random_subset_of_the_size_per_block(shared_null
     assert set(np.concatenate(subsets)) == set(range(engine.inputs.analyses.ids.size))
 
 
+def _block_seeds(n_blocks):
+    """Block ``b``'s seed: child ``b`` of the null seed's second child (the first orders)."""
+    return child_sequences(child_sequences(np.random.SeedSequence(NULL_SEED), 2)[1], n_blocks)
+
+
+def _alone(engine, subset, seed):
+    """``null_maxima`` of one subset alone, at its own threshold, for one block."""
+    layout = engine.layout
+    threshold, _ = FastEngine.thresholds_and_weights(engine, [subset])
+    retained = np.isin(np.arange(layout.n_analyses), subset)[None]
+    return null_maxima(layout, retained, threshold, SHARED_SUBSET_ITERATIONS, seed)
+
+
 def test_each_block_is_its_subsets_null_drawn_from_the_blocks_seed(shared_null):
     """Block ``b`` of size ``m``'s null is ``null_maxima`` of its subset, at its threshold,
-    from child ``b`` of the size stream's second child (the first draws the subsets)."""
+    from the block's seed."""
     engine, nulls, subsets = shared_null
-    layout = engine.layout
-    size_stream = child_sequences(np.random.SeedSequence(NULL_SEED), 1)[0]
-    seeds = child_sequences(child_sequences(size_stream, 2)[1], N_SUBSETS)
-    for b, (subset, seed) in enumerate(zip(subsets, seeds)):
-        threshold, _ = FastEngine.thresholds_and_weights(engine, [subset])
-        retained = np.isin(np.arange(layout.n_analyses), subset)[None]
-        alone = null_maxima(layout, retained, threshold, SHARED_SUBSET_ITERATIONS, seed)
+    for b, (subset, seed) in enumerate(zip(subsets, _block_seeds(N_SUBSETS))):
         block = slice(b * SHARED_SUBSET_ITERATIONS, (b + 1) * SHARED_SUBSET_ITERATIONS)
-        for got, expected in zip(nulls, alone):
+        for got, expected in zip(nulls, _alone(engine, subset, seed)):
             np.testing.assert_array_equal(got[0, block], expected[0])
+
+
+def test_sizes_share_each_blocks_random_foci_on_nested_subsets(shared_null):
+    """With several sizes, each block's subsets are the first ``m`` of one random order
+    (nested), and each size's block is still its own subset's null drawn alone from the
+    block's seed: one pass serves every size, with the same maxima."""
+    engine, _, _ = shared_null
+    sizes, n_blocks = (8, 13, 17), 2
+    engine = FastEngine(replace(engine.inputs, n_iters=n_blocks * SHARED_SUBSET_ITERATIONS))
+    subsets = []
+    thresholds_and_weights = engine.thresholds_and_weights
+
+    def recorded(schedule, n_cores=1):
+        subsets.extend(np.asarray(kept) for kept in schedule)
+        return thresholds_and_weights(schedule, n_cores)
+
+    engine.thresholds_and_weights = recorded
+    replicates = [np.arange(size) for size in (17, 8, 13, 8)]
+    nulls = engine._shared_nulls(engine.layout, replicates, 2, False)
+    assert [len(subset) for subset in subsets] == list(sizes) * n_blocks
+    for b, seed in enumerate(_block_seeds(n_blocks)):
+        block_subsets = subsets[b * len(sizes) : (b + 1) * len(sizes)]
+        for smaller, larger in zip(block_subsets, block_subsets[1:]):
+            assert set(smaller) < set(larger)
+        block = slice(b * SHARED_SUBSET_ITERATIONS, (b + 1) * SHARED_SUBSET_ITERATIONS)
+        for subset in block_subsets:
+            rows = [r for r, kept in enumerate(replicates) if len(kept) == len(subset)]
+            for got, expected in zip(nulls, _alone(engine, subset, seed)):
+                for row in rows:
+                    np.testing.assert_array_equal(got[row, block], expected[0])
+    assert len({tuple(subsets[s]) for s in range(0, len(subsets), len(sizes))}) == n_blocks
 
 
 def test_shared_null_matches_nimare_nulls_of_the_same_subsets(shared_null, nimare_null):

@@ -77,7 +77,9 @@ class ResampledStability(ClusterDiagnostic):
     null : {"replicate", "shared"}, default="replicate"
         Monte Carlo null of each replicate (fast engine): its own, drawn from its own
         analyses (exact; common random numbers across replicates), or one per replicate size
-        from random analyses (JALE's and NiMARE 0.22's approximation).
+        from random analyses (JALE's and NiMARE 0.22's approximation), redrawn every 50
+        iterations: the first ``m`` of one random order for every size ``m``, so one pass
+        of random foci serves every size.
     null_histogram : {"replicate", "full"}, default="replicate"
         Approximate-null histogram of a replicate (fast engine): its own, as a NiMARE fit and
         JALE compute it, or the full data's (the shortcut of NiMARE 0.22's

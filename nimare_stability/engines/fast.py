@@ -232,41 +232,38 @@ class FastEngine(Engine):
     def _shared_nulls(self, layout, schedule, n_cores, progress, store=None):
         """Return one null per distinct replicate size ``m``.
 
-        Every :data:`SHARED_SUBSET_ITERATIONS` iterations keep a new random ``m``-subset of
-        analyses (with its own cluster-forming threshold), drawn from that size's stream.
-        Every subset is drawn first, their thresholds computed in one call, then every
-        subset's iterations drawn in one parallel pass.
+        Every :data:`SHARED_SUBSET_ITERATIONS` iterations draw a new random order of the
+        analyses; each size keeps its first ``m`` (a random ``m``-subset, with its own
+        cluster-forming threshold). The sizes' subsets are then nested, so one pass of
+        random foci serves every size, as FailSafeN's grid does. Every subset is drawn
+        first, their thresholds computed in one call, then every block's iterations drawn
+        in one parallel pass.
         """
         n_iters = self.inputs.n_iters
         sizes = sorted({len(kept) for kept in schedule})
         starts = range(0, n_iters, SHARED_SUBSET_ITERATIONS)
-        subsets, seeds, scopes = [], [], []
-        streams = montecarlo.child_sequences(self.inputs.null_seed, len(sizes))
-        for size, stream in zip(sizes, streams):
-            draws, block_streams = montecarlo.child_sequences(stream, 2)
-            rng = np.random.default_rng(draws)
-            seeds += montecarlo.child_sequences(block_streams, len(starts))
-            for start in starts:
-                subsets.append(np.sort(rng.choice(layout.n_analyses, size, replace=False)))
-                scopes.append(None if store is None else store.scope(f"size{size}-{start}"))
+        draws, block_streams = montecarlo.child_sequences(self.inputs.null_seed, 2)
+        rng = np.random.default_rng(draws)
+        subsets, groups = [], []
+        for _ in starts:
+            order = rng.permutation(layout.n_analyses)
+            groups.append(np.arange(len(subsets), len(subsets) + len(sizes)))
+            subsets += [np.sort(order[:size]) for size in sizes]
         thresholds, weights = self.thresholds_and_weights(subsets, n_cores)
         parts = montecarlo.null_maxima_each(
             layout,
             _retained_matrix(subsets, layout.n_analyses),
             thresholds,
-            [min(SHARED_SUBSET_ITERATIONS, n_iters - start) for start in starts] * len(sizes),
-            seeds,
+            [min(SHARED_SUBSET_ITERATIONS, n_iters - start) for start in starts],
+            montecarlo.child_sequences(block_streams, len(starts)),
             n_cores,
             progress,
             weights=weights,
-            stores=scopes,
+            stores=[None if store is None else store.scope(f"block{start}") for start in starts],
+            groups=groups,
         )
-        n_blocks = len(starts)
         by_size = {
-            size: [
-                np.concatenate([p[i] for p in parts[s * n_blocks : (s + 1) * n_blocks]])
-                for i in range(3)
-            ]
+            size: [np.concatenate([part[i][s] for part in parts]) for i in range(3)]
             for s, size in enumerate(sizes)
         }
         return tuple(np.stack([by_size[len(kept)][i] for kept in schedule]) for i in range(3))

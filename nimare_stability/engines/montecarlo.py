@@ -15,8 +15,8 @@ module does the same, but
 Seeding: iterations run in fixed blocks of :data:`BLOCK_SIZE`; block ``b`` draws its foci
 from the ``b``-th child of the given :class:`numpy.random.SeedSequence`, so results do not
 depend on ``n_cores`` or on where the blocks run (threads by default; any joblib backend).
-:func:`null_maxima_each` draws replicates apart, each from its own seed (the shared null's
-random subsets), all their blocks in one parallel pass.
+:func:`null_maxima_each` draws groups of replicates apart, each from its own seed (the shared
+null's random subsets), all their blocks in one parallel pass.
 """
 
 from typing import NamedTuple
@@ -254,11 +254,8 @@ def null_maxima(
     if weights is None:
         weights = replicate_weights(layout, retained)
     thresholds = _check_thresholds(stat_thresholds, len(weights))
-    if nested and not np.all((weights[1:] != 0) >= (weights[:-1] != 0)):
-        raise ValueError(
-            "nested=True needs replicates that each keep every analysis of the one before; "
-            "accepted: nested=False for these."
-        )
+    if nested:
+        _check_nested(weights, "nested=True", "nested=False for these")
     children = child_sequences(seed_sequence, len(sizes))
     blocks = [
         _Block(weights, thresholds, child, size, store, b, nested)
@@ -277,45 +274,64 @@ def null_maxima_each(
     progress=False,
     weights=None,
     stores=None,
+    groups=None,
 ):
-    """Monte Carlo null maxima of replicates drawn apart, each from its own seed.
+    """Monte Carlo null maxima of groups of replicates drawn apart, each from its own seed.
 
-    Replicate ``r`` gets exactly what ``null_maxima(layout, retained[r:r + 1],
-    stat_thresholds[r], n_iters[r], seed_sequences[r], weights=weights[r:r + 1],
-    store=stores[r])`` returns, but every replicate's blocks of iterations share one
-    parallel pass (its tasks balanced over ``n_cores``).
+    Group ``g`` (the rows ``groups[g]`` of ``retained``; by default each replicate alone)
+    gets exactly what ``null_maxima(layout, retained[groups[g]], stat_thresholds[groups[g]],
+    n_iters[g], seed_sequences[g], weights=weights[groups[g]], store=stores[g],
+    nested=True)`` returns (each of its replicates keeps every analysis of the one before),
+    but every group's blocks of iterations share one parallel pass (its tasks balanced over
+    ``n_cores``).
 
     Parameters
     ----------
     layout : FociLayout
     retained : bool array of shape (R, n_analyses)
     stat_thresholds : float array of shape (R,)
-    n_iters : sequence of R ints
-    seed_sequences : sequence of R numpy.random.SeedSequence or int
+    n_iters : sequence of G ints
+    seed_sequences : sequence of G numpy.random.SeedSequence or int
     n_cores : int, default=1
     progress : bool, default=False
         Show a progress bar over iterations.
     weights : float array of shape (R, n_analyses), optional
         As in :func:`null_maxima`.
-    stores : sequence of R Checkpoint or None, optional
-        Where each replicate's finished blocks are saved and read back.
+    stores : sequence of G Checkpoint or None, optional
+        Where each group's finished blocks are saved and read back.
+    groups : sequence of G int arrays, optional
+        The replicates of each group, smallest first. Default: ``[[0], [1], ...]``.
 
     Returns
     -------
-    list of R tuples ``(max_stat, max_size, max_mass)``, each float64 of shape (n_iters[r],)
+    list of G tuples ``(max_stat, max_size, max_mass)``, each float64 of shape
+    (len(groups[g]), n_iters[g])
     """
     if weights is None:
         weights = replicate_weights(layout, retained)
     thresholds = _check_thresholds(stat_thresholds, len(weights))
-    stores = [None] * len(weights) if stores is None else stores
+    groups = [[r] for r in range(len(weights))] if groups is None else groups
+    stores = [None] * len(groups) if stores is None else stores
     blocks, firsts = [], [0]
-    for r, (count, seeds, store) in enumerate(zip(n_iters, seed_sequences, stores)):
-        sizes = _block_sizes(count)
+    for g, (rows, count, seeds, store) in enumerate(zip(groups, n_iters, seed_sequences, stores)):
+        rows, sizes = np.asarray(rows), _block_sizes(count)
+        _check_nested(weights[rows], f"groups[{g}]", "each group's replicates smallest first")
         for b, (child, size) in enumerate(zip(child_sequences(seeds, len(sizes)), sizes)):
-            blocks.append(_Block(weights[r : r + 1], thresholds[r : r + 1], child, size, store, b))
+            blocks.append(
+                _Block(weights[rows], thresholds[rows], child, size, store, b, rows.size > 1)
+            )
         firsts.append(len(blocks))
     drawn = _draw(layout, blocks, n_cores, progress)
-    return [tuple(m[0] for m in _concatenated(drawn[lo:hi])) for lo, hi in zip(firsts, firsts[1:])]
+    return [_concatenated(drawn[lo:hi]) for lo, hi in zip(firsts, firsts[1:])]
+
+
+def _check_nested(weights, name, accepted):
+    """Raise unless each replicate (row of ``weights``) keeps every analysis of the one before."""
+    if not np.all((weights[1:] != 0) >= (weights[:-1] != 0)):
+        raise ValueError(
+            f"{name} needs replicates that each keep every analysis of the one before; "
+            f"accepted: {accepted}."
+        )
 
 
 def _concatenated(blocks):
