@@ -166,6 +166,7 @@ class Fragility(ClusterDiagnostic):
             contributions,
             units.group_sizes.sum(0) - floor,
             _confirm_batch(engine),
+            ahead=engine.can(DRAWS_NULLS),
         )
         with self._checkpoint(result, run.corrector, engine) as checkpoint:
             null = None
