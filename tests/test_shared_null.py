@@ -21,6 +21,19 @@ OUR_ITERATIONS = N_SUBSETS * SHARED_SUBSET_ITERATIONS
 NULL_SEED = 2
 
 
+def _recording_subsets(engine):
+    """Return the list to which ``engine`` appends every subset it computes a threshold of."""
+    subsets = []
+    thresholds_and_weights = engine.thresholds_and_weights
+
+    def recorded(schedule, n_cores=1):
+        subsets.extend(np.asarray(kept) for kept in schedule)
+        return thresholds_and_weights(schedule, n_cores)
+
+    engine.thresholds_and_weights = recorded
+    return subsets
+
+
 @pytest.fixture(scope="module")
 def shared_null(pain):
     """Our shared null for replicates of SIZE analyses, and the subsets it drew, in order."""
@@ -36,14 +49,7 @@ def shared_null(pain):
         null_seed=np.random.SeedSequence(NULL_SEED),
     )
     engine = FastEngine(inputs)
-    subsets = []
-    thresholds_and_weights = engine.thresholds_and_weights
-
-    def recorded(schedule, n_cores=1):
-        subsets.extend(np.asarray(kept) for kept in schedule)
-        return thresholds_and_weights(schedule, n_cores)
-
-    engine.thresholds_and_weights = recorded
+    subsets = _recording_subsets(engine)
     replicates = [np.arange(SIZE), np.arange(1, SIZE + 1)]
     nulls = engine._shared_nulls(build_layout(estimator), replicates, 1, False)
     return engine, nulls, subsets
@@ -113,14 +119,7 @@ def test_sizes_share_each_blocks_random_foci_on_nested_subsets(shared_null):
     engine, _, _ = shared_null
     sizes, n_blocks = (8, 13, 17), 2
     engine = FastEngine(replace(engine.inputs, n_iters=n_blocks * SHARED_SUBSET_ITERATIONS))
-    subsets = []
-    thresholds_and_weights = engine.thresholds_and_weights
-
-    def recorded(schedule, n_cores=1):
-        subsets.extend(np.asarray(kept) for kept in schedule)
-        return thresholds_and_weights(schedule, n_cores)
-
-    engine.thresholds_and_weights = recorded
+    subsets = _recording_subsets(engine)
     replicates = [np.arange(size) for size in (17, 8, 13, 8)]
     nulls = engine._shared_nulls(engine.layout, replicates, 2, False)
     assert [len(subset) for subset in subsets] == list(sizes) * n_blocks
