@@ -57,6 +57,7 @@ def collect_ma_maps(estimator):
         Row of each ``estimator.inputs_["id"]``.
     """
     estimator = copy.deepcopy(estimator)
+    estimator.inputs_.pop("ma_maps", None)  # rebuilt from the coordinates, as before
     coordinates = estimator.inputs_["coordinates"]
     focus_ids = coordinates["id"].to_numpy().astype(str)
     kernel_ids = np.unique(focus_ids)
