@@ -5,6 +5,7 @@ import pytest
 
 from nimare_stability.core import _nimare_private as private
 from nimare_stability.core import names
+from nimare_stability.engines import _numba_histogram as nh
 from nimare_stability.engines import ale_null
 from nimare_stability.engines.ale_null import ALENull, threshold
 
@@ -101,3 +102,56 @@ def test_thresholds_do_not_depend_on_the_number_of_threads(nback_null):
     null = nback_null[3]
     subsets = _subsets(nback_null[1].shape[0], seed=1)
     assert null.thresholds(subsets, 0.001, n_cores=2) == null.thresholds(subsets, 0.001)
+
+
+def _from_scratch(null, rows, prune):
+    """The fold of ``rows`` with nothing kept, on the subset's own grid."""
+    return nh.fold(rows, *null._histograms, null._runs, null.bins(rows).size, prune)
+
+
+@pytest.mark.parametrize(("data", "step"), [("pain_null", 4), ("nback_null", 16)])
+def test_folds_resumed_from_kept_states_equal_folds_from_scratch(request, monkeypatch, data, step):
+    prepared = request.getfixturevalue(data)
+    monkeypatch.setattr(ale_null, "FOLD_STEP", step)
+    null = ALENull(*prepared[:2])
+    n = prepared[1].shape[0]
+    every = np.arange(n)
+    nested = [every[: n - k] for k in (0, n // 2, n // 3, 1)]  # FailSafeN-like prefixes
+    left_out = [np.delete(every, i) for i in (n - 1, n // 2, 0)]  # Fragility-like sets
+    folded = []
+    original = nh.fold_on
+
+    def counted(ale, top, dropped, rows, *rest):
+        folded.append(rows.size)
+        return original(ale, top, dropped, rows, *rest)
+
+    sets = nested + left_out + _subsets(n, seed=step)
+    prunes = (0.0, ale_null.PRUNE)
+    references = [_from_scratch(null, rows, prune) for rows in sets for prune in prunes]
+    monkeypatch.setattr(nh, "fold_on", counted)
+    ours = [null.histogram(rows, prune)[1:] for rows in sets for prune in prunes]
+    for (weights, dropped), (reference, reference_dropped) in zip(ours, references):
+        np.testing.assert_array_equal(weights, reference)
+        assert dropped == reference_dropped
+    assert len(null._kept) > 0
+    # Kept states spared folds: far fewer than the sets' analyses, less their first ones.
+    assert sum(folded) < 0.7 * sum(2 * (rows.size - 1) for rows in sets)
+    reference = _nimare(prepared, nested[1])
+    np.testing.assert_array_equal(
+        null.histogram(nested[1])[1], reference.null_distributions_[WEIGHTS]
+    )
+
+
+def test_a_kept_state_is_not_used_on_a_grid_shorter_than_it_reached(pain_null, monkeypatch):
+    monkeypatch.setattr(ale_null, "FOLD_STEP", 4)
+    null = ALENull(*pain_null[:2])
+    rows = np.arange(pain_null[1].shape[0])
+    n_bins = null.bins(rows).size
+    null._fold(rows, n_bins, 0.0)  # keeps states after 4, 8, ... analyses
+    reached = [state[3] for state in null._kept._kept.values()]
+    short = min(reached)  # a grid whose last bin is below what every kept state reached
+    assert short > nh.first_histogram(rows[0], *null._histograms, n_bins)[1]  # holds the first
+    weights, _ = null._fold(rows, short, 0.0)
+    reference, _ = nh.fold(rows, *null._histograms, null._runs, short, 0.0)
+    np.testing.assert_array_equal(weights, reference)
+    assert null._kept.longest(rows, 0.0, lambda state: state[3] <= short - 1) == (0, None)

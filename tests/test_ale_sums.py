@@ -42,5 +42,5 @@ def test_a_set_resumes_from_the_longest_kept_first_rows(pain_ale_ma_maps, monkey
     every = np.arange(ma_maps.shape[0])  # 21 rows: sums kept after 4, 8, 12, 16 and 20
     sums.stat(every)
     assert len(sums._kept) == 3  # the least recently used (after 4 rows) was dropped
-    assert sums._longest(np.delete(every, 13))[0] == 12
-    assert sums._longest(np.delete(every, 2))[0] == 0
+    assert sums._kept.longest(np.delete(every, 13))[0] == 12
+    assert sums._kept.longest(np.delete(every, 2))[0] == 0

@@ -122,17 +122,38 @@ def fold(rows, bins, probs, starts, runs, n_bins, prune):
         The mass dropped by pruning: the histogram's total is short by exactly this much,
         and only bins above the lowest cut differ from NiMARE's.
     """
-    slot, run_start, run_i0, run_j0, run_len = runs
-    last = n_bins - 1
+    ale, top = first_histogram(rows[0], bins, probs, starts, n_bins)
+    ale, _, dropped, _ = fold_on(ale, top, 0.0, rows[1:], bins, probs, starts, runs, prune)
+    return ale, dropped
+
+
+@njit(cache=True, nogil=True)
+def first_histogram(row, bins, probs, starts, n_bins):
+    """Return the histogram of analysis ``row`` alone on a grid of ``n_bins``, and its top bin."""
     ale = np.zeros(n_bins)
-    out = np.zeros(n_bins)
     top = 0
-    for t in range(starts[rows[0]], starts[rows[0] + 1]):
+    for t in range(starts[row], starts[row + 1]):
         ale[bins[t]] = probs[t]
         top = max(top, bins[t])
+    return ale, top
+
+
+@njit(cache=True, nogil=True)
+def fold_on(ale, top, dropped, rows, bins, probs, starts, runs, prune):
+    """Fold the analyses ``rows`` into histogram ``ale``, in order (see :func:`fold`).
+
+    ``top`` is the highest nonzero bin of ``ale`` (every bin above it is 0) and
+    ``dropped`` the mass pruning dropped so far. Returns ``(histogram, top, dropped,
+    highest)``: ``highest`` is the highest bin any addition aimed at before landing on the
+    grid's last bin; while it is at most the last bin, the histogram is the same on any
+    grid at least as long.
+    """
+    slot, run_start, run_i0, run_j0, run_len = runs
+    last = ale.shape[0] - 1
+    out = np.zeros(ale.shape[0])
     out_top = 0
-    dropped = 0.0
-    for e in range(1, rows.shape[0]):
+    highest = top
+    for e in range(rows.shape[0]):
         row = rows[e]
         out[: out_top + 1] = 0.0
         new_top = 0
@@ -155,6 +176,7 @@ def fold(rows, bins, probs, starts, runs, n_bins, prune):
                 for d in range(direct, length):
                     out[last] += p * ale[i0 + d]
                 new_top = max(new_top, min(j0 + length - 1, last))
+                highest = max(highest, j0 + length - 1)
         ale, out = out, ale
         out_top = top
         top = new_top
@@ -164,4 +186,4 @@ def fold(rows, bins, probs, starts, runs, n_bins, prune):
                 dropped += ale[top]
                 ale[top] = 0.0
                 top -= 1
-    return ale, dropped
+    return ale, top, dropped, highest

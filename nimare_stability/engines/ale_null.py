@@ -5,8 +5,10 @@ analyses' histograms into the histogram of their ALE value (``_compute_null_appr
 from which come its p values and the cluster-forming threshold of its Monte Carlo FWE
 correction. :class:`ALENull` computes the analyses' histograms and the targets of every
 fold once, then the histogram of any subset in NiMARE's order of additions (bit for bit)
-or, for thresholds, pruned of its far tail and checked to give the same threshold. Its
-compiled loops release the GIL: :meth:`ALENull.thresholds` folds subsets in threads.
+or, for thresholds, pruned of its far tail and checked to give the same threshold. A fold
+goes on from the state kept after the longest run of first analyses it shares with an
+earlier one (see :mod:`~nimare_stability.engines.prefixes`). Its compiled loops release
+the GIL: :meth:`ALENull.thresholds` folds subsets in threads.
 """
 
 from concurrent.futures import ThreadPoolExecutor
@@ -16,12 +18,17 @@ import numpy as np
 from nimare_stability.core import _nimare_private as private
 from nimare_stability.engines import _numba_histogram as nh
 from nimare_stability.engines import parallel
+from nimare_stability.engines.prefixes import KeptPrefixes
 
 #: Top bins below this share of the largest are dropped after each fold of a threshold's
 #: histogram; the threshold is kept only when that cannot have moved it.
 PRUNE = 1e-20
 #: Relative rounding allowance of a tail sum (float64 cumulative sums of up to 10^6 bins).
 _ROUNDING = 1e6 * np.finfo(np.float64).eps
+#: A fold's state is kept after every this many analyses.
+FOLD_STEP = 64
+#: Fold states kept at most (least recently used dropped first).
+MAX_KEPT = 64
 
 
 class ALENull:
@@ -48,6 +55,7 @@ class ALENull:
         )
         targets = np.unique(self._histograms[0])
         self._runs = nh.bin_runs(targets, bins.astype(np.float64), self._inv_step)
+        self._kept = KeptPrefixes(FOLD_STEP, MAX_KEPT)
 
     def bins(self, rows):
         """Histogram bin centres of the analyses ``rows`` (NiMARE's grid for their fit)."""
@@ -72,8 +80,35 @@ class ALENull:
         """
         rows = np.asarray(rows, dtype=np.int64)
         bins = self.bins(rows)
-        weights, dropped = nh.fold(rows, *self._histograms, self._runs, bins.size, prune)
+        weights, dropped = self._fold(rows, bins.size, prune)
         return bins, weights, dropped
+
+    def _fold(self, rows, n_bins, prune):
+        """:func:`~._numba_histogram.fold`, from the longest kept state ``rows`` starts with.
+
+        A state is kept (``(histogram up to its top bin, top, dropped, highest)``) after
+        every :data:`FOLD_STEP` analyses, and used only on a grid it reached no further
+        than: the additions are then the ones a fold from scratch makes.
+        """
+        last = n_bins - 1
+        done, kept = self._kept.longest(rows, prune, lambda state: state[3] <= last)
+        if kept is None:
+            weights, top = nh.first_histogram(rows[0], *self._histograms, n_bins)
+            done, dropped, highest = 1, 0.0, top
+        else:
+            start, top, dropped, highest = kept
+            weights = np.zeros(n_bins)
+            weights[: start.size] = start
+        while done < rows.size:
+            stop = min((done // FOLD_STEP + 1) * FOLD_STEP, rows.size)
+            weights, top, dropped, reached = nh.fold_on(
+                weights, top, dropped, rows[done:stop], *self._histograms, self._runs, prune
+            )
+            highest, done = max(highest, reached), stop
+            if done % FOLD_STEP == 0 and done < rows.size and highest <= last:
+                state = (weights[: top + 1].copy(), top, dropped, highest)
+                self._kept.keep(rows[:done], state, prune)
+        return weights, dropped
 
     def threshold(self, rows, p):
         """Return the cluster-forming statistic of ``rows`` at voxel-level ``p``, as NiMARE's.

@@ -9,13 +9,13 @@ adding in the same order, so its maps are NiMARE's bit for bit. FailSafeN's repl
 one; a set that leaves analyses out shares every row before the first one it drops.
 """
 
-from collections import OrderedDict
-
 import numpy as np
 from numba import njit
 
+from nimare_stability.engines.prefixes import KeptPrefixes
+
 #: Partial sums are kept after every this many rows of a set.
-STEP = 256
+STEP = 64
 #: Partial sums kept at most (least recently used dropped first).
 MAX_KEPT = 32
 
@@ -39,7 +39,7 @@ class LeadingSums:
     def __init__(self, ma_maps):
         self._data, self._indices, self._indptr = ma_maps.data, ma_maps.indices, ma_maps.indptr
         self.n_voxels = ma_maps.shape[1]
-        self._kept = OrderedDict()
+        self._kept = KeptPrefixes(STEP, MAX_KEPT)
 
     def stat(self, rows):
         """Return the ALE map of the analyses in MA rows ``rows`` (sorted), float32.
@@ -47,26 +47,13 @@ class LeadingSums:
         Equal, bit for bit, to ``_compute_ale_summarystat(ma_maps[rows])``.
         """
         rows = np.asarray(rows, dtype=np.int64)
-        done, sums = self._longest(rows)
+        done, sums = self._kept.longest(rows)
+        sums = np.zeros(self.n_voxels) if sums is None else sums.copy()
         for start in range(done, rows.size, STEP):
             stop = min(start + STEP, rows.size)
             ranges = [slice(self._indptr[r], self._indptr[r + 1]) for r in rows[start:stop]]
             data = np.concatenate([self._data[part] for part in ranges])
             _add(sums, np.concatenate([self._indices[part] for part in ranges]), np.log1p(-data))
             if stop % STEP == 0 and stop < rows.size:
-                self._keep(rows[:stop], sums)
+                self._kept.keep(rows[:stop], sums.copy())
         return (1.0 - np.exp(sums)).astype(np.float32)
-
-    def _longest(self, rows):
-        """Return ``(n, sums)``: the most first rows of ``rows`` kept, and a copy of their sums."""
-        for n in range(rows.size // STEP * STEP, 0, -STEP):
-            key = rows[:n].tobytes()
-            if key in self._kept:
-                self._kept.move_to_end(key)
-                return n, self._kept[key].copy()
-        return 0, np.zeros(self.n_voxels)
-
-    def _keep(self, first_rows, sums):
-        self._kept[first_rows.tobytes()] = sums.copy()
-        if len(self._kept) > MAX_KEPT:
-            self._kept.popitem(last=False)
