@@ -10,6 +10,7 @@ from nimare.utils import _mask_img_to_bool
 from scipy import ndimage
 
 from nimare_stability.datasets import load_nback_flanker
+from nimare_stability.engines import _numba_candidates as nc
 from nimare_stability.engines import montecarlo
 from nimare_stability.engines.montecarlo import (
     bound_tail,
@@ -152,6 +153,29 @@ def test_bound_kernels_leave_out_exactly_the_entries_up_to_the_tail(ale_fitted):
     assert tables.tail == max(-value for voxel, value in full.items() if voxel not in kept)
 
 
+@pytest.mark.parametrize("tail", [1e-5, 1e-4, 1e-3])
+def test_what_the_bound_leaves_out_is_bounded_per_block(ale_fitted, tail):
+    """The truncated kernels' sums less the blocks' shell sums never exceed the full sums."""
+    _, layout, _ = ale_fitted
+    everyone = np.ones(layout.n_analyses)
+    full, bound = np.zeros(layout.slot.shape[0]), np.zeros(layout.slot.shape[0])
+    tables = layout.kernel_tables(tail)
+    near = np.zeros(tuple(-(-np.asarray(layout.shape) // nc.NEAR_BLOCK)))
+    mask_flat = layout.mask_flat
+    for foci in _random_foci(layout, 3, seed=int(1 / tail)):
+        grouped = np.ascontiguousarray(foci[layout.focus_rows], dtype=np.int32)
+        full[:] = bound[:] = near[:] = 0.0
+        nc.stamp_bound(grouped, layout.kernel_tables(0.0), everyone, nc.ALE, full)
+        nc.stamp_bound(grouped, tables, everyone, nc.ALE, bound)
+        nc.stamp_shell(grouped, tables, everyone, near)
+        lowered = bound[mask_flat] - near.ravel()[nc.block_of_voxels(mask_flat, layout.shape)]
+        exact = full[mask_flat]
+        assert np.all(lowered <= exact + 1e-12 * np.abs(exact))
+        left_out = exact - bound[mask_flat]  # what the truncated kernels lack (<= 0)
+        assert left_out.min() < 0, "nothing left out: the shell would prove nothing"
+        assert np.all(exact - lowered <= layout.n_foci * tail)  # each focus lacks at most tail
+
+
 def test_maxima_do_not_depend_on_how_much_of_the_kernels_the_bound_leaves_out(
     ale_fitted, monkeypatch
 ):
@@ -163,8 +187,8 @@ def test_maxima_do_not_depend_on_how_much_of_the_kernels_the_bound_leaves_out(
     thresholds = thresh * np.linspace(0.8, 3.0, len(retained))
     foci = _random_foci(layout, 4, seed=6)
     results = []
-    for fraction in (0.0, 1e-4, montecarlo.SLACK_FRACTION, 5.0):
-        monkeypatch.setattr(montecarlo, "SLACK_FRACTION", fraction)
+    for fraction in (0.0, 1e-4, montecarlo.CUT_FRACTION, 5.0):
+        monkeypatch.setattr(montecarlo, "CUT_FRACTION", fraction)
         results.append(maxima_for_foci(layout, foci, retained, thresholds))
     assert results[0][1].max() > 0, "no cluster formed: equal sizes would prove little"
     for other in results[1:]:

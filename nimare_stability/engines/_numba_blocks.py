@@ -18,9 +18,9 @@ from nimare_stability.engines._numba_candidates import (
     by_voxel,
     candidate_entries,
     column_ranges,
-    foci_in_reach,
     select,
     stamp_bound,
+    stamp_shell,
     take_bound,
 )
 from nimare_stability.engines._numba_kernels import (
@@ -31,7 +31,7 @@ from nimare_stability.engines._numba_kernels import (
 )
 
 #: ALE bound slack, relative to the lowest threshold's ``-log1p(-t)``, below which one
-#: slack for every voxel (all foci's) replaces counts of the foci in reach per block.
+#: slack for every voxel (all foci's) replaces the per-block bound of what is left out.
 _SMALL_SLACK = 0.01
 #: Initial capacity of the candidate entry arrays (grown on demand).
 _INITIAL_ENTRIES = 1 << 16
@@ -48,18 +48,19 @@ def _n_foci(kern, ref_weights):
 
 @njit(cache=True, nogil=True)
 def _slack_plan(kern, ref_weights, thresholds, mask_flat):
-    """How ALE's truncated kernels' slack is bounded: ``(per_voxel, near, mask_block, lines)``.
+    """How ALE's truncated kernels' slack is bounded: ``(per_voxel, near, mask_block)``.
 
-    Foci in reach are counted per block of voxels (``per_voxel``) unless all of
-    ``ref_weights``' foci together leave out little next to the lowest threshold's log sum
-    (then one slack, ``kern.tail`` per focus, covers every voxel).
+    What the kernels leave out is bounded per block of voxels (``per_voxel``, see
+    :func:`stamp_shell`; ``near``: the blocks' sums) unless all of ``ref_weights``' foci
+    together leave out little next to the lowest threshold's log sum (then one slack,
+    ``kern.tail`` per focus, covers every voxel).
     """
     level = -np.log1p(-min(thresholds.min(), 0.5))
     per_voxel = kern.tail * _n_foci(kern, ref_weights) > _SMALL_SLACK * level
     blocks = -(-kern.shape // NEAR_BLOCK) if per_voxel else np.zeros(3, np.int64)
-    near = np.empty((blocks[0], blocks[1], blocks[2]))
+    near = np.zeros((blocks[0], blocks[1], blocks[2]))
     mask_block = block_of_voxels(mask_flat, kern.shape) if per_voxel else np.empty(0, np.int32)
-    return per_voxel, near, mask_block, np.empty((blocks.max() + 1, blocks[2]))
+    return per_voxel, near, mask_block
 
 
 @njit(cache=True, nogil=True)
@@ -254,15 +255,16 @@ def run_block(foci, kern, mode, slot, mask_flat, ref_weights, weights, complemen
     n_iters, n_rep = foci.shape[0], weights.shape[0]
     bound = np.zeros(slot.shape[0])
     lowered = np.empty(mask_flat.shape[0])
-    per_voxel, near, mask_block, lines = _slack_plan(kern, ref_weights, thresholds, mask_flat)
-    slack = kern.tail if per_voxel else kern.tail * _n_foci(kern, ref_weights)
+    per_voxel, near, mask_block = _slack_plan(kern, ref_weights, thresholds, mask_flat)
+    slack = 1.0 if per_voxel else kern.tail * _n_foci(kern, ref_weights)
     work = _scratch(kern, mask_flat.shape[0], ref_weights.shape[0], n_rep)
     ent_c, ent_v = np.empty(_INITIAL_ENTRIES, np.int64), np.empty(_INITIAL_ENTRIES)
     out = np.zeros((3, n_rep, n_iters))
     for it in range(n_iters):
         stamp_bound(foci[it], kern, ref_weights, mode, bound)
         if per_voxel:
-            foci_in_reach(foci[it], kern, ref_weights, near, lines)
+            near[:] = 0.0
+            stamp_shell(foci[it], kern, ref_weights, near)
         take_bound(bound, near, slack, mask_flat, mask_block, lowered, True)
         ent_c, ent_v = _judge(
             foci[it],

@@ -6,8 +6,8 @@ weight), and that union's statistic is in turn at most the sum of every focus's 
 Per Monte Carlo iteration:
 
 1. :func:`stamp_bound` adds every focus's kernel into a volume (ALE: its ``log1p(-MA)``
-   where MA is not small, the rest bounded through :func:`foci_in_reach`'s counts of the
-   foci near each block of voxels; MKDA and KDA: the weighted sphere value).
+   where MA is not small, the rest bounded per block of voxels by :func:`stamp_shell`;
+   MKDA and KDA: the weighted sphere value).
    :func:`take_bound` copies the in-mask sums out of the volume (clearing it for the next
    iteration) and :func:`select` turns them into an upper bound on every replicate's
    statistic and keeps the voxels where it exceeds a level: the *candidates*, numbered in
@@ -30,7 +30,7 @@ ALE, MKDA, KDA = 0, 1, 2
 OUTSIDE, INSIDE = -2, -1
 #: Relative and absolute slack of the upper bound (float32 rounding, summation order).
 _RTOL, _ATOL = 1e-6, 1e-12
-#: Side, in voxels, of the blocks :func:`foci_in_reach` counts nearby foci in.
+#: Side, in voxels, of the blocks :func:`stamp_shell` bounds ALE's left-out kernel voxels in.
 NEAR_BLOCK = 4
 #: Side, in voxels, of the blocks :func:`stamp_bound` stamps foci by.
 STAMP_BLOCK = 8
@@ -51,9 +51,9 @@ def stamp_bound(foci, kern, ref_weights, mode, bound):
 
     Analyses with ``ref_weights`` 0 are skipped. Kernels are ``kern.bound_rows``: runs
     along the last axis, ``(di, dj, dk0, length, first value)``; ALE's leave out MA values
-    below a cutoff, each worth at most ``kern.tail`` (see :func:`foci_in_reach`). Foci are
-    stamped block by block of :data:`STAMP_BLOCK` voxels a side, where nearby kernels
-    overlap in the cache (the sums' order is not a fit's: the bound has slack for it).
+    below a cutoff (:func:`stamp_shell` bounds them). Foci are stamped block by block of
+    :data:`STAMP_BLOCK` voxels a side, where nearby kernels overlap in the cache (the sums'
+    order is not a fit's: the bound has slack for it).
     """
     nx, ny, nz = kern.shape[0], kern.shape[1], kern.shape[2]
     rows, values, starts = kern.bound_rows, kern.bound_values, kern.bound_starts
@@ -96,36 +96,6 @@ def _stamp_order(foci, kern, ref_weights, mode):
 
 
 @njit(cache=True, nogil=True)
-def _box_sums(volume, reach, lines):
-    """Replace ``volume`` (3D) by its sums over cubes of half-width ``reach`` (clipped).
-
-    One pass per axis, each a running sum across whole rows along the last axis
-    (``lines``: scratch of shape (max(shape) + 1, shape[2])).
-    """
-    nx, ny, nz = volume.shape
-    for i in range(nx):
-        for j in range(ny):
-            lines[0, 0] = 0.0
-            for k in range(nz):
-                lines[0, k + 1] = lines[0, k] + volume[i, j, k]
-            for k in range(nz):
-                volume[i, j, k] = lines[0, min(nz, k + reach + 1)] - lines[0, max(0, k - reach)]
-    for axis in range(2):
-        n_outer, n_inner = (nx, ny) if axis == 0 else (ny, nx)
-        for outer in range(n_outer):
-            lines[0, :] = 0.0
-            for inner in range(n_inner):
-                i, j = (outer, inner) if axis == 0 else (inner, outer)
-                for k in range(nz):
-                    lines[inner + 1, k] = lines[inner, k] + volume[i, j, k]
-            for inner in range(n_inner):
-                i, j = (outer, inner) if axis == 0 else (inner, outer)
-                hi, lo = min(n_inner, inner + reach + 1), max(0, inner - reach)
-                for k in range(nz):
-                    volume[i, j, k] = lines[hi, k] - lines[lo, k]
-
-
-@njit(cache=True, nogil=True)
 def block_of_voxels(mask_flat, shape):
     """Index of each in-mask voxel's block of ``NEAR_BLOCK`` voxels a side, C order."""
     ny, nz = shape[1], shape[2]
@@ -138,29 +108,72 @@ def block_of_voxels(mask_flat, shape):
     return out
 
 
-def near_window(reach):
-    """Voxels in the box :func:`foci_in_reach` counts a block's foci in (a cube's volume)."""
-    blocks = 2 * -(-(NEAR_BLOCK - 1 + reach) // NEAR_BLOCK) + 1
-    return (blocks * NEAR_BLOCK) ** 3
+@njit(cache=True)
+def shell_cells(reach):
+    """Blocks per axis that a kernel of this ``reach`` touches, and the first's offset."""
+    low = -reach // NEAR_BLOCK
+    return (NEAR_BLOCK - 1 + reach) // NEAR_BLOCK - low + 1, low
 
 
 @njit(cache=True, nogil=True)
-def foci_in_reach(foci, kern, ref_weights, near, lines):
-    """Count, per block of voxels, the foci within ``kern.reach`` of any of its voxels.
+def shell_table(rows, values, starts, cut, n_cells, low):
+    """Per kernel and focus position in its block, the most ALE's kernel leaves out per block.
 
-    ``near`` has the block grid's shape (``NEAR_BLOCK`` voxels a side); only within
-    ``kern.reach`` of a focus can its ALE kernel have left ``log1p(-MA)`` out of the bound,
-    by at most ``kern.tail``. A focus within reach of a voxel lies at most
-    ``ceil((NEAR_BLOCK - 1 + reach) / NEAR_BLOCK)`` blocks from the voxel's block.
+    Row ``kernel * NEAR_BLOCK**3 + position`` (position ``(ui * NEAR_BLOCK + uj) *
+    NEAR_BLOCK + uk`` of the focus in its block), column ``(ci * n_cells + cj) * n_cells +
+    ck``: the block ``low + (ci, cj, ck)`` blocks from the focus's block. Each cell holds
+    the largest ``-log1p(-MA)`` in that block among the kernel voxels left out of the bound
+    (those of magnitude at most ``cut``), so a block's sum over foci bounds what the bound
+    lacks at each of its voxels.
     """
-    near[:] = 0.0
+    b = NEAR_BLOCK
+    n_kernels = starts.shape[0] - 1
+    out = np.zeros((n_kernels * b**3, n_cells**3))
+    for kernel in range(n_kernels):
+        for q in range(starts[kernel], starts[kernel + 1]):
+            for t in range(rows[q, 3]):
+                magnitude = -values[rows[q, 4] + t]
+                if magnitude > cut:
+                    continue
+                d = (rows[q, 0], rows[q, 1], rows[q, 2] + t)
+                for u in range(b**3):
+                    ci = (u // (b * b) + d[0]) // b - low
+                    cj = (u // b % b + d[1]) // b - low
+                    ck = (u % b + d[2]) // b - low
+                    cell = (ci * n_cells + cj) * n_cells + ck
+                    row = kernel * b**3 + u
+                    out[row, cell] = max(out[row, cell], magnitude)
+    return out
+
+
+@njit(cache=True, nogil=True)
+def stamp_shell(foci, kern, ref_weights, near):
+    """Add to ``near`` (blocks of ``NEAR_BLOCK`` voxels) what ALE's bound leaves out.
+
+    Each focus of an analysis with nonzero ``ref_weights`` adds its row of
+    ``kern.shell`` (see :func:`shell_table`): at every voxel of a block, at least the
+    ``-log1p(-MA)`` its kernel voxels there left out of the bound.
+    """
+    b = NEAR_BLOCK
+    n_cells, low = shell_cells(kern.reach)
+    nbi, nbj, nbk = near.shape
     for a in range(ref_weights.shape[0]):
-        if ref_weights[a] != 0.0:
-            for p in range(kern.focus_starts[a], kern.focus_starts[a + 1]):
-                near[
-                    foci[p, 0] // NEAR_BLOCK, foci[p, 1] // NEAR_BLOCK, foci[p, 2] // NEAR_BLOCK
-                ] += 1.0
-    _box_sums(near, -(-(NEAR_BLOCK - 1 + kern.reach) // NEAR_BLOCK), lines)
+        if ref_weights[a] == 0.0:
+            continue
+        for p in range(kern.focus_starts[a], kern.focus_starts[a + 1]):
+            fi, fj, fk = foci[p, 0], foci[p, 1], foci[p, 2]
+            row = kern.shell[kern.analysis_kernel[a] * b**3 + ((fi % b) * b + fj % b) * b + fk % b]
+            bk = fk // b + low
+            k_lo, k_hi = max(0, -bk), min(n_cells, nbk - bk)
+            for ci in range(n_cells):
+                bi = fi // b + low + ci
+                if 0 <= bi < nbi:
+                    for cj in range(n_cells):
+                        bj = fj // b + low + cj
+                        if 0 <= bj < nbj:
+                            first = (ci * n_cells + cj) * n_cells
+                            for ck in range(k_lo, k_hi):
+                                near[bi, bj, bk + ck] += row[first + ck]
 
 
 @njit(cache=True, nogil=True)
@@ -185,7 +198,7 @@ def _ale_skip(level):
 def take_bound(bound, near, slack, mask_flat, mask_block, lowered, clear):
     """Copy the in-mask bound, less its slack, to ``lowered`` (in-mask order).
 
-    The slack is ``slack * near[block]`` (see :func:`foci_in_reach`; ``mask_block``: each
+    The slack is ``slack * near[block]`` (see :func:`stamp_shell`; ``mask_block``: each
     in-mask voxel's block), or ``slack`` when ``near`` is empty. ``clear`` zeroes the
     in-mask bound for the next iteration; voxels outside the mask are never read, so they
     are not cleared.

@@ -25,9 +25,9 @@ from nimare_stability.engines._numba_blocks import (
 from nimare_stability.engines._numba_candidates import (
     ALE,
     INSIDE,
-    foci_in_reach,
     select_rows,
     stamp_bound,
+    stamp_shell,
     take_bound,
 )
 from nimare_stability.engines._numba_kernels import _max_clusters, statistic
@@ -118,7 +118,7 @@ def run_nested_block(foci, kern, mode, slot, mask_flat, ref_weights, weights, th
     n_iters, n_rep, n_mask = foci.shape[0], weights.shape[0], mask_flat.shape[0]
     bound = np.zeros(slot.shape[0])
     rows = np.empty((n_rep, n_mask))
-    per_voxel, near, mask_block, lines = _slack_plan(kern, ref_weights, thresholds, mask_flat)
+    per_voxel, near, mask_block = _slack_plan(kern, ref_weights, thresholds, mask_flat)
     own = np.where(weights != 0.0, ref_weights, 0.0)
     added = own.copy()
     added[1:] -= own[:-1]
@@ -126,7 +126,7 @@ def run_nested_block(foci, kern, mode, slot, mask_flat, ref_weights, weights, th
     slack = np.empty(n_rep)
     for r in range(n_rep):
         complement[r, 0] = np.all((weights[r] == 0.0) | (weights[r] == own[r]))
-        slack[r] = kern.tail if per_voxel else kern.tail * _n_foci(kern, own[r])
+        slack[r] = 1.0 if per_voxel else kern.tail * _n_foci(kern, own[r])
     together = complement.all() and _in_order(own, added)
     work = _scratch(kern, n_mask, ref_weights.shape[0], 1)
     ent_c, ent_v = np.empty(_INITIAL_ENTRIES, np.int64), np.empty(_INITIAL_ENTRIES)
@@ -134,10 +134,11 @@ def run_nested_block(foci, kern, mode, slot, mask_flat, ref_weights, weights, th
     pending, sub_flat = np.ones(n_rep, np.bool_), np.empty(n_mask, np.int64)
     out = np.zeros((3, n_rep, n_iters))
     for it in range(n_iters):
+        near[:] = 0.0
         for r in range(n_rep):
             stamp_bound(foci[it], kern, added[r], mode, bound)
             if per_voxel:
-                foci_in_reach(foci[it], kern, own[r], near, lines)
+                stamp_shell(foci[it], kern, added[r], near)
             take_bound(bound, near, slack[r], mask_flat, mask_block, rows[r], r == n_rep - 1)
         if together:
             scratch = (work, ent_c, ent_v, upper, left_out, pending, sub_flat)

@@ -25,7 +25,9 @@ class KernelTables(NamedTuple):
     Attributes are those of :class:`FociLayout` with the same names; ``rows``, ``values``
     and ``starts`` are its ``kernel_rows``, ``kernel_values`` and ``kernel_starts``;
     ``bound_rows``, ``bound_values`` and ``bound_starts`` the same kernels without ALE's
-    entries of magnitude up to ``tail`` (see :meth:`FociLayout.kernel_tables`); ``reach`` is
+    entries of magnitude up to ``tail`` (see :meth:`FociLayout.kernel_tables`), and ``shell``
+    what those leave out, per block of voxels (see
+    :func:`~nimare_stability.engines._numba_candidates.shell_table`); ``reach`` is
     the largest offset of any kernel voxel from its centre along an axis, and
     ``plane_end[q]`` the first run after run ``q`` with another ``di`` (or kernel).
     """
@@ -39,6 +41,7 @@ class KernelTables(NamedTuple):
     bound_values: np.ndarray
     bound_starts: np.ndarray
     tail: float
+    shell: np.ndarray
     reach: int
     plane_end: np.ndarray
     shape: np.ndarray
@@ -121,8 +124,9 @@ class FociLayout:
             depend on it: statistics are always computed with the full kernels.
         """
         rows, values, starts = self.kernel_rows, self.kernel_values, self.kernel_starts
-        dropped = 0.0
+        dropped, shell = 0.0, np.zeros((0, 0))
         if self.mode == nc.ALE and tail > 0.0:
+            shell = nc.shell_table(rows, values, starts, tail, *nc.shell_cells(self.reach))
             rows, values, starts, dropped = _truncated(rows, values, starts, tail)
         return KernelTables(
             self.focus_starts,
@@ -134,6 +138,7 @@ class FociLayout:
             values,
             starts,
             dropped,
+            shell,
             self.reach,
             _plane_ends(self.kernel_rows, self.kernel_starts),
             self.shape,
@@ -172,6 +177,8 @@ def _dense_to_support(kernel):
 
 def _runs(offsets, first_value):
     """Split C-ordered kernel offsets into runs of consecutive ``dk`` (one row per run)."""
+    if not len(offsets):  # a kernel the bound leaves out whole
+        return np.zeros((0, 5), np.int64)
     new_run = np.r_[True, (np.diff(offsets, axis=0) != [0, 0, 1]).any(axis=1)]
     starts = np.flatnonzero(new_run)
     lengths = np.diff(np.r_[starts, len(offsets)])

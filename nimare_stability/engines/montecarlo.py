@@ -48,9 +48,9 @@ __all__ = [
 #: Iterations per random stream; fixed so results do not depend on the number of cores.
 BLOCK_SIZE = 100
 _MAXIMA = ("max_stat", "max_size", "max_mass")
-#: Share of the lowest threshold's log sum that the bound's truncated ALE kernels may
-#: leave out near an average voxel (see :func:`bound_tail`).
-SLACK_FRACTION = 0.05
+#: Share of the lowest threshold's log sum, per focus an average voxel has in reach, below
+#: which ALE's kernel voxels are bounded per block rather than stamped (see :func:`bound_tail`).
+CUT_FRACTION = 0.2
 
 
 class _Block(NamedTuple):
@@ -112,15 +112,16 @@ def _check_thresholds(stat_thresholds, n_replicates):
 
 
 def bound_tail(layout, weights, thresholds):
-    """How much of ALE's kernels the bound may leave out: the ``tail`` of its kernel tables.
+    """How much of ALE's kernels the bound leaves out: the ``tail`` of its kernel tables.
 
     The bound is the costliest step of an iteration, and its cost follows the kernel voxels
-    it stamps; a voxel loses at most ``tail`` of its bound per focus in reach, which only
-    widens the candidates (never changes a result). The tail is chosen so that this slack,
-    for as many foci as an average voxel has in reach, is :data:`SLACK_FRACTION` of the
-    lowest threshold's ``-log1p(-threshold)``: on pain (267 foci, 21 analyses) this leaves
-    out MA below about 2e-5 and halves the voxels stamped at a p < .001 threshold; on
-    n-back (6146 foci) about 2e-6.
+    it stamps. Kernel voxels of ``-log1p(-MA)`` up to ``tail`` are left out of it and
+    bounded per block of voxels instead
+    (:func:`~nimare_stability.engines._numba_candidates.stamp_shell`), which only widens
+    the candidates (never changes a result). The tail is :data:`CUT_FRACTION` of the lowest
+    threshold's ``-log1p(-threshold)``, divided by the foci an average voxel has within a
+    kernel's reach: on n-back (6146 foci) it leaves out MA below about 4e-5, and on
+    FailSafeN's grid of n-back (1976 analyses) below about 1e-5.
 
     Parameters
     ----------
@@ -137,9 +138,9 @@ def bound_tail(layout, weights, thresholds):
         return 0.0
     used = np.asarray(weights).any(axis=0)
     n_foci = int(np.diff(layout.focus_starts)[used].sum())
-    in_reach = n_foci * nc.near_window(layout.reach) / len(layout.null_ijk)
+    in_reach = n_foci * (2 * layout.reach + 1) ** 3 / len(layout.null_ijk)
     level = -np.log1p(-min(float(np.min(thresholds)), 0.5))
-    return SLACK_FRACTION * level / max(in_reach, 1.0)
+    return CUT_FRACTION * level / max(in_reach, 1.0)
 
 
 def _tables(layout, weights, thresholds):
