@@ -3,10 +3,9 @@
 NiMARE's ALE statistic of a set of analyses (``_compute_ale_summarystat``) adds, voxel by
 voxel, ``log1p(-MA)`` of its MA rows in row order, then takes ``1 - exp`` in float32. Sets
 that start with the same rows share those partial sums: :class:`LeadingSums` keeps them
-every :data:`STEP` rows and goes on from the longest kept one a new set starts with,
-adding in the same order, so its maps are NiMARE's bit for bit. FailSafeN's replicates
-(the real analyses plus the first ``m`` null ones) share all rows up to their last null
-one; a set that leaves analyses out shares every row before the first one it drops.
+every :data:`STEP` rows (see :mod:`~nimare_stability.engines.prefixes`) and goes on from
+the longest kept one a new set starts with, adding in the same order, so its maps are
+NiMARE's bit for bit.
 """
 
 import numpy as np

@@ -49,16 +49,18 @@ class KeptPrefixes:
         """
         with self._lock:
             for n in range(len(rows) // self.step * self.step, 0, -self.step):
-                state = self._kept.get((tag, rows[:n].tobytes()))
+                key = (tag, rows[:n].tobytes())
+                state = self._kept.get(key)
                 if state is not None and (usable is None or usable(state)):
-                    self._kept.move_to_end((tag, rows[:n].tobytes()))
+                    self._kept.move_to_end(key)
                     return n, state
         return 0, None
 
     def keep(self, first_rows, state, tag=None):
         """Keep ``state``, the state after ``first_rows`` (not copied: do not change it)."""
+        key = (tag, first_rows.tobytes())
         with self._lock:
-            self._kept[(tag, first_rows.tobytes())] = state
-            self._kept.move_to_end((tag, first_rows.tobytes()))
+            self._kept[key] = state
+            self._kept.move_to_end(key)
             if len(self._kept) > self.max_kept:
                 self._kept.popitem(last=False)
