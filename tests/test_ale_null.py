@@ -104,9 +104,14 @@ def test_thresholds_do_not_depend_on_the_number_of_threads(nback_null):
     assert null.thresholds(subsets, 0.001, n_cores=2) == null.thresholds(subsets, 0.001)
 
 
-def _from_scratch(null, rows, prune):
-    """The fold of ``rows`` with nothing kept, on the subset's own grid."""
-    return nh.fold(rows, *null._histograms, null._runs, null.bins(rows).size, prune)
+def _from_scratch(null, rows, prune, n_bins=None):
+    """``(histogram, dropped)`` of ``rows`` folded in one call, nothing kept."""
+    n_bins = null.bins(rows).size if n_bins is None else n_bins
+    first, top = nh.first_histogram(rows[0], *null._histograms, n_bins)
+    weights, _, dropped, _ = nh.fold_on(
+        first, top, 0.0, rows[1:], *null._histograms, null._runs, prune
+    )
+    return weights, dropped
 
 
 @pytest.mark.parametrize(("data", "step"), [("pain_null", 4), ("nback_null", 16)])
@@ -152,6 +157,6 @@ def test_a_kept_state_is_not_used_on_a_grid_shorter_than_it_reached(pain_null, m
     short = min(reached)  # a grid whose last bin is below what every kept state reached
     assert short > nh.first_histogram(rows[0], *null._histograms, n_bins)[1]  # holds the first
     weights, _ = null._fold(rows, short, 0.0)
-    reference, _ = nh.fold(rows, *null._histograms, null._runs, short, 0.0)
+    reference, _ = _from_scratch(null, rows, 0.0, n_bins=short)
     np.testing.assert_array_equal(weights, reference)
     assert null._kept.longest(rows, 0.0, lambda state: state[3] <= short - 1) == (0, None)

@@ -100,36 +100,11 @@ def _grown(values, capacity):
 
 
 @njit(cache=True, nogil=True)
-def fold(rows, bins, probs, starts, runs, n_bins, prune):
-    """NiMARE's approximate-null histogram of the analyses ``rows``, folded in that order.
-
-    Parameters
-    ----------
-    rows : int64 array
-        Analyses (rows of :func:`analysis_histograms`), in NiMARE's order (sorted).
-    bins, probs, starts : from :func:`analysis_histograms`
-    runs : tuple from :func:`bin_runs` (on a grid of at least ``n_bins`` bins)
-    n_bins : int
-        The subset's grid: targets at or beyond its last bin land on it.
-    prune : float
-        0 for NiMARE's histogram bit for bit. Else, after each fold, the top bins below
-        ``prune`` times the largest are dropped (their mass only ever moves up).
-
-    Returns
-    -------
-    histogram : float64 array (n_bins,)
-    dropped : float
-        The mass dropped by pruning: the histogram's total is short by exactly this much,
-        and only bins above the lowest cut differ from NiMARE's.
-    """
-    ale, top = first_histogram(rows[0], bins, probs, starts, n_bins)
-    ale, _, dropped, _ = fold_on(ale, top, 0.0, rows[1:], bins, probs, starts, runs, prune)
-    return ale, dropped
-
-
-@njit(cache=True, nogil=True)
 def first_histogram(row, bins, probs, starts, n_bins):
-    """Return the histogram of analysis ``row`` alone on a grid of ``n_bins``, and its top bin."""
+    """Return the histogram of analysis ``row`` alone on a grid of ``n_bins``, and its top bin.
+
+    The start of every fold (:func:`fold_on` adds the analyses after it).
+    """
     ale = np.zeros(n_bins)
     top = 0
     for t in range(starts[row], starts[row + 1]):
@@ -140,13 +115,35 @@ def first_histogram(row, bins, probs, starts, n_bins):
 
 @njit(cache=True, nogil=True)
 def fold_on(ale, top, dropped, rows, bins, probs, starts, runs, prune):
-    """Fold the analyses ``rows`` into histogram ``ale``, in order (see :func:`fold`).
+    """Fold the analyses ``rows`` into histogram ``ale``, in that order, as NiMARE does.
 
-    ``top`` is the highest nonzero bin of ``ale`` (every bin above it is 0) and
-    ``dropped`` the mass pruning dropped so far. Returns ``(histogram, top, dropped,
-    highest)``: ``highest`` is the highest bin any addition aimed at before landing on the
-    grid's last bin; while it is at most the last bin, the histogram is the same on any
-    grid at least as long.
+    Parameters
+    ----------
+    ale : float64 array (n_bins,)
+        The histogram so far (of the analyses before ``rows``), on the subset's grid:
+        targets at or beyond its last bin land on it.
+    top : int
+        Its highest nonzero bin (every bin above it is 0).
+    dropped : float
+        The mass pruning dropped so far.
+    rows : int64 array
+        Analyses (rows of :func:`analysis_histograms`), in NiMARE's order (sorted).
+    bins, probs, starts : from :func:`analysis_histograms`
+    runs : tuple from :func:`bin_runs` (on a grid of at least ``n_bins`` bins)
+    prune : float
+        0 for NiMARE's histogram bit for bit. Else, after each fold, the top bins below
+        ``prune`` times the largest are dropped (their mass only ever moves up): the
+        histogram's total is short by exactly ``dropped``, and only bins above the lowest
+        cut differ from NiMARE's.
+
+    Returns
+    -------
+    histogram : float64 array (n_bins,)
+    top, dropped
+        As above, after ``rows``.
+    highest : int
+        The highest bin any addition aimed at before landing on the last bin: while it is
+        at most the last bin, the histogram is the same on any grid at least as long.
     """
     slot, run_start, run_i0, run_j0, run_len = runs
     last = ale.shape[0] - 1

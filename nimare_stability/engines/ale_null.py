@@ -84,7 +84,7 @@ class ALENull:
         return bins, weights, dropped
 
     def _fold(self, rows, n_bins, prune):
-        """:func:`~._numba_histogram.fold`, from the longest kept state ``rows`` starts with.
+        """Fold ``rows`` (see :func:`~._numba_histogram.fold_on`), from the longest kept state.
 
         A state is kept (``(histogram up to its top bin, top, dropped, highest)``) after
         every :data:`FOLD_STEP` analyses, and used only on a grid it reached no further
